@@ -1,0 +1,19 @@
+/* The httpd and APR headers mod_rustgi binds to. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_connection.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_main.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+#include <scoreboard.h>
+#include <unixd.h>
+#include <util_filter.h>
+#include <apr_buckets.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include "shim.h"

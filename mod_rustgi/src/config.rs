@@ -1,0 +1,390 @@
+//! The Rustgi* directives: parsing their arguments and merging scopes.
+//!
+//! Pure code: the FFI layer hands each directive's arguments here and turns
+//! an `Err` into Apache's syntax error, which names the config file and line.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::alias::UrlPrefix;
+
+/// The process group that runs apps inside the Apache child itself.
+pub const GLOBAL_GROUP: &str = "%{GLOBAL}";
+
+/// A directive's error: the directive's name and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectiveError {
+    pub directive: &'static str,
+    pub message: String,
+}
+
+impl DirectiveError {
+    pub fn new(directive: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            directive,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for DirectiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.directive, self.message)
+    }
+}
+
+/// Where the requests of a URL are run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessGroup {
+    /// In the Apache child (`%{GLOBAL}`).
+    Embedded,
+}
+
+impl ProcessGroup {
+    pub fn name(&self) -> &str {
+        match self {
+            ProcessGroup::Embedded => GLOBAL_GROUP,
+        }
+    }
+}
+
+/// Parses a process group name as given to `RustgiProcessGroup` or to
+/// `process-group=` of `RustgiScriptAlias`.
+pub fn parse_process_group(
+    directive: &'static str,
+    value: &str,
+) -> Result<ProcessGroup, DirectiveError> {
+    match value {
+        GLOBAL_GROUP => Ok(ProcessGroup::Embedded),
+        "" => Err(DirectiveError::new(
+            directive,
+            "the process group name is empty",
+        )),
+        other => Err(DirectiveError::new(
+            directive,
+            format!(
+                "process group '{other}' is not defined: this build serves apps embedded \
+                 in Apache's children only, so the only process group is {GLOBAL_GROUP}"
+            ),
+        )),
+    }
+}
+
+/// Parses an On/Off flag the way Apache's FLAG directives do (any case).
+pub fn parse_flag(directive: &'static str, value: &str) -> Result<bool, DirectiveError> {
+    if value.eq_ignore_ascii_case("on") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("off") {
+        Ok(false)
+    } else {
+        Err(DirectiveError::new(
+            directive,
+            format!("'{value}' is not On or Off"),
+        ))
+    }
+}
+
+/// One `RustgiScriptAlias URL-PATH FILE.so [process-group=NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptAliasSpec {
+    pub prefix: UrlPrefix,
+    pub file: PathBuf,
+    /// The group named on the line itself; it wins over RustgiProcessGroup.
+    pub process_group: Option<ProcessGroup>,
+}
+
+pub const SCRIPT_ALIAS: &str = "RustgiScriptAlias";
+
+/// Parses the arguments of `RustgiScriptAlias` (the file is checked
+/// separately, see [`crate::app_file`]).
+pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAliasSpec, DirectiveError> {
+    let (url, file, options) = match args {
+        [url, file, options @ ..] => (*url, *file, options),
+        _ => {
+            return Err(DirectiveError::new(
+                SCRIPT_ALIAS,
+                "expected URL-PATH FILE.so [process-group=NAME]",
+            ));
+        }
+    };
+    let prefix = UrlPrefix::parse(url).map_err(|e| DirectiveError::new(SCRIPT_ALIAS, e))?;
+    if !file.starts_with('/') {
+        return Err(DirectiveError::new(
+            SCRIPT_ALIAS,
+            format!("'{file}' is not an absolute path"),
+        ));
+    }
+    let mut process_group = None;
+    for option in options {
+        match option.split_once('=') {
+            Some(("process-group", value)) => {
+                process_group = Some(parse_process_group(SCRIPT_ALIAS, value)?);
+            }
+            _ => {
+                return Err(DirectiveError::new(
+                    SCRIPT_ALIAS,
+                    format!("unknown option '{option}' (known: process-group=NAME)"),
+                ));
+            }
+        }
+    }
+    Ok(ScriptAliasSpec {
+        prefix,
+        file: PathBuf::from(file),
+        process_group,
+    })
+}
+
+/// Ordered `RustgiAppConfig` pairs; a key set again replaces its value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppConfig {
+    pairs: Vec<(String, String)>,
+}
+
+impl AppConfig {
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.pairs.iter_mut().find(|(k, _)| k == key) {
+            Some(pair) => pair.1 = value.to_owned(),
+            None => self.pairs.push((key.to_owned(), value.to_owned())),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// The outer scope's pairs overridden, key by key, by the inner one's.
+    pub fn merged(outer: &AppConfig, inner: &AppConfig) -> AppConfig {
+        let mut merged = outer.clone();
+        for (key, value) in &inner.pairs {
+            merged.set(key, value);
+        }
+        merged
+    }
+}
+
+/// Per-directory settings: those of `<Directory>`/`<Location>`, and of the
+/// server or virtual host outside them.
+#[derive(Debug, Clone, Default)]
+pub struct DirConfig {
+    pub app_config: AppConfig,
+    pub process_group: Option<ProcessGroup>,
+    pub pass_authorization: Option<bool>,
+}
+
+impl DirConfig {
+    pub fn merge(outer: &DirConfig, inner: &DirConfig) -> DirConfig {
+        DirConfig {
+            app_config: AppConfig::merged(&outer.app_config, &inner.app_config),
+            process_group: inner
+                .process_group
+                .clone()
+                .or_else(|| outer.process_group.clone()),
+            pass_authorization: inner.pass_authorization.or(outer.pass_authorization),
+        }
+    }
+
+    pub fn pass_authorization(&self) -> bool {
+        self.pass_authorization.unwrap_or(false)
+    }
+}
+
+/// A script alias as one server (virtual host) uses it: the parsed line and
+/// the slot its app instance lives in. Each virtual host gets slots of its own,
+/// inherited aliases included, so that each is initialised with that host's
+/// configuration.
+#[derive(Debug)]
+pub struct ScriptAlias<Slot> {
+    pub spec: ScriptAliasSpec,
+    /// Where the directive was written ("file:line"), for log lines.
+    pub defined_at: String,
+    pub slot: Arc<Slot>,
+}
+
+/// Per-server (virtual host) settings.
+#[derive(Debug)]
+pub struct ServerConfig<Slot> {
+    pub aliases: Vec<ScriptAlias<Slot>>,
+}
+
+impl<Slot> Default for ServerConfig<Slot> {
+    fn default() -> Self {
+        Self {
+            aliases: Vec::new(),
+        }
+    }
+}
+
+impl<Slot> ServerConfig<Slot> {
+    /// A virtual host's aliases come first, then the main server's that the
+    /// host does not redefine for the same URL-PATH; `new_slot` makes the
+    /// fresh slot of each inherited alias.
+    pub fn merge(base: &ServerConfig<Slot>, vhost: &ServerConfig<Slot>, new_slot: impl Fn() -> Slot) -> Self {
+        let mut aliases: Vec<ScriptAlias<Slot>> = vhost
+            .aliases
+            .iter()
+            .map(|a| ScriptAlias {
+                spec: a.spec.clone(),
+                defined_at: a.defined_at.clone(),
+                slot: Arc::clone(&a.slot),
+            })
+            .collect();
+        for inherited in &base.aliases {
+            if aliases.iter().all(|a| a.spec.prefix != inherited.spec.prefix) {
+                aliases.push(ScriptAlias {
+                    spec: inherited.spec.clone(),
+                    defined_at: inherited.defined_at.clone(),
+                    slot: Arc::new(new_slot()),
+                });
+            }
+        }
+        Self { aliases }
+    }
+
+    /// The alias with the longest URL-PATH that matches `uri`, and the length
+    /// of that URL-PATH as matched.
+    pub fn find_alias(&self, uri: &[u8]) -> Option<(&ScriptAlias<Slot>, usize)> {
+        self.aliases
+            .iter()
+            .filter_map(|a| a.spec.prefix.matches(uri).map(|len| (a, len)))
+            .max_by_key(|(a, _)| a.spec.prefix.as_str().len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_alias_parses_with_and_without_group() {
+        let a = parse_script_alias(&["/app/", "/srv/app.so"]).unwrap();
+        assert_eq!(a.prefix.as_str(), "/app");
+        assert_eq!(a.file, PathBuf::from("/srv/app.so"));
+        assert_eq!(a.process_group, None);
+        let a = parse_script_alias(&["/", "/srv/app.so", "process-group=%{GLOBAL}"]).unwrap();
+        assert_eq!(a.process_group, Some(ProcessGroup::Embedded));
+        assert_eq!(a.prefix.as_str(), "");
+    }
+
+    #[test]
+    fn script_alias_errors_name_the_directive_and_cause() {
+        let e = parse_script_alias(&["/app"]).unwrap_err();
+        assert_eq!(e.directive, SCRIPT_ALIAS);
+        assert!(e.message.contains("URL-PATH FILE.so"));
+        let e = parse_script_alias(&["/app", "/srv/a.so", "foo=bar"]).unwrap_err();
+        assert!(e.to_string().contains("unknown option 'foo=bar'"), "{e}");
+        let e = parse_script_alias(&["/app", "relative.so"]).unwrap_err();
+        assert!(e.message.contains("absolute"));
+        let e = parse_script_alias(&["app", "/srv/a.so"]).unwrap_err();
+        assert!(e.message.contains("must start with '/'"), "{e}");
+        let e = parse_script_alias(&["/app", "/srv/a.so", "process-group=shop"]).unwrap_err();
+        assert!(e.message.contains("'shop' is not defined"), "{e}");
+    }
+
+    #[test]
+    fn process_group_only_global_for_now() {
+        assert_eq!(
+            parse_process_group("RustgiProcessGroup", "%{GLOBAL}"),
+            Ok(ProcessGroup::Embedded)
+        );
+        let e = parse_process_group("RustgiProcessGroup", "shop").unwrap_err();
+        assert_eq!(e.directive, "RustgiProcessGroup");
+        assert!(parse_process_group("RustgiProcessGroup", "").is_err());
+    }
+
+    #[test]
+    fn flags_accept_on_off_in_any_case() {
+        assert_eq!(parse_flag("X", "On"), Ok(true));
+        assert_eq!(parse_flag("X", "off"), Ok(false));
+        assert!(parse_flag("X", "Maybe").unwrap_err().message.contains("'Maybe'"));
+    }
+
+    #[test]
+    fn app_config_inner_overrides_per_key() {
+        let mut outer = AppConfig::default();
+        outer.set("a", "1");
+        outer.set("b", "2");
+        let mut inner = AppConfig::default();
+        inner.set("b", "20");
+        inner.set("c", "30");
+        let merged = AppConfig::merged(&outer, &inner);
+        assert_eq!(
+            merged.pairs(),
+            &[
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "20".to_owned()),
+                ("c".to_owned(), "30".to_owned())
+            ]
+        );
+        let mut again = merged.clone();
+        again.set("a", "one");
+        assert_eq!(again.get("a"), Some("one"));
+        assert_eq!(again.pairs().len(), 3);
+    }
+
+    #[test]
+    fn dir_config_merge_prefers_inner() {
+        let outer = DirConfig {
+            pass_authorization: Some(true),
+            ..Default::default()
+        };
+        let inner = DirConfig::default();
+        assert!(DirConfig::merge(&outer, &inner).pass_authorization());
+        let inner = DirConfig {
+            pass_authorization: Some(false),
+            ..Default::default()
+        };
+        assert!(!DirConfig::merge(&outer, &inner).pass_authorization());
+        assert!(!DirConfig::default().pass_authorization());
+    }
+
+    fn alias(url: &str, n: u32) -> ScriptAlias<u32> {
+        ScriptAlias {
+            spec: parse_script_alias(&[url, "/srv/a.so"]).unwrap(),
+            defined_at: "test".into(),
+            slot: Arc::new(n),
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let server = ServerConfig {
+            aliases: vec![alias("/", 1), alias("/hello", 2), alias("/hello/deep", 3)],
+        };
+        let find = |uri: &str| server.find_alias(uri.as_bytes()).map(|(a, len)| (*a.slot, len));
+        assert_eq!(find("/x"), Some((1, 0)));
+        assert_eq!(find("/hello"), Some((2, 6)));
+        assert_eq!(find("/hello/x"), Some((2, 6)));
+        assert_eq!(find("/helloworld"), Some((1, 0)));
+        assert_eq!(find("/hello/deep/er"), Some((3, 11)));
+    }
+
+    #[test]
+    fn vhost_merge_inherits_with_fresh_slots_and_keeps_overrides() {
+        let base = ServerConfig {
+            aliases: vec![alias("/", 1), alias("/shared", 2)],
+        };
+        let vhost = ServerConfig {
+            aliases: vec![alias("/", 10)],
+        };
+        let merged = ServerConfig::merge(&base, &vhost, || 99);
+        let slots: Vec<(String, u32)> = merged
+            .aliases
+            .iter()
+            .map(|a| (a.spec.prefix.as_str().to_owned(), *a.slot))
+            .collect();
+        assert_eq!(slots, vec![("".to_owned(), 10), ("/shared".to_owned(), 99)]);
+    }
+}

@@ -1,0 +1,350 @@
+//! The environ an app sees: CGI/WSGI variables built from what Apache knows
+//! of a request.
+//!
+//! Pure code. All names and values are bytes: paths and headers need not be
+//! UTF-8. The result is one buffer holding every string followed by a NUL, so
+//! the FFI layer can hand C apps pointers that are also C strings.
+
+use std::ops::Range;
+
+/// What Apache knows of a request, outside its headers.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts<'a> {
+    pub method: &'a [u8],
+    pub script_name: &'a [u8],
+    pub path_info: &'a [u8],
+    /// The raw query string, without `?`.
+    pub query_string: &'a [u8],
+    /// The raw request target, query included.
+    pub request_uri: &'a [u8],
+    pub protocol: &'a [u8],
+    pub scheme: &'a [u8],
+    pub https: bool,
+    pub server_name: &'a [u8],
+    pub server_port: u16,
+    pub server_addr: &'a [u8],
+    pub server_software: &'a [u8],
+    pub document_root: &'a [u8],
+    pub remote_addr: &'a [u8],
+    pub remote_port: u16,
+    pub remote_user: Option<&'a [u8]>,
+    pub auth_type: Option<&'a [u8]>,
+    pub script_filename: &'a [u8],
+    pub process_group: &'a [u8],
+    pub pass_authorization: bool,
+}
+
+/// The CGI gateway this module speaks.
+pub const GATEWAY_INTERFACE: &[u8] = b"RUSTGI/1";
+
+/// Name/value pairs stored in one buffer, each string followed by a NUL.
+#[derive(Debug, Default, Clone)]
+pub struct Environ {
+    buf: Vec<u8>,
+    entries: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Environ {
+    pub fn with_capacity(bytes: usize, entries: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    fn push_str(&mut self, parts: &[&[u8]]) -> Range<usize> {
+        let start = self.buf.len();
+        for part in parts {
+            self.buf.extend_from_slice(part);
+        }
+        let end = self.buf.len();
+        self.buf.push(0);
+        start..end
+    }
+
+    /// Appends a variable (the caller ensures the name is new).
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.push_parts(&[name], &[value]);
+    }
+
+    fn push_parts(&mut self, name: &[&[u8]], value: &[&[u8]]) {
+        let name = self.push_str(name);
+        let value = self.push_str(value);
+        self.entries.push((name, value));
+    }
+
+    fn position(&self, name: &[u8]) -> Option<usize> {
+        self.entries.iter().position(|(n, _)| &self.buf[n.clone()] == name)
+    }
+
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.position(name).is_some()
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.position(name).map(|i| &self.buf[self.entries[i].1.clone()])
+    }
+
+    /// Appends `value` to an existing variable with `separator`.
+    fn append_to(&mut self, index: usize, separator: &[u8], value: &[u8]) {
+        let (name, old) = self.entries[index].clone();
+        let name = self.buf[name].to_vec();
+        let old = self.buf[old].to_vec();
+        // The old strings stay in the buffer unused: repeated headers are rare.
+        let name = self.push_str(&[&name]);
+        let value = self.push_str(&[&old, separator, value]);
+        self.entries[index] = (name, value);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The variables in order. Each slice is followed in memory by a NUL
+    /// byte that it does not include.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|(n, v)| (&self.buf[n.clone()], &self.buf[v.clone()]))
+    }
+}
+
+/// The environ variable for a header, or None when the header must not reach
+/// the app: names with characters other than letters, digits and `-` (so
+/// `X_Forwarded_For` cannot pose as `X-Forwarded-For`, as Apache's CGI rules
+/// have it), Proxy-Authorization, and Authorization unless passed on.
+fn header_variable(name: &[u8], pass_authorization: bool) -> Option<Vec<u8>> {
+    if name.is_empty() || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+        return None;
+    }
+    if name.eq_ignore_ascii_case(b"proxy-authorization")
+        || (!pass_authorization && name.eq_ignore_ascii_case(b"authorization"))
+    {
+        return None;
+    }
+    if name.eq_ignore_ascii_case(b"content-type") {
+        return Some(b"CONTENT_TYPE".to_vec());
+    }
+    if name.eq_ignore_ascii_case(b"content-length") {
+        return Some(b"CONTENT_LENGTH".to_vec());
+    }
+    let mut var = Vec::with_capacity(5 + name.len());
+    var.extend_from_slice(b"HTTP_");
+    var.extend(name.iter().map(|b| match b {
+        b'-' => b'_',
+        b => b.to_ascii_uppercase(),
+    }));
+    Some(var)
+}
+
+/// Builds the environ of a request from its facts, its headers in order, and
+/// the variables other modules set for it (SetEnv, mod_unique_id, mod_ssl),
+/// which never replace a computed variable.
+pub fn build<'h>(
+    facts: &RequestFacts<'_>,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    module_vars: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+) -> Environ {
+    let mut env = Environ::with_capacity(2048, 48);
+    env.push(b"GATEWAY_INTERFACE", GATEWAY_INTERFACE);
+    env.push(b"SERVER_SOFTWARE", facts.server_software);
+    env.push(b"SERVER_PROTOCOL", facts.protocol);
+    env.push(b"SERVER_NAME", facts.server_name);
+    env.push(b"SERVER_PORT", facts.server_port.to_string().as_bytes());
+    env.push(b"SERVER_ADDR", facts.server_addr);
+    env.push(b"REQUEST_METHOD", facts.method);
+    env.push(b"REQUEST_URI", facts.request_uri);
+    env.push(b"REQUEST_SCHEME", facts.scheme);
+    env.push(b"SCRIPT_NAME", facts.script_name);
+    env.push(b"PATH_INFO", facts.path_info);
+    env.push(b"QUERY_STRING", facts.query_string);
+    env.push(b"SCRIPT_FILENAME", facts.script_filename);
+    env.push(b"DOCUMENT_ROOT", facts.document_root);
+    env.push(b"REMOTE_ADDR", facts.remote_addr);
+    env.push(b"REMOTE_PORT", facts.remote_port.to_string().as_bytes());
+    if facts.https {
+        env.push(b"HTTPS", b"on");
+    }
+    if let Some(user) = facts.remote_user {
+        env.push(b"REMOTE_USER", user);
+    }
+    if let Some(auth_type) = facts.auth_type {
+        env.push(b"AUTH_TYPE", auth_type);
+    }
+    env.push(b"rustgi.process_group", facts.process_group);
+    let computed = env.len();
+
+    for (name, value) in headers {
+        let Some(var) = header_variable(name, facts.pass_authorization) else {
+            continue;
+        };
+        match env.position(&var) {
+            Some(i) if i >= computed => {
+                let separator: &[u8] = if var == b"HTTP_COOKIE" { b"; " } else { b", " };
+                env.append_to(i, separator, value);
+            }
+            Some(_) => {}
+            None => env.push(&var, value),
+        }
+    }
+    for (name, value) in module_vars {
+        if !name.is_empty() && !env.contains(name) {
+            env.push(name, value);
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> RequestFacts<'static> {
+        RequestFacts {
+            method: b"GET",
+            script_name: b"/app",
+            path_info: b"/a b",
+            query_string: b"x=1",
+            request_uri: b"/app/a%20b?x=1",
+            protocol: b"HTTP/1.1",
+            scheme: b"http",
+            server_name: b"example.test",
+            server_port: 8080,
+            remote_addr: b"127.0.0.1",
+            remote_port: 4242,
+            process_group: b"%{GLOBAL}",
+            ..Default::default()
+        }
+    }
+
+    fn get<'e>(env: &'e Environ, name: &str) -> Option<&'e str> {
+        env.get(name.as_bytes()).map(|v| std::str::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn computed_variables() {
+        let env = build(&facts(), [], []);
+        assert_eq!(get(&env, "REQUEST_METHOD"), Some("GET"));
+        assert_eq!(get(&env, "SCRIPT_NAME"), Some("/app"));
+        assert_eq!(get(&env, "PATH_INFO"), Some("/a b"));
+        assert_eq!(get(&env, "QUERY_STRING"), Some("x=1"));
+        assert_eq!(get(&env, "REQUEST_URI"), Some("/app/a%20b?x=1"));
+        assert_eq!(get(&env, "SERVER_PORT"), Some("8080"));
+        assert_eq!(get(&env, "REMOTE_PORT"), Some("4242"));
+        assert_eq!(get(&env, "GATEWAY_INTERFACE"), Some("RUSTGI/1"));
+        assert_eq!(get(&env, "HTTPS"), None);
+        assert_eq!(get(&env, "REMOTE_USER"), None);
+        let env = build(
+            &RequestFacts {
+                https: true,
+                remote_user: Some(b"ann"),
+                auth_type: Some(b"Basic"),
+                ..facts()
+            },
+            [],
+            [],
+        );
+        assert_eq!(get(&env, "HTTPS"), Some("on"));
+        assert_eq!(get(&env, "REMOTE_USER"), Some("ann"));
+        assert_eq!(get(&env, "AUTH_TYPE"), Some("Basic"));
+    }
+
+    #[test]
+    fn headers_become_http_variables() {
+        let headers: [(&[u8], &[u8]); 6] = [
+            (b"Host", b"example.test"),
+            (b"X-Rep", b"1"),
+            (b"x-rep", b"2"),
+            (b"Content-Type", b"text/plain"),
+            (b"Content-Length", b"3"),
+            (b"X_Spoof", b"bad"),
+        ];
+        let env = build(&facts(), headers, []);
+        assert_eq!(get(&env, "HTTP_HOST"), Some("example.test"));
+        assert_eq!(get(&env, "HTTP_X_REP"), Some("1, 2"));
+        assert_eq!(get(&env, "CONTENT_TYPE"), Some("text/plain"));
+        assert_eq!(get(&env, "CONTENT_LENGTH"), Some("3"));
+        assert_eq!(get(&env, "HTTP_CONTENT_TYPE"), None);
+        assert_eq!(get(&env, "HTTP_X_SPOOF"), None);
+        assert_eq!(env.iter().filter(|(n, _)| *n == b"HTTP_X_REP").count(), 1);
+    }
+
+    #[test]
+    fn cookies_join_with_semicolons() {
+        let headers: [(&[u8], &[u8]); 2] = [(b"Cookie", b"a=1"), (b"Cookie", b"b=2")];
+        let env = build(&facts(), headers, []);
+        assert_eq!(get(&env, "HTTP_COOKIE"), Some("a=1; b=2"));
+    }
+
+    #[test]
+    fn authorization_only_when_passed() {
+        let headers: [(&[u8], &[u8]); 2] = [
+            (b"Authorization", b"Basic eA=="),
+            (b"Proxy-Authorization", b"Basic eQ=="),
+        ];
+        let env = build(&facts(), headers, []);
+        assert_eq!(get(&env, "HTTP_AUTHORIZATION"), None);
+        assert_eq!(get(&env, "HTTP_PROXY_AUTHORIZATION"), None);
+        let passed = RequestFacts {
+            pass_authorization: true,
+            ..facts()
+        };
+        let env = build(&passed, headers, []);
+        assert_eq!(get(&env, "HTTP_AUTHORIZATION"), Some("Basic eA=="));
+        assert_eq!(get(&env, "HTTP_PROXY_AUTHORIZATION"), None);
+    }
+
+    #[test]
+    fn module_variables_never_override() {
+        let headers: [(&[u8], &[u8]); 1] = [(b"X-A", b"from-header")];
+        let vars: [(&[u8], &[u8]); 4] = [
+            (b"REQUEST_METHOD", b"PATCHED"),
+            (b"HTTP_X_A", b"from-setenv"),
+            (b"UNIQUE_ID", b"abc"),
+            (b"", b"ignored"),
+        ];
+        let env = build(&facts(), headers, vars);
+        assert_eq!(get(&env, "REQUEST_METHOD"), Some("GET"));
+        assert_eq!(get(&env, "HTTP_X_A"), Some("from-header"));
+        assert_eq!(get(&env, "UNIQUE_ID"), Some("abc"));
+        assert!(!env.contains(b""));
+    }
+
+    #[test]
+    fn a_header_cannot_override_a_computed_variable() {
+        // No header maps onto a computed name, but merging must not touch them.
+        let headers: [(&[u8], &[u8]); 1] = [(b"Content-Length", b"5")];
+        let env = build(&facts(), headers, []);
+        assert_eq!(get(&env, "CONTENT_LENGTH"), Some("5"));
+    }
+
+    #[test]
+    fn every_string_is_nul_terminated_in_the_buffer() {
+        let headers: [(&[u8], &[u8]); 2] = [(b"X-Rep", b"1"), (b"X-Rep", b"2")];
+        let env = build(&facts(), headers, []);
+        for (name, value) in env.iter() {
+            let name_end = name.as_ptr_range().end;
+            let value_end = value.as_ptr_range().end;
+            let base = env.buf.as_ptr_range();
+            assert!(base.contains(&name_end) && base.contains(&value_end));
+            let ni = name_end as usize - base.start as usize;
+            let vi = value_end as usize - base.start as usize;
+            assert_eq!(env.buf[ni], 0);
+            assert_eq!(env.buf[vi], 0);
+        }
+    }
+
+    #[test]
+    fn non_utf8_values_pass_through() {
+        let f = RequestFacts {
+            path_info: b"/\xff\xfe",
+            ..facts()
+        };
+        let env = build(&f, [], []);
+        assert_eq!(env.get(b"PATH_INFO"), Some(&b"/\xff\xfe"[..]));
+    }
+}

@@ -1,0 +1,227 @@
+//! The directive table and its handlers. Each handler converts Apache's
+//! arguments, calls the pure parser in `crate::config`, and stores the result;
+//! an error becomes Apache's syntax error, which names the file and line.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::ptr;
+use std::sync::Arc;
+
+use apache_sys as sys;
+
+use super::app::AppSlot;
+use super::module::server_conf_mut;
+use super::{c_bytes, guard, pool_str};
+use crate::app_file;
+use crate::config::{self, DirConfig, DirectiveError, ScriptAlias};
+
+/// Apache's table of directives, ended by a zeroed record.
+#[repr(transparent)]
+pub struct Commands([sys::command_rec; 5]);
+
+// SAFETY: the table is immutable after construction; its pointers are to
+// string literals and functions, which every thread may read.
+unsafe impl Sync for Commands {}
+
+impl Commands {
+    pub const fn as_ptr(&self) -> *const sys::command_rec {
+        self.0.as_ptr()
+    }
+}
+
+const SERVER: c_int = sys::RSRC_CONF as c_int;
+const SERVER_DIR: c_int = (sys::RSRC_CONF | sys::ACCESS_CONF) as c_int;
+
+const fn command(
+    name: &'static std::ffi::CStr,
+    func: sys::cmd_func,
+    req_override: c_int,
+    args_how: sys::cmd_how,
+    errmsg: &'static std::ffi::CStr,
+) -> sys::command_rec {
+    sys::command_rec {
+        name: name.as_ptr(),
+        func,
+        cmd_data: ptr::null_mut(),
+        req_override,
+        args_how,
+        errmsg: errmsg.as_ptr(),
+    }
+}
+
+const END: sys::command_rec = sys::command_rec {
+    name: ptr::null(),
+    func: sys::cmd_func { no_args: None },
+    cmd_data: ptr::null_mut(),
+    req_override: 0,
+    args_how: 0,
+    errmsg: ptr::null(),
+};
+
+pub static COMMANDS: Commands = Commands([
+    command(
+        c"RustgiScriptAlias",
+        sys::cmd_func { take3: Some(script_alias) },
+        SERVER,
+        sys::cmd_how_TAKE23,
+        c"URL-PATH FILE.so [process-group=NAME]: serve URL-PATH with the app in FILE.so",
+    ),
+    command(
+        c"RustgiProcessGroup",
+        sys::cmd_func { take1: Some(process_group) },
+        SERVER_DIR,
+        sys::cmd_how_TAKE1,
+        c"NAME: the process group that runs the apps (%{GLOBAL}: inside Apache's children)",
+    ),
+    command(
+        c"RustgiAppConfig",
+        sys::cmd_func { take2: Some(app_config) },
+        SERVER_DIR,
+        sys::cmd_how_TAKE2,
+        c"KEY VALUE: configuration handed to the app",
+    ),
+    command(
+        c"RustgiPassAuthorization",
+        sys::cmd_func { take1: Some(pass_authorization) },
+        SERVER_DIR,
+        sys::cmd_how_TAKE1,
+        c"On|Off: whether the app sees the Authorization header (default Off)",
+    ),
+    END,
+]);
+
+/// An argument as UTF-8 (config files are read as bytes; directives that
+/// need text say so).
+fn text<'a>(directive: &'static str, bytes: &'a [u8]) -> Result<&'a str, DirectiveError> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| DirectiveError::new(directive, "the argument is not valid UTF-8"))
+}
+
+/// Runs a directive handler body and converts its outcome for Apache.
+///
+/// # Safety
+/// `cmd` is the live cmd_parms Apache passed to the handler.
+unsafe fn run(
+    cmd: *mut sys::cmd_parms,
+    name: &'static str,
+    body: impl FnOnce() -> Result<(), DirectiveError>,
+) -> *const c_char {
+    let outcome = guard(name, Err(DirectiveError::new(name, "internal error")), body);
+    match outcome {
+        Ok(()) => ptr::null(),
+        // SAFETY: cmd->pool is the live configuration pool.
+        Err(e) => unsafe { pool_str((*cmd).pool, e.to_string().as_bytes()) },
+    }
+}
+
+/// "file:line" of the directive being read.
+///
+/// # Safety
+/// `cmd` is live and reading a directive.
+unsafe fn location(cmd: *const sys::cmd_parms) -> String {
+    // SAFETY: during a directive handler cmd->directive is the directive
+    // being processed, with a NUL-terminated filename.
+    unsafe {
+        let directive = (*cmd).directive;
+        if directive.is_null() {
+            return "unknown".to_owned();
+        }
+        format!(
+            "{}:{}",
+            String::from_utf8_lossy(c_bytes((*directive).filename)),
+            (*directive).line_num
+        )
+    }
+}
+
+unsafe extern "C" fn script_alias(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    url: *const c_char,
+    file: *const c_char,
+    option: *const c_char,
+) -> *const c_char {
+    let name = config::SCRIPT_ALIAS;
+    // SAFETY: Apache passes its live cmd_parms and NUL-terminated arguments;
+    // the third is NULL when absent.
+    unsafe {
+        run(cmd, name, || {
+            let mut args = vec![text(name, c_bytes(url))?, text(name, c_bytes(file))?];
+            if !option.is_null() {
+                args.push(text(name, c_bytes(option))?);
+            }
+            let spec = config::parse_script_alias(&args)?;
+            app_file::check(&spec.file).map_err(|e| {
+                DirectiveError::new(name, format!("cannot use {}: {e}", spec.file.display()))
+            })?;
+            server_conf_mut((*cmd).server).aliases.push(ScriptAlias {
+                spec,
+                defined_at: location(cmd),
+                slot: Arc::new(AppSlot::default()),
+            });
+            Ok(())
+        })
+    }
+}
+
+/// The per-directory config a directive handler was given.
+///
+/// # Safety
+/// `mconfig` is the DirConfig box this module created for the section.
+unsafe fn dir_mut<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
+    // SAFETY: see above; configuration is read on one thread.
+    unsafe { &mut *mconfig.cast::<DirConfig>() }
+}
+
+unsafe extern "C" fn process_group(
+    cmd: *mut sys::cmd_parms,
+    mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiProcessGroup";
+    // SAFETY: live cmd_parms, this module's DirConfig and a NUL-terminated
+    // argument, from Apache.
+    unsafe {
+        run(cmd, NAME, || {
+            let group = config::parse_process_group(NAME, text(NAME, c_bytes(value))?)?;
+            dir_mut(mconfig).process_group = Some(group);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn app_config(
+    cmd: *mut sys::cmd_parms,
+    mconfig: *mut c_void,
+    key: *const c_char,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiAppConfig";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            let key = text(NAME, c_bytes(key))?;
+            if key.is_empty() {
+                return Err(DirectiveError::new(NAME, "the key is empty"));
+            }
+            let value = text(NAME, c_bytes(value))?;
+            dir_mut(mconfig).app_config.set(key, value);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn pass_authorization(
+    cmd: *mut sys::cmd_parms,
+    mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiPassAuthorization";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            let on = config::parse_flag(NAME, text(NAME, c_bytes(value))?)?;
+            dir_mut(mconfig).pass_authorization = Some(on);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! Apache's hooks: mapping URLs to apps (translate_name), serving them
+//! (handler), and stopping them with the child (child_init's cleanup).
+
+use std::ffi::{c_char, c_int, c_void};
+use std::ptr;
+
+use apache_sys as sys;
+use app_sdk::abi::{self, RustgiRequest};
+
+use super::app::{AppSlot, abi_pairs, config_pairs};
+use super::module::{dir_conf, rustgi_module, server_conf};
+use super::request::{HOST_API, HostCtx};
+use super::{c_bytes, guard, log, pool_str, table_entries};
+use crate::config::{ProcessGroup, ScriptAlias};
+use crate::environ::{self, RequestFacts};
+
+/// The handler name the URLs of RustgiScriptAlias are given.
+const HANDLER: &std::ffi::CStr = c"rustgi-script";
+
+/// Hook ordering lists must be NULL-terminated arrays of module names.
+#[repr(transparent)]
+struct ModuleList([*const c_char; 2]);
+// SAFETY: immutable pointers to string literals.
+unsafe impl Sync for ModuleList {}
+
+/// mod_alias decides first, as it does for WSGIScriptAlias: an `Alias` for
+/// static files inside an app's URL space wins over the app.
+static AFTER_MOD_ALIAS: ModuleList = ModuleList([c"mod_alias.c".as_ptr(), ptr::null()]);
+
+pub unsafe extern "C" fn register(_pool: *mut sys::apr_pool_t) {
+    guard("register_hooks", (), || {
+        // SAFETY: registering hooks with function pointers that live as long
+        // as the module, and NULL-terminated ordering lists.
+        unsafe {
+            sys::ap_hook_translate_name(
+                Some(translate_name),
+                AFTER_MOD_ALIAS.0.as_ptr(),
+                ptr::null(),
+                sys::APR_HOOK_MIDDLE as c_int,
+            );
+            sys::ap_hook_handler(
+                Some(handler),
+                ptr::null(),
+                ptr::null(),
+                sys::APR_HOOK_MIDDLE as c_int,
+            );
+            sys::ap_hook_child_init(
+                Some(child_init),
+                ptr::null(),
+                ptr::null(),
+                sys::APR_HOOK_MIDDLE as c_int,
+            );
+        }
+    });
+}
+
+/// What translate_name found for a request, kept in its request_config.
+/// Plain data in the request pool: it needs no destructor.
+#[repr(C)]
+struct RequestMatch {
+    alias: *const ScriptAlias<AppSlot>,
+    prefix_len: usize,
+}
+
+unsafe extern "C" fn translate_name(r: *mut sys::request_rec) -> c_int {
+    guard("translate_name", sys::DECLINED, || {
+        // SAFETY: Apache passes a live request; the config outlives it.
+        unsafe { map_to_app(r) }
+    })
+}
+
+/// Maps a URL under a RustgiScriptAlias onto its app file, the way
+/// ScriptAlias does: r->filename is the file plus the rest of the path, so
+/// `<Directory>` and `<Files>` sections apply and Apache finds PATH_INFO.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn map_to_app(r: *mut sys::request_rec) -> c_int {
+    // SAFETY: r is live; uri is NUL-terminated or NULL.
+    unsafe {
+        let uri = c_bytes((*r).uri);
+        if uri.first() != Some(&b'/') {
+            return sys::DECLINED;
+        }
+        let conf = server_conf((*r).server);
+        let Some((alias, prefix_len)) = conf.find_alias(uri) else {
+            return sys::DECLINED;
+        };
+        let file = alias.spec.file.as_os_str().as_encoded_bytes();
+        let filename = [file, &uri[prefix_len..]].concat();
+        let pool = (*r).pool;
+        (*r).filename = pool_str(pool, &filename).cast_mut();
+        (*r).handler = HANDLER.as_ptr();
+        // Keeps mod_mime from replacing the handler by file extension.
+        sys::apr_table_setn((*r).notes, c"alias-forced-type".as_ptr(), HANDLER.as_ptr());
+        let found = sys::apr_palloc(pool, size_of::<RequestMatch>()).cast::<RequestMatch>();
+        found.write(RequestMatch {
+            alias,
+            prefix_len,
+        });
+        sys::rustgi_shim_set_module_config(
+            (*r).request_config,
+            &raw const rustgi_module,
+            found.cast(),
+        );
+        sys::OK as c_int
+    }
+}
+
+unsafe extern "C" fn handler(r: *mut sys::request_rec) -> c_int {
+    guard(
+        "the handler",
+        sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+        // SAFETY: Apache passes a live request.
+        || unsafe { serve(r) },
+    )
+}
+
+/// # Safety
+/// `r` is a live request handled by this thread.
+unsafe fn serve(r: *mut sys::request_rec) -> c_int {
+    // SAFETY: r is live; the match and the alias live in its pool and in the
+    // config pool, both longer-lived than this call.
+    unsafe {
+        if c_bytes((*r).handler) != HANDLER.to_bytes() {
+            return sys::DECLINED;
+        }
+        let found = sys::rustgi_shim_get_module_config((*r).request_config, &raw const rustgi_module)
+            .cast::<RequestMatch>();
+        if found.is_null() {
+            log::request(
+                r,
+                sys::APLOG_ERR as i32,
+                0,
+                "SetHandler rustgi-script needs a RustgiScriptAlias for the URL",
+            );
+            return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+        let alias = &*(*found).alias;
+        let dir = dir_conf((*r).per_dir_config);
+        let group = alias
+            .spec
+            .process_group
+            .clone()
+            .or_else(|| dir.process_group.clone())
+            .unwrap_or(ProcessGroup::Embedded);
+
+        let server = (*r).server;
+        let init_config = &dir_conf((*server).lookup_defaults).app_config;
+        let mut init_ctx = HostCtx::for_server(server);
+        let app = match alias.slot.get_or_load(&alias.spec.file, init_config, &mut init_ctx) {
+            Ok(app) => app,
+            Err(why) => {
+                log::request(
+                    r,
+                    sys::APLOG_ERR as i32,
+                    0,
+                    &format!(
+                        "app {} (RustgiScriptAlias at {}) is unavailable: {why}",
+                        alias.spec.file.display(),
+                        alias.defined_at
+                    ),
+                );
+                return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+            }
+        };
+
+        let uri = c_bytes((*r).uri);
+        let (script_name, path_info) = uri.split_at((*found).prefix_len.min(uri.len()));
+        let connection = (*r).connection;
+        let remote_port = if (*r).useragent_addr.is_null() {
+            (*(*connection).client_addr).port
+        } else {
+            (*(*r).useragent_addr).port
+        };
+        let scheme = c_bytes(sys::ap_run_http_scheme(r));
+        let user = c_bytes((*r).user);
+        let auth_type = c_bytes((*r).ap_auth_type);
+        let facts = RequestFacts {
+            method: c_bytes((*r).method),
+            script_name,
+            path_info,
+            query_string: c_bytes((*r).args),
+            request_uri: c_bytes((*r).unparsed_uri),
+            protocol: c_bytes((*r).protocol),
+            scheme,
+            https: scheme == b"https",
+            server_name: c_bytes(sys::ap_get_server_name(r)),
+            server_port: sys::ap_get_server_port(r),
+            server_addr: c_bytes((*connection).local_ip),
+            server_software: c_bytes(sys::ap_get_server_banner()),
+            document_root: c_bytes(sys::ap_document_root(r)),
+            remote_addr: c_bytes((*r).useragent_ip),
+            remote_port,
+            remote_user: (!user.is_empty()).then_some(user),
+            auth_type: (!user.is_empty() && !auth_type.is_empty()).then_some(auth_type),
+            script_filename: alias.spec.file.as_os_str().as_encoded_bytes(),
+            process_group: group.name().as_bytes(),
+            pass_authorization: dir.pass_authorization(),
+        };
+        let environ = environ::build(
+            &facts,
+            table_entries((*r).headers_in),
+            table_entries((*r).subprocess_env),
+        );
+        let environ_pairs = abi_pairs(&environ);
+        let config = config_pairs(&dir.app_config);
+        let config_pairs = abi_pairs(&config);
+
+        let mut ctx = HostCtx::for_request(r, &alias.spec.file);
+        let ctx_ptr: *mut HostCtx = &mut ctx;
+        let request = RustgiRequest {
+            struct_size: size_of::<RustgiRequest>() as u32,
+            abi_version: abi::ABI_VERSION,
+            environ: environ_pairs.as_ptr(),
+            environ_len: environ_pairs.len(),
+            config: config_pairs.as_ptr(),
+            config_len: config_pairs.len(),
+            api: &HOST_API,
+            ctx: ctx_ptr.cast(),
+        };
+        let rc = app.handle(&request);
+        ctx.finish(rc)
+    }
+}
+
+unsafe extern "C" fn child_init(pchild: *mut sys::apr_pool_t, s: *mut sys::server_rec) {
+    guard("child_init", (), || {
+        // SAFETY: pchild lives as long as the child; its cleanup runs when the
+        // child stops, after its request threads ended.
+        unsafe {
+            sys::apr_pool_cleanup_register(
+                pchild,
+                s.cast::<c_void>(),
+                Some(shutdown_apps),
+                Some(sys::apr_pool_cleanup_null),
+            );
+        }
+    });
+}
+
+/// Calls shutdown on every app this child loaded.
+unsafe extern "C" fn shutdown_apps(data: *mut c_void) -> sys::apr_status_t {
+    guard("shutdown", (), || {
+        let mut s = data.cast::<sys::server_rec>();
+        while !s.is_null() {
+            // SAFETY: the server list and its configs live in the config pool,
+            // which outlives the child pool.
+            unsafe {
+                for alias in &server_conf(s).aliases {
+                    if let Some(app) = alias.slot.loaded() {
+                        app.shutdown();
+                    }
+                }
+                s = (*s).next;
+            }
+        }
+    });
+    0
+}

@@ -1,0 +1,482 @@
+//! The host side of the ABI for one request: the callbacks an app makes
+//! (read_body, start_response, write, flush, log) on top of Apache's filters.
+//!
+//! The app's status and headers are checked when it gives them and applied to
+//! the request_rec when its body starts, so they can be replaced until then.
+//! Writes go through a brigade that coalesces small writes; flush pushes
+//! everything down the output filters (mod_deflate, mod_headers, ...).
+
+use std::ffi::{c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
+use std::thread::{self, ThreadId};
+
+use apache_sys as sys;
+use app_sdk::abi::{self, RustgiHostApi, RustgiPair};
+
+use super::{guard, log, pool_str};
+use crate::response_head::{self, HeaderKind};
+
+/// The services the host offers to apps.
+pub static HOST_API: RustgiHostApi = RustgiHostApi {
+    struct_size: size_of::<RustgiHostApi>() as u32,
+    abi_version: abi::ABI_VERSION,
+    read_body,
+    start_response,
+    write,
+    flush,
+    log: log_message,
+};
+
+/// The `ctx` an app passes back to the callbacks: a server (during init) or
+/// a request.
+pub struct HostCtx {
+    server: *const sys::server_rec,
+    request: Option<RequestState>,
+}
+
+impl HostCtx {
+    pub fn for_server(server: *const sys::server_rec) -> Self {
+        Self {
+            server,
+            request: None,
+        }
+    }
+
+    /// # Safety
+    /// `r` is the live request the calling thread is handling; it outlives
+    /// the context.
+    pub unsafe fn for_request(r: *mut sys::request_rec, app: &Path) -> Self {
+        Self {
+            // SAFETY: r is live (caller).
+            server: unsafe { (*r).server },
+            request: Some(RequestState {
+                r,
+                app: app.to_owned(),
+                thread: thread::current().id(),
+                head: None,
+                output: std::ptr::null_mut(),
+                input: std::ptr::null_mut(),
+                body_started: false,
+                refused: false,
+                body_error: None,
+                input_done: false,
+                client_gone: false,
+            }),
+        }
+    }
+
+    /// Ends the request after the app's handle returned `rc`; the result is
+    /// the handler's return value for Apache.
+    pub fn finish(&mut self, rc: i32) -> c_int {
+        match self.request.as_mut() {
+            Some(state) => state.finish(rc),
+            None => sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+        }
+    }
+}
+
+struct Head {
+    status: u16,
+    headers: Vec<(Vec<u8>, Vec<u8>, HeaderKind)>,
+}
+
+struct RequestState {
+    r: *mut sys::request_rec,
+    app: PathBuf,
+    thread: ThreadId,
+    /// Status and headers given by the app, not yet applied.
+    head: Option<Head>,
+    /// Created when the body starts.
+    output: *mut sys::apr_bucket_brigade,
+    input: *mut sys::apr_bucket_brigade,
+    body_started: bool,
+    /// The app gave a head that was refused, or wrote without one: the
+    /// response is a 500 (or cut short if it had started).
+    refused: bool,
+    /// Reading the request body failed with this status; it decides the
+    /// response.
+    body_error: Option<c_int>,
+    input_done: bool,
+    client_gone: bool,
+}
+
+const ERROR: i32 = abi::ERROR;
+const OK: i32 = abi::OK;
+
+impl RequestState {
+    fn log(&self, level: u32, message: &str) {
+        // SAFETY: r is the live request of this thread (checked by callers
+        // through `on_own_thread` or by running in the handler itself).
+        unsafe { log::request(self.r, level as i32, 0, message) }
+    }
+
+    /// The request callbacks may only run on the thread that runs handle:
+    /// APR pools and filters are not thread-safe.
+    fn on_own_thread(&self) -> bool {
+        thread::current().id() == self.thread
+    }
+
+    fn refuse(&mut self, why: &str) -> i32 {
+        self.refused = true;
+        self.log(
+            sys::APLOG_ERR,
+            &format!("app {}: response refused: {why}", self.app.display()),
+        );
+        ERROR
+    }
+
+    fn read_body(&mut self, buf: &mut [u8]) -> isize {
+        if self.body_error.is_some() {
+            return ERROR as isize;
+        }
+        if self.input_done || buf.is_empty() {
+            return 0;
+        }
+        let r = self.r;
+        // SAFETY: r is live on this thread; the brigade lives in r's pool and
+        // is only used by this request; flatten copies at most buf.len()
+        // bytes into buf.
+        unsafe {
+            if self.input.is_null() {
+                self.input = sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc);
+            }
+            loop {
+                let rv = sys::ap_get_brigade(
+                    (*r).input_filters,
+                    self.input,
+                    sys::ap_input_mode_t_AP_MODE_READBYTES,
+                    sys::apr_read_type_e_APR_BLOCK_READ,
+                    buf.len().min(i32::MAX as usize) as sys::apr_off_t,
+                );
+                if rv != 0 {
+                    sys::apr_brigade_cleanup(self.input.cast());
+                    let status =
+                        sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int);
+                    self.body_error = Some(status);
+                    log::request(
+                        r,
+                        sys::APLOG_INFO as i32,
+                        rv,
+                        &format!("reading the request body failed (status {status})"),
+                    );
+                    return ERROR as isize;
+                }
+                let eos = sys::rustgi_shim_brigade_has_eos(self.input) != 0;
+                let mut len: sys::apr_size_t = buf.len();
+                sys::apr_brigade_flatten(self.input, buf.as_mut_ptr().cast(), &mut len);
+                sys::apr_brigade_cleanup(self.input.cast());
+                self.input_done = eos;
+                if len > 0 || eos {
+                    return len as isize;
+                }
+            }
+        }
+    }
+
+    fn start_response(&mut self, status: u16, headers: &[RustgiPair]) -> i32 {
+        if self.body_error.is_some() || self.refused {
+            return ERROR;
+        }
+        if self.body_started {
+            self.log(
+                sys::APLOG_ERR,
+                &format!(
+                    "app {}: start_response after the body started is ignored",
+                    self.app.display()
+                ),
+            );
+            return ERROR;
+        }
+        if let Err(e) = response_head::check_status(status) {
+            return self.refuse(&e.to_string());
+        }
+        let mut checked = Vec::with_capacity(headers.len());
+        for pair in headers {
+            // SAFETY: the app passes pairs of valid (ptr, len) byte strings
+            // that live across this call (ABI).
+            let (name, value) = unsafe { (pair.name.as_bytes(), pair.value.as_bytes()) };
+            match response_head::check_header(name, value) {
+                Ok(kind) => checked.push((name.to_vec(), value.to_vec(), kind)),
+                Err(e) => return self.refuse(&e.to_string()),
+            }
+        }
+        self.head = Some(Head {
+            status,
+            headers: checked,
+        });
+        OK
+    }
+
+    /// Applies the head to the request_rec, once, when the body starts.
+    fn start_body(&mut self) -> Result<(), ()> {
+        if self.body_started {
+            return Ok(());
+        }
+        let Some(head) = self.head.as_ref() else {
+            self.refuse("the app wrote its body before calling start_response");
+            return Err(());
+        };
+        self.body_started = true;
+        let r = self.r;
+        // SAFETY: r is live on this thread; every string is copied into r's
+        // pool before Apache keeps it.
+        unsafe {
+            let pool = (*r).pool;
+            (*r).status = c_int::from(head.status);
+            for (name, value, kind) in &head.headers {
+                match kind {
+                    HeaderKind::ContentType => sys::ap_set_content_type(r, pool_str(pool, value)),
+                    HeaderKind::ContentLength(n) => {
+                        if let Ok(n) = sys::apr_off_t::try_from(*n) {
+                            sys::ap_set_content_length(r, n);
+                        }
+                    }
+                    HeaderKind::HopByHop => {}
+                    HeaderKind::Other => sys::apr_table_addn(
+                        (*r).headers_out,
+                        pool_str(pool, name),
+                        pool_str(pool, value),
+                    ),
+                }
+            }
+            self.output = sys::apr_brigade_create(pool, (*(*r).connection).bucket_alloc);
+        }
+        Ok(())
+    }
+
+    /// Whether writes can go on; starts the body when they can.
+    fn writable(&mut self) -> bool {
+        !self.refused
+            && self.body_error.is_none()
+            && self.start_body().is_ok()
+            && !self.client_gone
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> i32 {
+        if !self.writable() {
+            return ERROR;
+        }
+        // SAFETY: r is live on this thread.
+        if bytes.is_empty() || unsafe { (*self.r).header_only } != 0 {
+            return OK;
+        }
+        // SAFETY: the brigade belongs to this request; apr_brigade_write
+        // copies or passes the bytes before returning, and flushes through
+        // ap_filter_flush to r's output filters.
+        let rv = unsafe {
+            sys::apr_brigade_write(
+                self.output,
+                Some(sys::ap_filter_flush),
+                (*self.r).output_filters.cast(),
+                bytes.as_ptr().cast::<c_char>(),
+                bytes.len(),
+            )
+        };
+        self.after_pass(rv)
+    }
+
+    fn flush(&mut self) -> i32 {
+        if !self.writable() {
+            return ERROR;
+        }
+        // SAFETY: the brigade belongs to this request and r is live.
+        let rv = unsafe {
+            sys::rustgi_shim_brigade_append_flush(self.output);
+            let rv = sys::ap_pass_brigade((*self.r).output_filters, self.output);
+            sys::apr_brigade_cleanup(self.output.cast());
+            rv
+        };
+        self.after_pass(rv)
+    }
+
+    fn after_pass(&mut self, rv: sys::apr_status_t) -> i32 {
+        if rv == 0 {
+            return OK;
+        }
+        self.client_gone = true;
+        // SAFETY: r is live on this thread.
+        unsafe {
+            log::request(
+                self.r,
+                sys::APLOG_DEBUG as i32,
+                rv,
+                "the client went away while the response was sent",
+            );
+        }
+        ERROR
+    }
+
+    /// Sends what the output filters need to end the response: EOS, or for a
+    /// response cut short an error bucket that stops the chunked encoding from
+    /// writing its last chunk, so the client sees the response as incomplete.
+    fn end_output(&mut self, complete: bool) {
+        let r = self.r;
+        // SAFETY: r is live on this thread and the brigade is its own.
+        unsafe {
+            if !complete {
+                sys::rustgi_shim_brigade_append_error(
+                    self.output,
+                    sys::HTTP_BAD_GATEWAY as c_int,
+                    (*r).pool,
+                );
+                (*(*r).connection).keepalive = sys::ap_conn_keepalive_e_AP_CONN_CLOSE;
+            }
+            sys::rustgi_shim_brigade_append_eos(self.output);
+            sys::ap_pass_brigade((*r).output_filters, self.output);
+            sys::apr_brigade_cleanup(self.output.cast());
+        }
+    }
+
+    fn finish(&mut self, rc: i32) -> c_int {
+        let internal_error = sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        let failure = if let Some(status) = self.body_error {
+            Some(status)
+        } else if self.refused {
+            Some(internal_error)
+        } else if rc != OK {
+            let message = if self.body_started {
+                "failed after its response started; the response was cut short"
+            } else {
+                "failed before it responded"
+            };
+            self.log(sys::APLOG_ERR, &format!("app {} {message}", self.app.display()));
+            Some(internal_error)
+        } else if self.head.is_none() {
+            self.log(
+                sys::APLOG_ERR,
+                &format!("app {} returned without calling start_response", self.app.display()),
+            );
+            Some(internal_error)
+        } else {
+            None
+        };
+        match failure {
+            Some(status) if !self.body_started => status,
+            Some(_) => {
+                self.end_output(false);
+                sys::OK as c_int
+            }
+            None => {
+                if self.start_body().is_ok() && !self.client_gone {
+                    self.end_output(true);
+                }
+                sys::OK as c_int
+            }
+        }
+    }
+}
+
+/// The request state behind an app's ctx, on the thread that owns it.
+///
+/// # Safety
+/// `ctx` is NULL or the HostCtx pointer the host gave the app, still alive.
+unsafe fn request_state<'a>(ctx: *mut c_void) -> Option<&'a mut RequestState> {
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: ctx is a live HostCtx (caller); the app calls back on the
+    // handling thread while handle runs, when the host holds no reference.
+    let host = unsafe { &mut *ctx.cast::<HostCtx>() };
+    let server = host.server;
+    let state = host.request.as_mut()?;
+    if state.on_own_thread() {
+        return Some(state);
+    }
+    // Not the request's thread: log against the server, never the request.
+    log::server(
+        server,
+        sys::APLOG_ERR as i32,
+        0,
+        &format!(
+            "app {} called the host from another thread; refused",
+            state.app.display()
+        ),
+    );
+    None
+}
+
+unsafe extern "C" fn read_body(ctx: *mut c_void, buf: *mut u8, len: usize) -> isize {
+    guard("read_body", ERROR as isize, || {
+        // SAFETY: ctx per the ABI; buf is writable for len bytes (ABI).
+        let Some(state) = (unsafe { request_state(ctx) }) else {
+            return ERROR as isize;
+        };
+        if buf.is_null() {
+            return if len == 0 { 0 } else { ERROR as isize };
+        }
+        // SAFETY: the app guarantees buf is valid for len bytes.
+        state.read_body(unsafe { std::slice::from_raw_parts_mut(buf, len) })
+    })
+}
+
+unsafe extern "C" fn start_response(
+    ctx: *mut c_void,
+    status: u16,
+    headers: *const RustgiPair,
+    headers_len: usize,
+) -> i32 {
+    guard("start_response", ERROR, || {
+        // SAFETY: ctx per the ABI.
+        let Some(state) = (unsafe { request_state(ctx) }) else {
+            return ERROR;
+        };
+        let headers = if headers.is_null() || headers_len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the app passes headers_len pairs at headers (ABI).
+            unsafe { std::slice::from_raw_parts(headers, headers_len) }
+        };
+        state.start_response(status, headers)
+    })
+}
+
+unsafe extern "C" fn write(ctx: *mut c_void, buf: *const u8, len: usize) -> i32 {
+    guard("write", ERROR, || {
+        // SAFETY: ctx per the ABI.
+        let Some(state) = (unsafe { request_state(ctx) }) else {
+            return ERROR;
+        };
+        let bytes = if buf.is_null() || len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the app passes len readable bytes at buf (ABI).
+            unsafe { std::slice::from_raw_parts(buf, len) }
+        };
+        state.write(bytes)
+    })
+}
+
+unsafe extern "C" fn flush(ctx: *mut c_void) -> i32 {
+    guard("flush", ERROR, || {
+        // SAFETY: ctx per the ABI.
+        match unsafe { request_state(ctx) } {
+            Some(state) => state.flush(),
+            None => ERROR,
+        }
+    })
+}
+
+unsafe extern "C" fn log_message(ctx: *mut c_void, level: i32, msg: *const c_char, len: usize) {
+    guard("log", (), || {
+        let text = if msg.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the app passes len readable bytes at msg (ABI).
+            let bytes = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), len) };
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        let level = level.clamp(0, sys::APLOG_TRACE8 as i32);
+        if ctx.is_null() {
+            return log::server(std::ptr::null(), level, 0, &text);
+        }
+        // SAFETY: a non-NULL ctx is a live HostCtx (ABI).
+        let host = unsafe { &*ctx.cast::<HostCtx>() };
+        match &host.request {
+            // SAFETY: a request is only logged against on its own thread.
+            Some(state) if state.on_own_thread() => unsafe {
+                log::request(state.r, level, 0, &text)
+            },
+            _ => log::server(host.server, level, 0, &text),
+        }
+    })
+}

@@ -1,0 +1,17 @@
+//! mod_rustgi: an Apache httpd 2.4 module that serves apps built as shared
+//! libraries against the rustgi ABI (`app-sdk/include/rustgi.h`).
+//!
+//! The pure parts (directive parsing, URL matching, the environ, response
+//! checks, app file inspection) are ordinary modules with unit tests; `ffi`
+//! is the thin layer that Apache calls, and the only one with `unsafe`.
+
+pub mod alias;
+pub mod app_file;
+pub mod config;
+pub mod environ;
+pub mod response_head;
+
+// The FFI layer references httpd's symbols, which only exist inside Apache:
+// unit-test binaries and fuzz targets are built without it.
+#[cfg(all(feature = "apache", not(test)))]
+mod ffi;
