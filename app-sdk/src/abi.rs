@@ -1,0 +1,452 @@
+//! The Rust mirror of `include/rustgi.h`, the app ABI, version 1.
+//!
+//! Both sides of the ABI use these types: apps (through the glue that
+//! [`export_app!`](crate::export_app) generates) and the host, `mod_rustgi`.
+//! The layout of every struct is checked against the C header by a unit test
+//! that compiles `src/abi_layout.c` with the C compiler.
+//!
+//! `docs/abi.md` describes the ABI in full. In short:
+//!
+//! * An app is a shared library exporting [`ABI_VERSION_SYMBOL`] (a `u32`)
+//!   and [`APP_ENTRY_SYMBOL`] (an [`AppEntryFn`] returning a [`RustgiApp`]).
+//! * Every struct starts with `struct_size` and `abi_version`. A side reading a
+//!   struct made by the other side first reads `struct_size` and only touches
+//!   the fields that lie within it.
+//! * Strings ([`RustgiStr`]) are a pointer and a length, not necessarily UTF-8.
+//!   Strings made by the host are also followed by a NUL byte not counted in
+//!   `len`.
+//!
+//! # Function pointers
+//!
+//! The callbacks of [`RustgiHostApi`] are plain `unsafe extern "C" fn`s: the
+//! host must fill in every one of them, never NULL, and an app may call them
+//! without checking. The entries of [`RustgiApp`] are `Option`s because that
+//! struct comes from an app the host does not trust to be well-formed: a NULL
+//! entry reads as `None` (an `Option` of a function pointer has the layout of
+//! a nullable C function pointer), and the host refuses to load an app whose
+//! `init`, `handle` or `shutdown` is NULL.
+
+use core::ffi::{CStr, c_char, c_void};
+
+/// The ABI version these types describe (`RUSTGI_ABI_VERSION`).
+pub const ABI_VERSION: u32 = 1;
+
+/// Success, as returned by the host callbacks and by the app's `init` and
+/// `handle` (`RUSTGI_OK`).
+pub const OK: i32 = 0;
+/// Failure, as returned by the host callbacks and by the app's `init` and
+/// `handle` (`RUSTGI_ERROR`).
+pub const ERROR: i32 = -1;
+
+/// Log level `RUSTGI_LOG_EMERG` (Apache's `APLOG_EMERG`).
+pub const LOG_EMERG: i32 = 0;
+/// Log level `RUSTGI_LOG_ALERT` (Apache's `APLOG_ALERT`).
+pub const LOG_ALERT: i32 = 1;
+/// Log level `RUSTGI_LOG_CRIT` (Apache's `APLOG_CRIT`).
+pub const LOG_CRIT: i32 = 2;
+/// Log level `RUSTGI_LOG_ERR` (Apache's `APLOG_ERR`).
+pub const LOG_ERR: i32 = 3;
+/// Log level `RUSTGI_LOG_WARNING` (Apache's `APLOG_WARNING`).
+pub const LOG_WARNING: i32 = 4;
+/// Log level `RUSTGI_LOG_NOTICE` (Apache's `APLOG_NOTICE`).
+pub const LOG_NOTICE: i32 = 5;
+/// Log level `RUSTGI_LOG_INFO` (Apache's `APLOG_INFO`).
+pub const LOG_INFO: i32 = 6;
+/// Log level `RUSTGI_LOG_DEBUG` (Apache's `APLOG_DEBUG`).
+pub const LOG_DEBUG: i32 = 7;
+/// Log level `RUSTGI_LOG_TRACE1` (Apache's `APLOG_TRACE1`).
+pub const LOG_TRACE1: i32 = 8;
+
+/// The name of the exported `const uint32_t` holding the app's ABI version.
+pub const ABI_VERSION_SYMBOL: &CStr = c"rustgi_abi_version";
+/// The name of the exported [`AppEntryFn`] returning the app's descriptor.
+pub const APP_ENTRY_SYMBOL: &CStr = c"rustgi_app_entry";
+
+/// The type of the exported `rustgi_app_entry` function.
+///
+/// It returns a pointer to the app's [`RustgiApp`] descriptor, which must stay
+/// valid and unchanged for as long as the library is loaded.
+pub type AppEntryFn = unsafe extern "C" fn() -> *const RustgiApp;
+
+/// [`RustgiHostApi::read_body`]: reads up to `len` bytes of the request body
+/// into `buf`; returns the number read (> 0), 0 at the end, or [`ERROR`].
+pub type ReadBodyFn = unsafe extern "C" fn(ctx: *mut c_void, buf: *mut u8, len: usize) -> isize;
+/// [`RustgiHostApi::start_response`]: sets the status and the headers.
+pub type StartResponseFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    status: u16,
+    headers: *const RustgiPair,
+    headers_len: usize,
+) -> i32;
+/// [`RustgiHostApi::write`]: writes `len` body bytes from `buf`.
+pub type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, buf: *const u8, len: usize) -> i32;
+/// [`RustgiHostApi::flush`]: sends everything written so far to the client.
+pub type FlushFn = unsafe extern "C" fn(ctx: *mut c_void) -> i32;
+/// [`RustgiHostApi::log`]: writes `len` bytes from `msg` to the error log.
+pub type LogFn = unsafe extern "C" fn(ctx: *mut c_void, level: i32, msg: *const c_char, len: usize);
+
+/// [`RustgiApp::init`]: creates an app instance.
+pub type InitFn = unsafe extern "C" fn(init: *const RustgiInit, instance: *mut *mut c_void) -> i32;
+/// [`RustgiApp::handle`]: handles one request.
+pub type HandleFn = unsafe extern "C" fn(instance: *mut c_void, request: *const RustgiRequest) -> i32;
+/// [`RustgiApp::shutdown`]: destroys an app instance.
+pub type ShutdownFn = unsafe extern "C" fn(instance: *mut c_void);
+
+/// `rustgi_str`: a byte string given as a pointer and a length.
+///
+/// It is not required to be UTF-8. Strings made by the host are followed by a
+/// NUL byte that `len` does not count. `ptr` may be NULL when `len` is 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RustgiStr {
+    /// The first byte.
+    pub ptr: *const c_char,
+    /// The number of bytes, without any terminating NUL.
+    pub len: usize,
+}
+
+impl RustgiStr {
+    /// The empty string (a NULL pointer and a length of 0).
+    pub const EMPTY: RustgiStr = RustgiStr {
+        ptr: core::ptr::null(),
+        len: 0,
+    };
+
+    /// A string pointing at `bytes`.
+    ///
+    /// The result borrows `bytes` without a lifetime: it is only valid while
+    /// `bytes` is alive and unchanged. No NUL is added.
+    ///
+    /// ```
+    /// use app_sdk::abi::RustgiStr;
+    ///
+    /// let s = RustgiStr::from_bytes(b"GET");
+    /// assert_eq!(s.len, 3);
+    /// // SAFETY: the literal outlives `s`.
+    /// assert_eq!(unsafe { s.as_bytes() }, b"GET");
+    /// ```
+    pub const fn from_bytes(bytes: &[u8]) -> RustgiStr {
+        RustgiStr {
+            ptr: bytes.as_ptr().cast(),
+            len: bytes.len(),
+        }
+    }
+
+    /// The bytes of the string.
+    ///
+    /// Returns an empty slice when `len` is 0, whatever `ptr` is.
+    ///
+    /// # Safety
+    ///
+    /// Unless `len` is 0, `ptr` must point to `len` initialized bytes that
+    /// stay valid and unchanged for as long as the returned slice is used
+    /// (the ABI guarantees this for the strings the host hands to an app,
+    /// until the call that received them returns).
+    pub unsafe fn as_bytes(&self) -> &[u8] {
+        if self.len == 0 || self.ptr.is_null() {
+            return &[];
+        }
+        // SAFETY: the caller guarantees that `ptr` points to `len` valid bytes
+        // for the lifetime of the borrow; `ptr` is not NULL (checked above).
+        unsafe { core::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+/// `rustgi_pair`: a name and a value, as used for environ, config and
+/// response headers.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RustgiPair {
+    /// The name.
+    pub name: RustgiStr,
+    /// The value.
+    pub value: RustgiStr,
+}
+
+impl RustgiPair {
+    /// A pair pointing at `name` and `value`, with the same caveats as
+    /// [`RustgiStr::from_bytes`].
+    pub const fn from_bytes(name: &[u8], value: &[u8]) -> RustgiPair {
+        RustgiPair {
+            name: RustgiStr::from_bytes(name),
+            value: RustgiStr::from_bytes(value),
+        }
+    }
+}
+
+/// `rustgi_host_api`: the services the host offers to the app.
+///
+/// `ctx` is always the `ctx` field of the [`RustgiInit`] or [`RustgiRequest`]
+/// the app was given (or NULL for [`log`](Self::log) outside a request). Every
+/// callback is filled in by the host; none is NULL.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RustgiHostApi {
+    /// The size in bytes of the struct the host made.
+    pub struct_size: u32,
+    /// The host's ABI version.
+    pub abi_version: u32,
+    /// Reads up to `len` bytes of the de-chunked request body. Returns the
+    /// number of bytes read (> 0), 0 at the end of the body, or [`ERROR`] when
+    /// the body cannot be read (client gone, malformed chunking, body over
+    /// `LimitRequestBody`); the host then answers with the matching 4xx status
+    /// if the response has not started.
+    pub read_body: ReadBodyFn,
+    /// Sets the status and the headers. May be called again to replace them
+    /// until the first byte of the body has been written or flushed. Refuses
+    /// ([`ERROR`], and a line in error_log) a status outside 200..=599, a
+    /// header name that is not an HTTP token, and a value holding CR, LF, NUL
+    /// or another control character but TAB. Hop-by-hop headers are dropped.
+    pub start_response: StartResponseFn,
+    /// Writes body bytes; the host buffers small writes. [`ERROR`] means the
+    /// client is gone or `start_response` was not called: stop writing.
+    pub write: WriteFn,
+    /// Sends everything written so far to the client now.
+    pub flush: FlushFn,
+    /// Writes `msg` (`len` bytes, not NUL-terminated) to Apache's error_log at
+    /// `level` (one of the `LOG_*` constants).
+    pub log: LogFn,
+}
+
+/// `rustgi_init`: what the app's `init` gets.
+///
+/// On failure `init` returns [`ERROR`] and writes a message, NUL-terminated and
+/// truncated to `error_cap` bytes including the NUL, into `error`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RustgiInit {
+    /// The size in bytes of the struct the host made.
+    pub struct_size: u32,
+    /// The host's ABI version.
+    pub abi_version: u32,
+    /// The `RustgiAppConfig` pairs of the virtual host the app is mounted in.
+    pub config: *const RustgiPair,
+    /// The number of pairs at `config`.
+    pub config_len: usize,
+    /// The host's services; valid until the app's `shutdown` returns.
+    pub api: *const RustgiHostApi,
+    /// The host's context for the callbacks made during `init`.
+    pub ctx: *mut c_void,
+    /// A buffer of `error_cap` bytes for a failure message.
+    pub error: *mut c_char,
+    /// The size of `error` in bytes.
+    pub error_cap: usize,
+}
+
+/// `rustgi_request`: one request, as given to the app's `handle`.
+///
+/// Everything it points to is valid until `handle` returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RustgiRequest {
+    /// The size in bytes of the struct the host made.
+    pub struct_size: u32,
+    /// The host's ABI version.
+    pub abi_version: u32,
+    /// The CGI/WSGI variables (see `docs/abi.md`).
+    pub environ: *const RustgiPair,
+    /// The number of pairs at `environ`.
+    pub environ_len: usize,
+    /// The `RustgiAppConfig` pairs in effect for this request's URL.
+    pub config: *const RustgiPair,
+    /// The number of pairs at `config`.
+    pub config_len: usize,
+    /// The host's services.
+    pub api: *const RustgiHostApi,
+    /// The host's context for the request callbacks.
+    pub ctx: *mut c_void,
+}
+
+/// `rustgi_app`: the app's descriptor, returned by `rustgi_app_entry`.
+///
+/// `handle` returns [`OK`], or [`ERROR`] when it failed: before the response
+/// started the host answers 500; after it, the host cuts the response short
+/// so the client cannot take it as complete.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RustgiApp {
+    /// The size in bytes of the struct the app made.
+    pub struct_size: u32,
+    /// The app's ABI version.
+    pub abi_version: u32,
+    /// The app's name, NUL-terminated, for log messages; may be NULL.
+    pub name: *const c_char,
+    /// Creates an app instance from a [`RustgiInit`] and stores it in
+    /// `*instance`. Required (the host refuses an app where it is NULL).
+    pub init: Option<InitFn>,
+    /// Handles one request; called concurrently from several threads.
+    /// Required.
+    pub handle: Option<HandleFn>,
+    /// Destroys an instance, after every `handle` call on it has returned.
+    /// Required.
+    pub shutdown: Option<ShutdownFn>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::ffi::c_longlong;
+    use core::mem::{align_of, offset_of, size_of};
+    use std::collections::BTreeMap;
+
+    /// One entry of `rustgi_layout_table` in `abi_layout.c`.
+    #[repr(C)]
+    struct LayoutEntry {
+        name: *const c_char,
+        value: c_longlong,
+    }
+
+    unsafe extern "C" {
+        static rustgi_layout_table: LayoutEntry;
+        static rustgi_layout_table_len: usize;
+    }
+
+    /// The layout as the C compiler sees it.
+    fn c_layout() -> BTreeMap<String, i64> {
+        // SAFETY: `abi_layout.c` defines `rustgi_layout_table` as a constant
+        // array of `rustgi_layout_table_len` entries whose layout matches
+        // `LayoutEntry`, and every `name` is a string literal.
+        unsafe {
+            let first = &raw const rustgi_layout_table;
+            let entries = core::slice::from_raw_parts(first, rustgi_layout_table_len);
+            entries
+                .iter()
+                .map(|e| {
+                    let name = CStr::from_ptr(e.name).to_str().unwrap().to_owned();
+                    (name, e.value)
+                })
+                .collect()
+        }
+    }
+
+    /// The size of the field that `_field` projects, without a value at hand.
+    fn field_size<T, F>(_field: fn(&T) -> &F) -> usize {
+        size_of::<F>()
+    }
+
+    macro_rules! layout {
+        ($map:ident, $t:ty, $c:literal, [$($f:ident),* $(,)?]) => {
+            $map.insert(format!("{}.size", $c), size_of::<$t>() as i64);
+            $map.insert(format!("{}.align", $c), align_of::<$t>() as i64);
+            $(
+                $map.insert(
+                    format!("{}.{}.offset", $c, stringify!($f)),
+                    offset_of!($t, $f) as i64,
+                );
+                $map.insert(
+                    format!("{}.{}.size", $c, stringify!($f)),
+                    field_size(|s: &$t| &s.$f) as i64,
+                );
+            )*
+        };
+    }
+
+    /// The layout of the Rust mirror, named like `c_layout`.
+    fn rust_layout() -> BTreeMap<String, i64> {
+        let mut m = BTreeMap::new();
+        layout!(m, RustgiStr, "rustgi_str", [ptr, len]);
+        layout!(m, RustgiPair, "rustgi_pair", [name, value]);
+        layout!(
+            m,
+            RustgiHostApi,
+            "rustgi_host_api",
+            [
+                struct_size,
+                abi_version,
+                read_body,
+                start_response,
+                write,
+                flush,
+                log
+            ]
+        );
+        layout!(
+            m,
+            RustgiInit,
+            "rustgi_init",
+            [
+                struct_size,
+                abi_version,
+                config,
+                config_len,
+                api,
+                ctx,
+                error,
+                error_cap
+            ]
+        );
+        layout!(
+            m,
+            RustgiRequest,
+            "rustgi_request",
+            [
+                struct_size,
+                abi_version,
+                environ,
+                environ_len,
+                config,
+                config_len,
+                api,
+                ctx
+            ]
+        );
+        layout!(
+            m,
+            RustgiApp,
+            "rustgi_app",
+            [struct_size, abi_version, name, init, handle, shutdown]
+        );
+        for (name, value) in [
+            ("RUSTGI_ABI_VERSION", i64::from(ABI_VERSION)),
+            ("RUSTGI_OK", OK.into()),
+            ("RUSTGI_ERROR", ERROR.into()),
+            ("RUSTGI_LOG_EMERG", LOG_EMERG.into()),
+            ("RUSTGI_LOG_ALERT", LOG_ALERT.into()),
+            ("RUSTGI_LOG_CRIT", LOG_CRIT.into()),
+            ("RUSTGI_LOG_ERR", LOG_ERR.into()),
+            ("RUSTGI_LOG_WARNING", LOG_WARNING.into()),
+            ("RUSTGI_LOG_NOTICE", LOG_NOTICE.into()),
+            ("RUSTGI_LOG_INFO", LOG_INFO.into()),
+            ("RUSTGI_LOG_DEBUG", LOG_DEBUG.into()),
+            ("RUSTGI_LOG_TRACE1", LOG_TRACE1.into()),
+        ] {
+            m.insert(name.to_owned(), value);
+        }
+        m
+    }
+
+    #[test]
+    fn layout_matches_the_c_header() {
+        let c = c_layout();
+        let rust = rust_layout();
+        assert!(c.len() > 50, "the C table looks truncated: {c:?}");
+        for (name, value) in &c {
+            assert_eq!(rust.get(name), Some(value), "{name} differs");
+        }
+        for name in rust.keys() {
+            assert!(c.contains_key(name), "{name} is not in abi_layout.c");
+        }
+    }
+
+    #[test]
+    fn option_fn_is_a_nullable_pointer() {
+        assert_eq!(size_of::<Option<HandleFn>>(), size_of::<*const c_void>());
+    }
+
+    #[test]
+    fn str_helpers() {
+        let s = RustgiStr::from_bytes(b"abc");
+        // SAFETY: the literal is 'static.
+        assert_eq!(unsafe { s.as_bytes() }, b"abc");
+        // SAFETY: an empty string needs no valid pointer.
+        assert_eq!(unsafe { RustgiStr::EMPTY.as_bytes() }, b"");
+        let p = RustgiPair::from_bytes(b"n", b"v");
+        // SAFETY: the literals are 'static.
+        unsafe {
+            assert_eq!(p.name.as_bytes(), b"n");
+            assert_eq!(p.value.as_bytes(), b"v");
+        }
+        assert_eq!(ABI_VERSION_SYMBOL.to_bytes(), b"rustgi_abi_version");
+        assert_eq!(APP_ENTRY_SYMBOL.to_bytes(), b"rustgi_app_entry");
+    }
+}

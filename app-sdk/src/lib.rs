@@ -1,0 +1,176 @@
+//! Write [mod_rustgi] apps in Rust.
+//!
+//! mod_rustgi runs compiled web apps inside Apache httpd the way mod_wsgi
+//! runs Python apps. An app is a shared library (a `cdylib` crate) that
+//! exports the C ABI of `include/rustgi.h`, described in `docs/abi.md`. This
+//! crate provides that ABI ([`abi`]), the glue that turns it into safe Rust,
+//! and a small framework in the style of axum:
+//!
+//! * [`Request`]: method, URI, headers, the raw CGI variables ([`Environ`]),
+//!   the per-request [`Config`] and a streaming [`RequestBody`];
+//! * [`Response`] (an [`http::Response`] of a [`ResponseBody`], which may be
+//!   streamed through a [`BodyWriter`]) and [`IntoResponse`];
+//! * [`App`], for apps with state, set up from the configuration by
+//!   [`App::init`];
+//! * [`export_handler!`] and [`export_app!`], which export a handler function
+//!   or an [`App`] from the library.
+//!
+//! A complete app (`Cargo.toml` needs `[lib] crate-type = ["cdylib"]`):
+//!
+//! ```rust,standalone_crate
+//! use app_sdk::http::{Method, StatusCode};
+//! use app_sdk::{IntoResponse, Request, Response};
+//!
+//! fn hello(req: Request) -> Response {
+//!     match *req.method() {
+//!         Method::GET | Method::HEAD => format!("Hello, {}!", req.path_info()).into_response(),
+//!         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+//!     }
+//! }
+//!
+//! app_sdk::export_handler!(hello);
+//! # fn main() {}
+//! ```
+//!
+//! # Logging
+//!
+//! The records of the [`log`](https://docs.rs/log) crate go to Apache's
+//! error log (unless the app installed a logger of its own before its first
+//! `init`): `error!` at `APLOG_ERR`, `warn!` at `APLOG_WARNING`, `info!` at
+//! `APLOG_INFO`, `debug!` at `APLOG_DEBUG` and `trace!` at `APLOG_TRACE1`.
+//! Apache's `LogLevel` decides which are kept. Records logged while a request
+//! is handled are filed with that request.
+//!
+//! # Panics
+//!
+//! A panic in a handler is caught: the client gets a 500 (or, if part of a
+//! streamed body was already sent, a response cut short), and the panic's
+//! message and location go to the error log. Apps must therefore be built
+//! with `panic = "unwind"`, the default.
+//!
+//! # Threads
+//!
+//! Handlers run concurrently on the host's threads, so an [`App`] is
+//! `Send + Sync`. A [`Request`] is bound to the thread that handles it.
+//!
+//! [mod_rustgi]: https://example.invalid/mod_rustgi
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub use http;
+
+#[allow(unsafe_code)]
+pub mod abi;
+mod app;
+mod config;
+mod environ;
+#[doc(hidden)]
+#[allow(unsafe_code)]
+#[path = "glue.rs"]
+pub mod __glue;
+mod logger;
+mod request;
+mod response;
+
+pub use app::{App, InitContext, InitError};
+pub use config::Config;
+pub use environ::Environ;
+pub use request::{Request, RequestBody};
+pub use response::{BodyWriter, IntoResponse, RawHeaders, Response, ResponseBody};
+
+/// The items most apps use: `use app_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::http::{self, HeaderMap, Method, StatusCode, header};
+    pub use crate::{
+        App, BodyWriter, Config, InitContext, InitError, IntoResponse, Request, RequestBody,
+        Response, ResponseBody,
+    };
+}
+
+/// Exports a type implementing [`App`] as the library's app.
+///
+/// It defines the two symbols a mod_rustgi app exports, `rustgi_abi_version`
+/// and `rustgi_app_entry`, whose descriptor calls [`App::init`] once per app
+/// instance, [`App::handle`] for each request and [`App::shutdown`] at the
+/// end. The app is named after the crate (`CARGO_PKG_NAME`). Use it once per
+/// library, in a `cdylib` crate.
+///
+/// ```rust,standalone_crate
+/// use app_sdk::{App, InitContext, InitError, IntoResponse, Request, Response};
+///
+/// struct Greeter(String);
+///
+/// impl App for Greeter {
+///     fn init(ctx: &InitContext) -> Result<Self, InitError> {
+///         Ok(Greeter(ctx.config().get("greeting").unwrap_or("Hello").to_owned()))
+///     }
+///
+///     fn handle(&self, _req: Request) -> Response {
+///         self.0.clone().into_response()
+///     }
+/// }
+///
+/// app_sdk::export_app!(Greeter);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! export_app {
+    ($app:ty) => {
+        const _: () = {
+            /// The rustgi ABI version this app was built for.
+            #[unsafe(no_mangle)]
+            #[allow(non_upper_case_globals)]
+            pub static rustgi_abi_version: u32 = $crate::abi::ABI_VERSION;
+
+            static RUSTGI_APP_DESCRIPTOR: $crate::__glue::Descriptor =
+                $crate::__glue::Descriptor::new::<$app>($crate::__glue::c_name(concat!(
+                    env!("CARGO_PKG_NAME"),
+                    "\0"
+                )));
+
+            /// Returns this app's descriptor.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn rustgi_app_entry() -> *const $crate::abi::RustgiApp {
+                RUSTGI_APP_DESCRIPTOR.as_ptr()
+            }
+        };
+    };
+}
+
+/// Exports a handler function as the library's app, for apps without state.
+///
+/// The handler is anything callable as `fn(Request) -> impl IntoResponse`;
+/// it is called for every request, from several threads at once. Like
+/// [`export_app!`], use it once per library, in a `cdylib` crate.
+///
+/// ```rust,standalone_crate
+/// use app_sdk::Request;
+///
+/// fn whoami(req: Request) -> String {
+///     req.environ().get("REMOTE_USER").unwrap_or("nobody").to_owned()
+/// }
+///
+/// app_sdk::export_handler!(whoami);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! export_handler {
+    ($handler:expr) => {
+        const _: () = {
+            struct RustgiHandler;
+
+            impl $crate::App for RustgiHandler {
+                fn init(_: &$crate::InitContext) -> ::core::result::Result<Self, $crate::InitError> {
+                    ::core::result::Result::Ok(RustgiHandler)
+                }
+
+                fn handle(&self, req: $crate::Request) -> $crate::Response {
+                    $crate::IntoResponse::into_response(($handler)(req))
+                }
+            }
+
+            $crate::export_app!(RustgiHandler);
+        };
+    };
+}
