@@ -176,6 +176,7 @@ pub struct Server {
     host: String,
     config_path: PathBuf,
     error_log: PathBuf,
+    log_start: u64,
     output_log: PathBuf,
     status: Option<ExitStatus>,
 }
@@ -191,8 +192,8 @@ impl Server {
     pub fn start_with_timeout(conf: &HttpdConf, timeout: Duration) -> Result<Server, StartError> {
         let config_path = conf.write()?;
         let error_log = conf.error_log_path();
-        // A previous attempt's log would confuse the diagnosis of this one.
-        let _ = fs::remove_file(&error_log);
+        // The log may hold earlier runs: this server's part starts here.
+        let log_start = fs::metadata(&error_log).map(|m| m.len()).unwrap_or(0);
         let output_log = conf.server_root().join("apache2.output");
         let out = File::create(&output_log)?;
         let mut cmd = Command::new(apache_binary());
@@ -229,6 +230,7 @@ impl Server {
             host: conf.get_listen_host().to_owned(),
             config_path,
             error_log,
+            log_start,
             output_log,
             status: None,
         };
@@ -336,9 +338,15 @@ impl Server {
         &self.error_log
     }
 
-    /// The error_log's content so far (empty when there is none yet).
+    /// What this server wrote to its error_log so far (the file may also
+    /// hold earlier runs' lines, which are left out).
     pub fn error_log(&self) -> String {
-        read_lossy(&self.error_log)
+        let mut bytes = fs::read(&self.error_log).unwrap_or_default();
+        let start = usize::try_from(self.log_start).unwrap_or(usize::MAX);
+        if start <= bytes.len() {
+            bytes.drain(..start);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// The error_log, followed by what Apache wrote to stdout and stderr
@@ -519,6 +527,31 @@ mod tests {
     }
 
     #[test]
+    fn error_log_is_this_runs_part() {
+        let dir = root();
+        let conf = HttpdConf::new(dir.path(), 1);
+        fs::write(conf.error_log_path(), "an earlier run's line\n").unwrap();
+        let server = Server::start_on_free_port(|port| conf.clone().port(port)).unwrap();
+        let log = server.error_log();
+        assert!(log.contains("resuming normal operations"), "{log}");
+        assert!(!log.contains("earlier run"), "{log}");
+        drop(server);
+        let whole = fs::read_to_string(conf.error_log_path()).unwrap();
+        assert!(whole.starts_with("an earlier run's line\n"), "{whole}");
+    }
+
+    #[test]
+    fn timeout_stops_the_server() {
+        let dir = root();
+        let conf = HttpdConf::new(dir.path(), free_port().unwrap());
+        let err = Server::start_with_timeout(&conf, Duration::ZERO).unwrap_err();
+        assert!(matches!(err, StartError::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("did not answer"), "{err}");
+        // Stopped: nothing listens on the port any more.
+        assert!(TcpStream::connect(("127.0.0.1", conf.get_port())).is_err());
+    }
+
+    #[test]
     fn bad_config_reports_the_log() {
         let dir = root();
         let conf = HttpdConf::new(dir.path(), free_port().unwrap()).extra("Bogus 1");
@@ -533,10 +566,8 @@ mod tests {
         let dir = root();
         let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = taken.local_addr().unwrap().port();
-        let err = Server::start(&HttpdConf::new(dir.path(), port)).unwrap_err();
-        assert!(err.is_bind_failure(), "{err}");
-
-        // The first port offered is taken: the retry gets another one.
+        // The first port offered is taken: Apache says it cannot bind it
+        // (or the start would fail), and the retry gets another port.
         let mut offered = Vec::new();
         let server = Server::start_on_free_port(|p| {
             offered.push(p);

@@ -70,7 +70,9 @@ fn parse_serve(args: &[String]) -> Result<ServeOptions, String> {
         match arg.as_str() {
             "--port" => {
                 let v = value(&mut args, arg)?;
-                options.port = v.parse().map_err(|_| format!("--port: '{v}' is not a port"))?;
+                options.port = v
+                    .parse()
+                    .map_err(|_| format!("--port: '{v}' is not a port"))?;
             }
             "--host" => options.host = value(&mut args, arg)?,
             "--mpm" => {
@@ -111,8 +113,8 @@ fn readable_by_others(path: &Path) -> bool {
 }
 
 fn serve(options: ServeOptions) -> Result<(), String> {
-    let app = fs::canonicalize(&options.app)
-        .map_err(|e| format!("{}: {e}", options.app.display()))?;
+    let app =
+        fs::canonicalize(&options.app).map_err(|e| format!("{}: {e}", options.app.display()))?;
     let module = match options.module {
         Some(path) => path,
         None => {
@@ -177,7 +179,11 @@ fn serve(options: ServeOptions) -> Result<(), String> {
         app = quote_path(&app),
     );
     for (key, value) in &options.app_config {
-        extra.push_str(&format!("RustgiAppConfig {} {}\n", quote(key), quote(value)));
+        extra.push_str(&format!(
+            "RustgiAppConfig {} {}\n",
+            quote(key),
+            quote(value)
+        ));
     }
     for (url, dir) in &options.url_aliases {
         let dir = fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -260,14 +266,25 @@ mod tests {
         assert_eq!(o.port, 9000);
         assert_eq!(o.mpm, Mpm::Prefork);
         assert_eq!(o.app_config, vec![("a".to_owned(), "b=c".to_owned())]);
-        assert_eq!(o.url_aliases, vec![("/static".to_owned(), PathBuf::from("/srv/static"))]);
+        assert_eq!(
+            o.url_aliases,
+            vec![("/static".to_owned(), PathBuf::from("/srv/static"))]
+        );
     }
 
     #[test]
     fn serve_option_errors() {
         assert!(parse_serve(&args(&[])).unwrap_err().contains("APP.so"));
-        assert!(parse_serve(&args(&["a.so", "--port", "x"])).unwrap_err().contains("--port"));
-        assert!(parse_serve(&args(&["a.so", "--bogus"])).unwrap_err().contains("--bogus"));
+        assert!(
+            parse_serve(&args(&["a.so", "--port", "x"]))
+                .unwrap_err()
+                .contains("--port")
+        );
+        assert!(
+            parse_serve(&args(&["a.so", "--bogus"]))
+                .unwrap_err()
+                .contains("--bogus")
+        );
         assert!(parse_serve(&args(&["a.so", "--app-config", "novalue"])).is_err());
         assert!(parse_serve(&args(&["a.so", "b.so"])).is_err());
     }

@@ -55,6 +55,20 @@ fn script_alias_longest_prefix_wins_at_segment_boundaries() {
 }
 
 #[test]
+fn script_alias_obeys_directory_access_control() {
+    // As with WSGIScriptAlias, the URL maps onto the file: without access to
+    // its directory (the base config denies `/`), Apache refuses.
+    let srv = TestServer::builder()
+        .grant_apps(false)
+        .app(Artifact::Hello)
+        .config("RustgiScriptAlias /hello @APPS@/libhello.so")
+        .start();
+    let resp = srv.get("/hello/x");
+    assert_eq!(resp.status(), 403, "{}", resp.text());
+    assert_ne!(resp.text(), "Hello, World!");
+}
+
+#[test]
 fn process_group_global_is_accepted_in_every_scope() {
     let srv = TestServer::builder()
         .app(Artifact::Echo)
@@ -326,6 +340,11 @@ fn config_error_bad_arguments() {
         &["RustgiScriptAlias", "other"],
     );
     assert_config_error("RustgiProcessGroup shop", &["RustgiProcessGroup", "shop"]);
+    // RustgiScriptAlias belongs to the server and virtual hosts only.
+    assert_config_error(
+        &format!("<Location /x>\nRustgiScriptAlias /x {echo}\n</Location>"),
+        &["RustgiScriptAlias", "not allowed"],
+    );
     assert_config_error(
         "<Location /x>\nRustgiProcessGroup shop\n</Location>",
         &["RustgiProcessGroup", "shop"],

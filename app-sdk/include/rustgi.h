@@ -67,7 +67,8 @@ typedef struct rustgi_pair {
 } rustgi_pair;
 
 /* Services the host offers to the app. ctx is the ctx field of the
- * rustgi_init or rustgi_request the app was given. */
+ * rustgi_init or rustgi_request the app was given (or NULL for log, see the
+ * threading rules above). The host fills in every callback; none is NULL. */
 typedef struct rustgi_host_api {
     uint32_t struct_size;
     uint32_t abi_version;
@@ -101,7 +102,8 @@ typedef struct rustgi_host_api {
 
 /* What init gets: the configuration (RustgiAppConfig pairs of the virtual
  * host the app is mounted in). On failure init returns RUSTGI_ERROR and
- * writes a message, NUL-terminated and truncated to error_cap, into error. */
+ * writes a message, NUL-terminated and truncated to error_cap, into error.
+ * config is valid during the call; api stays valid until shutdown returns. */
 typedef struct rustgi_init {
     uint32_t struct_size;
     uint32_t abi_version;
@@ -128,7 +130,9 @@ typedef struct rustgi_request {
 
 /* The app's descriptor. handle returns RUSTGI_OK, or RUSTGI_ERROR when it
  * failed: before the response started the host answers 500, after it the
- * host cuts the response short so the client cannot take it as complete. */
+ * host cuts the response short so the client cannot take it as complete.
+ * init, handle and shutdown must not be NULL; name may be. shutdown is called
+ * once per instance, after every handle call on it has returned. */
 typedef struct rustgi_app {
     uint32_t struct_size;
     uint32_t abi_version;

@@ -88,7 +88,8 @@ pub type LogFn = unsafe extern "C" fn(ctx: *mut c_void, level: i32, msg: *const 
 /// [`RustgiApp::init`]: creates an app instance.
 pub type InitFn = unsafe extern "C" fn(init: *const RustgiInit, instance: *mut *mut c_void) -> i32;
 /// [`RustgiApp::handle`]: handles one request.
-pub type HandleFn = unsafe extern "C" fn(instance: *mut c_void, request: *const RustgiRequest) -> i32;
+pub type HandleFn =
+    unsafe extern "C" fn(instance: *mut c_void, request: *const RustgiRequest) -> i32;
 /// [`RustgiApp::shutdown`]: destroys an app instance.
 pub type ShutdownFn = unsafe extern "C" fn(instance: *mut c_void);
 

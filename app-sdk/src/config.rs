@@ -126,6 +126,9 @@ mod tests {
         let c = Config::from_raw_pairs(raw.into_iter());
         assert_eq!(c.get("ok"), Some("fine"));
         assert_eq!(c.get("bad"), Some("\u{fffd}x"));
-        assert_eq!(format!("{c:?}"), "{\"ok\": \"fine\", \"bad\": \"\u{fffd}x\"}");
+        assert_eq!(
+            format!("{c:?}"),
+            "{\"ok\": \"fine\", \"bad\": \"\u{fffd}x\"}"
+        );
     }
 }

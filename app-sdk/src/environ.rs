@@ -113,6 +113,9 @@ mod tests {
         assert_eq!(env.len(), 3);
         let names: Vec<_> = env.iter().map(|(n, _)| n).collect();
         assert_eq!(names, [b"A", b"B", b"A"]);
-        assert_eq!(format!("{env:?}"), "{\"A\": \"1\", \"B\": \"\u{fffd}\", \"A\": \"2\"}");
+        assert_eq!(
+            format!("{env:?}"),
+            "{\"A\": \"1\", \"B\": \"\u{fffd}\", \"A\": \"2\"}"
+        );
     }
 }

@@ -32,7 +32,9 @@ use crate::abi::{
     RustgiRequest,
 };
 use crate::response::{BodyKind, Sink, StreamFn};
-use crate::{App, BodyWriter, Config, Environ, InitContext, RawHeaders, Request, RequestBody, Response};
+use crate::{
+    App, BodyWriter, Config, Environ, InitContext, RawHeaders, Request, RequestBody, Response,
+};
 
 /// The host API given to the first successful `init`, for logging with no
 /// context from any thread.
@@ -90,13 +92,22 @@ pub(crate) fn log_to_host(level: i32, msg: &str) {
         unsafe { (api.log)(ctx, level, msg.as_ptr().cast::<c_char>(), msg.len()) };
         return;
     }
-    let live = LIVE_INSTANCES.read().unwrap_or_else(PoisonError::into_inner);
+    let live = LIVE_INSTANCES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
     if *live > 0 {
         if let Some(api) = HOST_API.get() {
             // SAFETY: the host accepts log calls with a NULL ctx from any
             // thread between init and shutdown; an instance is live, and the
             // read lock keeps its shutdown from completing during the call.
-            unsafe { (api.log)(ptr::null_mut(), level, msg.as_ptr().cast::<c_char>(), msg.len()) };
+            unsafe {
+                (api.log)(
+                    ptr::null_mut(),
+                    level,
+                    msg.as_ptr().cast::<c_char>(),
+                    msg.len(),
+                )
+            };
         }
     }
 }
@@ -105,7 +116,9 @@ pub(crate) fn log_to_host(level: i32, msg: &str) {
 /// host's log if an earlier instance made it usable, else on stderr (which
 /// Apache sends to its main error log).
 fn report_without_context(msg: &str) {
-    let live = *LIVE_INSTANCES.read().unwrap_or_else(PoisonError::into_inner);
+    let live = *LIVE_INSTANCES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
     if live > 0 && HOST_API.get().is_some() {
         log_to_host(LOG_ERR, msg);
     } else {
@@ -114,7 +127,9 @@ fn report_without_context(msg: &str) {
 }
 
 fn add_live_instances(delta: isize) {
-    let mut live = LIVE_INSTANCES.write().unwrap_or_else(PoisonError::into_inner);
+    let mut live = LIVE_INSTANCES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     *live = live.saturating_add_signed(delta);
 }
 
@@ -188,7 +203,10 @@ fn guard(what: &str, f: impl FnOnce() -> i32) -> i32 {
 ///
 /// Unless `len` is 0, `ptr` must point to `len` pairs whose strings are valid
 /// for `'a`.
-unsafe fn pairs<'a>(ptr: *const RustgiPair, len: usize) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+unsafe fn pairs<'a>(
+    ptr: *const RustgiPair,
+    len: usize,
+) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
     let pairs: &'a [RustgiPair] = if len == 0 || ptr.is_null() {
         &[]
     } else {
@@ -340,7 +358,10 @@ unsafe fn init_app<A: App>(init: *const RustgiInit, instance: *mut *mut c_void) 
 /// not been shut down; `request` points to a valid `rustgi_request` (with
 /// its strings and API) until the call returns, and its callbacks accept
 /// calls from this thread until then.
-pub unsafe extern "C" fn handle<A: App>(instance: *mut c_void, request: *const RustgiRequest) -> i32 {
+pub unsafe extern "C" fn handle<A: App>(
+    instance: *mut c_void,
+    request: *const RustgiRequest,
+) -> i32 {
     guard("handle", || {
         // SAFETY: the caller upholds the ABI's requirements.
         unsafe { handle_request::<A>(instance, request) }
@@ -456,7 +477,9 @@ impl HostRequest {
         if self.live.get() {
             Ok(())
         } else {
-            Err(io::Error::other("the request is over: its handler has returned"))
+            Err(io::Error::other(
+                "the request is over: its handler has returned",
+            ))
         }
     }
 
@@ -487,7 +510,9 @@ impl HostRequest {
         }
         // SAFETY: the request is live and this runs on its thread; `headers`
         // and the strings they point to stay valid during the call.
-        unsafe { (self.api.start_response)(self.ctx, status, headers.as_ptr(), headers.len()) == OK }
+        unsafe {
+            (self.api.start_response)(self.ctx, status, headers.as_ptr(), headers.len()) == OK
+        }
     }
 
     fn write(&self, buf: &[u8]) -> bool {
@@ -563,12 +588,18 @@ fn send_response(host: &Rc<HostRequest>, res: Response) -> i32 {
         .map(|(name, value)| RustgiPair::from_bytes(name.as_str().as_bytes(), value.as_bytes()))
         .collect();
     if let Some(RawHeaders(raw)) = parts.extensions.get::<RawHeaders>() {
-        headers.extend(raw.iter().map(|(name, value)| RustgiPair::from_bytes(name, value)));
+        headers.extend(
+            raw.iter()
+                .map(|(name, value)| RustgiPair::from_bytes(name, value)),
+        );
     }
     if !host.start_response(parts.status.as_u16(), &headers) {
         log_to_host(
-            LOG_DEBUG,
-            &format!("the host refused the response status {} or its headers", parts.status),
+            LOG_ERR,
+            &format!(
+                "the host refused the response status {} or its headers",
+                parts.status
+            ),
         );
         return ERROR;
     }
@@ -579,7 +610,10 @@ fn send_response(host: &Rc<HostRequest>, res: Response) -> i32 {
             if host.write(&bytes) {
                 OK
             } else {
-                log_to_host(LOG_DEBUG, "the client went away before the response was sent");
+                log_to_host(
+                    LOG_DEBUG,
+                    "the client went away before the response was sent",
+                );
                 ERROR
             }
         }
@@ -604,11 +638,17 @@ fn send_stream(host: &Rc<HostRequest>, stream: Box<StreamFn>) -> i32 {
     let failure = match outcome {
         Ok(Ok(())) => return OK,
         Ok(Err(err)) if gone => {
-            log_to_host(LOG_DEBUG, &format!("the client went away during the response: {err}"));
+            log_to_host(
+                LOG_DEBUG,
+                &format!("the client went away during the response: {err}"),
+            );
             return ERROR;
         }
         Ok(Err(err)) => format!("the response body stream failed: {err}"),
-        Err(payload) => format!("the app panicked in the response body stream: {}", panic_message(payload)),
+        Err(payload) => format!(
+            "the app panicked in the response body stream: {}",
+            panic_message(payload)
+        ),
     };
     log_to_host(LOG_ERR, &failure);
     if committed {

@@ -60,15 +60,15 @@
 
 pub use http;
 
+#[doc(hidden)]
+#[allow(unsafe_code)]
+#[path = "glue.rs"]
+pub mod __glue;
 #[allow(unsafe_code)]
 pub mod abi;
 mod app;
 mod config;
 mod environ;
-#[doc(hidden)]
-#[allow(unsafe_code)]
-#[path = "glue.rs"]
-pub mod __glue;
 mod logger;
 mod request;
 mod response;
@@ -161,7 +161,9 @@ macro_rules! export_handler {
             struct RustgiHandler;
 
             impl $crate::App for RustgiHandler {
-                fn init(_: &$crate::InitContext) -> ::core::result::Result<Self, $crate::InitError> {
+                fn init(
+                    _: &$crate::InitContext,
+                ) -> ::core::result::Result<Self, $crate::InitError> {
                     ::core::result::Result::Ok(RustgiHandler)
                 }
 

@@ -297,7 +297,10 @@ pub(crate) fn headers_from_environ(environ: &Environ) -> HeaderMap {
             headers.append(name, value);
         }
     }
-    for (var, name) in [("CONTENT_TYPE", CONTENT_TYPE), ("CONTENT_LENGTH", CONTENT_LENGTH)] {
+    for (var, name) in [
+        ("CONTENT_TYPE", CONTENT_TYPE),
+        ("CONTENT_LENGTH", CONTENT_LENGTH),
+    ] {
         if headers.contains_key(&name) {
             continue;
         }
@@ -319,7 +322,11 @@ pub(crate) fn uri_from_environ(environ: &Environ) -> Uri {
     }
     let mut target = String::new();
     for var in ["SCRIPT_NAME", "PATH_INFO"] {
-        encode_into(&mut target, environ.get_bytes(var).unwrap_or_default(), is_path_byte);
+        encode_into(
+            &mut target,
+            environ.get_bytes(var).unwrap_or_default(),
+            is_path_byte,
+        );
     }
     if !target.starts_with('/') {
         target.insert(0, '/');

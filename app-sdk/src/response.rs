@@ -412,7 +412,10 @@ mod tests {
     fn text_and_bytes() {
         let plain = Some(TEXT_PLAIN_UTF_8.to_owned());
         let octets = Some(OCTET_STREAM.to_owned());
-        assert_eq!(text("a".into_response()), (StatusCode::OK, plain.clone(), b"a".to_vec()));
+        assert_eq!(
+            text("a".into_response()),
+            (StatusCode::OK, plain.clone(), b"a".to_vec())
+        );
         assert_eq!(
             text(String::from("b").into_response()),
             (StatusCode::OK, plain.clone(), b"b".to_vec())
@@ -502,7 +505,10 @@ mod tests {
     fn body_basics() {
         assert_eq!(ResponseBody::default().as_bytes(), Some(&[][..]));
         assert_eq!(ResponseBody::from(()).as_bytes(), Some(&[][..]));
-        assert_eq!(format!("{:?}", ResponseBody::from("abc")), "ResponseBody::Bytes(3 bytes)");
+        assert_eq!(
+            format!("{:?}", ResponseBody::from("abc")),
+            "ResponseBody::Bytes(3 bytes)"
+        );
         assert!(!ResponseBody::empty().is_stream());
     }
 }

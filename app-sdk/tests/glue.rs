@@ -72,9 +72,11 @@ impl App for TestApp {
                 w.write_all(b"bc")
             })
             .into_response(),
-            "/stream-panic-early" => {
-                (StatusCode::CREATED, ResponseBody::stream(|_| panic!("early"))).into_response()
-            }
+            "/stream-panic-early" => (
+                StatusCode::CREATED,
+                ResponseBody::stream(|_| panic!("early")),
+            )
+                .into_response(),
             "/stream-panic-late" => ResponseBody::stream(|w| {
                 w.write_all(b"x")?;
                 panic!("late")
@@ -363,7 +365,10 @@ fn a_request_round_trip() {
     assert_eq!(ex.starts.len(), 1);
     let (status, headers) = &ex.starts[0];
     assert_eq!(*status, 200);
-    assert_eq!(header(headers, "content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        header(headers, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(ex.events, ["w:Hi POST /app/hello?q=1 bar Some(\"yes\")"]);
     shutdown(instance);
 }
@@ -374,7 +379,9 @@ fn init_logs_with_its_ctx_and_shutdown_runs() {
     let (rc, instance, _, ex) = init_with(&[("greeting", "Yo")], 64, |_| {});
     assert_eq!(rc, abi::OK);
     assert!(
-        ex.logs.iter().any(|(l, m)| *l == abi::LOG_INFO && m.contains("init with")),
+        ex.logs
+            .iter()
+            .any(|(l, m)| *l == abi::LOG_INFO && m.contains("init with")),
         "{:?}",
         ex.logs
     );
@@ -407,7 +414,11 @@ fn the_request_body_streams_from_the_host() {
     };
     let (_, ex, _) = handle_with(instance, "/echo", ex);
     assert_eq!(ex.starts[0].0, 400);
-    assert!(ex.events[0].contains("could not be read"), "{:?}", ex.events);
+    assert!(
+        ex.events[0].contains("could not be read"),
+        "{:?}",
+        ex.events
+    );
     shutdown(instance);
 }
 
@@ -435,7 +446,10 @@ fn a_panicking_handler_gets_a_500_and_a_log_line() {
     assert_eq!(ex.starts.len(), 1);
     let (status, headers) = &ex.starts[0];
     assert_eq!(*status, 500);
-    assert_eq!(header(headers, "content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        header(headers, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(ex.events, ["w:Internal Server Error"]);
     let (level, msg) = &ex.logs[0];
     assert_eq!(*level, abi::LOG_ERR);
@@ -486,7 +500,11 @@ fn failing_streams() {
     let (rc, ex, _) = handle_with(instance, "/stream-gone", ex);
     assert_eq!(rc, abi::ERROR);
     assert_eq!(ex.events, ["w:x"]);
-    assert!(ex.logs.iter().all(|(l, _)| *l == abi::LOG_DEBUG), "{:?}", ex.logs);
+    assert!(
+        ex.logs.iter().all(|(l, _)| *l == abi::LOG_DEBUG),
+        "{:?}",
+        ex.logs
+    );
     shutdown(instance);
 }
 

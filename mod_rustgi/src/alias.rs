@@ -11,7 +11,10 @@ impl UrlPrefix {
         if !url.starts_with('/') {
             return Err(format!("URL-PATH '{url}' must start with '/'"));
         }
-        if let Some(c) = url.chars().find(|c| matches!(c, '?' | '#') || c.is_control()) {
+        if let Some(c) = url
+            .chars()
+            .find(|c| matches!(c, '?' | '#') || c.is_control())
+        {
             return Err(format!("URL-PATH '{url}' must not contain {c:?}"));
         }
         Ok(Self(url.trim_end_matches('/').to_owned()))

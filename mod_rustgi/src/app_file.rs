@@ -148,11 +148,17 @@ mod tests {
     #[test]
     fn a_library_without_the_entry_point_is_refused() {
         // The test binary's own libc is an ELF shared object without our symbols.
-        let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("the C library of this Debian machine");
+        let libc = [
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/aarch64-linux-gnu/libc.so.6",
+        ]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("the C library of this Debian machine");
         let e = check(Path::new(libc)).unwrap_err();
-        assert!(matches!(e, AppFileError::MissingSymbol(ENTRY_SYMBOL)), "{e}");
+        assert!(
+            matches!(e, AppFileError::MissingSymbol(ENTRY_SYMBOL)),
+            "{e}"
+        );
     }
 }

@@ -231,7 +231,11 @@ impl<Slot> ServerConfig<Slot> {
     /// A virtual host's aliases come first, then the main server's that the
     /// host does not redefine for the same URL-PATH; `new_slot` makes the
     /// fresh slot of each inherited alias.
-    pub fn merge(base: &ServerConfig<Slot>, vhost: &ServerConfig<Slot>, new_slot: impl Fn() -> Slot) -> Self {
+    pub fn merge(
+        base: &ServerConfig<Slot>,
+        vhost: &ServerConfig<Slot>,
+        new_slot: impl Fn() -> Slot,
+    ) -> Self {
         let mut aliases: Vec<ScriptAlias<Slot>> = vhost
             .aliases
             .iter()
@@ -242,7 +246,10 @@ impl<Slot> ServerConfig<Slot> {
             })
             .collect();
         for inherited in &base.aliases {
-            if aliases.iter().all(|a| a.spec.prefix != inherited.spec.prefix) {
+            if aliases
+                .iter()
+                .all(|a| a.spec.prefix != inherited.spec.prefix)
+            {
                 aliases.push(ScriptAlias {
                     spec: inherited.spec.clone(),
                     defined_at: inherited.defined_at.clone(),
@@ -308,7 +315,12 @@ mod tests {
     fn flags_accept_on_off_in_any_case() {
         assert_eq!(parse_flag("X", "On"), Ok(true));
         assert_eq!(parse_flag("X", "off"), Ok(false));
-        assert!(parse_flag("X", "Maybe").unwrap_err().message.contains("'Maybe'"));
+        assert!(
+            parse_flag("X", "Maybe")
+                .unwrap_err()
+                .message
+                .contains("'Maybe'")
+        );
     }
 
     #[test]
@@ -363,7 +375,11 @@ mod tests {
         let server = ServerConfig {
             aliases: vec![alias("/", 1), alias("/hello", 2), alias("/hello/deep", 3)],
         };
-        let find = |uri: &str| server.find_alias(uri.as_bytes()).map(|(a, len)| (*a.slot, len));
+        let find = |uri: &str| {
+            server
+                .find_alias(uri.as_bytes())
+                .map(|(a, len)| (*a.slot, len))
+        };
         assert_eq!(find("/x"), Some((1, 0)));
         assert_eq!(find("/hello"), Some((2, 6)));
         assert_eq!(find("/hello/x"), Some((2, 6)));

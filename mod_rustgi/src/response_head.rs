@@ -73,15 +73,23 @@ pub fn check_header(name: &[u8], value: &[u8]) -> Result<HeaderKind, HeadError> 
     if name.is_empty() || !name.iter().copied().all(is_token_byte) {
         return Err(HeadError::Name(shown()));
     }
-    if let Some(&byte) = value.iter().find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-        return Err(HeadError::Value { name: shown(), byte });
+    if let Some(&byte) = value
+        .iter()
+        .find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(HeadError::Value {
+            name: shown(),
+            byte,
+        });
     }
     let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
     if is("content-type") {
         return Ok(HeaderKind::ContentType);
     }
     if is("content-length") {
-        let text = std::str::from_utf8(value).unwrap_or("").trim_matches([' ', '\t']);
+        let text = std::str::from_utf8(value)
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
         return match text.parse::<u64>() {
             Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(HeaderKind::ContentLength(n)),
             _ => Err(HeadError::ContentLength(
@@ -117,7 +125,10 @@ mod tests {
             );
         }
         for name in [&b"X-Bad\r\nInjected"[..], b"X Bad", b"X:Bad", b"", b"X\0"] {
-            assert!(matches!(check_header(name, b"v"), Err(HeadError::Name(_))), "{name:?}");
+            assert!(
+                matches!(check_header(name, b"v"), Err(HeadError::Name(_))),
+                "{name:?}"
+            );
         }
         let e = check_header(b"X-Bad", b"a\r\nb").unwrap_err();
         assert_eq!(
@@ -129,18 +140,33 @@ mod tests {
     #[test]
     fn tabs_and_high_bytes_are_fine() {
         assert_eq!(check_header(b"X-A", b"a\tb"), Ok(HeaderKind::Other));
-        assert_eq!(check_header(b"X-A", "été".as_bytes()), Ok(HeaderKind::Other));
+        assert_eq!(
+            check_header(b"X-A", "été".as_bytes()),
+            Ok(HeaderKind::Other)
+        );
         assert_eq!(check_header(b"X-A", b""), Ok(HeaderKind::Other));
     }
 
     #[test]
     fn special_headers() {
-        assert_eq!(check_header(b"content-type", b"text/html"), Ok(HeaderKind::ContentType));
-        assert_eq!(check_header(b"Content-Length", b"42"), Ok(HeaderKind::ContentLength(42)));
+        assert_eq!(
+            check_header(b"content-type", b"text/html"),
+            Ok(HeaderKind::ContentType)
+        );
+        assert_eq!(
+            check_header(b"Content-Length", b"42"),
+            Ok(HeaderKind::ContentLength(42))
+        );
         assert!(check_header(b"Content-Length", b"-1").is_err());
         assert!(check_header(b"Content-Length", b"+1").is_err());
         assert!(check_header(b"Content-Length", b"1,1").is_err());
-        assert_eq!(check_header(b"Transfer-Encoding", b"chunked"), Ok(HeaderKind::HopByHop));
-        assert_eq!(check_header(b"connection", b"close"), Ok(HeaderKind::HopByHop));
+        assert_eq!(
+            check_header(b"Transfer-Encoding", b"chunked"),
+            Ok(HeaderKind::HopByHop)
+        );
+        assert_eq!(
+            check_header(b"connection", b"close"),
+            Ok(HeaderKind::HopByHop)
+        );
     }
 }

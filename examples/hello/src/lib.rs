@@ -37,7 +37,10 @@ mod tests {
         for method in ["GET", "HEAD"] {
             let res = hello(request(method));
             assert_eq!(res.status(), StatusCode::OK);
-            assert_eq!(res.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+            assert_eq!(
+                res.headers()[header::CONTENT_TYPE],
+                "text/plain; charset=utf-8"
+            );
             assert_eq!(res.into_body().into_vec().unwrap(), b"Hello, World!");
         }
     }

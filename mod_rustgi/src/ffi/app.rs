@@ -1,18 +1,14 @@
-//! Loading an app's shared library in the process that runs it, and calling
-//! its init, handle and shutdown.
+//! The app instances of an Apache child: one per script alias and virtual
+//! host, loaded on first use.
 
-use std::ffi::{c_char, c_void};
-use std::mem::ManuallyDrop;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use app_sdk::abi::{self, RustgiApp, RustgiInit, RustgiPair, RustgiRequest};
-use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW, Symbol};
+use rustgi_host::app::AppInstance;
+use rustgi_host::pairs::Pairs;
 
 use super::request::{HOST_API, HostCtx};
 use crate::config::AppConfig;
-use crate::environ::Environ;
 
 /// Where the app instance of one script alias (in one virtual host) lives
 /// once the first request needed it. Each process loads its own: the Apache
@@ -38,7 +34,10 @@ impl AppSlot {
         ctx: &mut HostCtx,
     ) -> Result<&AppInstance, &str> {
         self.instance
-            .get_or_init(|| AppInstance::load(file, config, ctx))
+            .get_or_init(|| {
+                let ctx: *mut HostCtx = ctx;
+                AppInstance::load(file, &config_pairs(config), &HOST_API, ctx.cast())
+            })
             .as_ref()
             .map_err(String::as_str)
     }
@@ -50,143 +49,6 @@ impl AppSlot {
 }
 
 /// The configuration as NUL-terminated pairs for the ABI.
-pub fn config_pairs(config: &AppConfig) -> Environ {
-    let mut pairs = Environ::with_capacity(256, config.pairs().len());
-    for (key, value) in config.pairs() {
-        pairs.push(key.as_bytes(), value.as_bytes());
-    }
-    pairs
-}
-
-/// ABI views of pairs stored in `env`; valid while `env` is.
-pub fn abi_pairs(env: &Environ) -> Vec<RustgiPair> {
-    env.iter().map(|(n, v)| RustgiPair::from_bytes(n, v)).collect()
-}
-
-/// A loaded, initialised app.
-pub struct AppInstance {
-    /// Never unloaded: a Rust library with thread-local destructors cannot be
-    /// unmapped safely, and the process ends soon after shutdown anyway.
-    _library: ManuallyDrop<Library>,
-    handle: abi::HandleFn,
-    shutdown: abi::ShutdownFn,
-    instance: *mut c_void,
-    shut_down: AtomicBool,
-}
-
-// SAFETY: the ABI requires an app's handle to be callable from several
-// threads at once on the same instance, and shutdown runs once (guarded by
-// shut_down) after the requests are over; the pointers are not otherwise
-// dereferenced by the host.
-unsafe impl Send for AppInstance {}
-// SAFETY: as above.
-unsafe impl Sync for AppInstance {}
-
-impl AppInstance {
-    fn load(file: &Path, config: &AppConfig, ctx: &mut HostCtx) -> Result<AppInstance, String> {
-        // SAFETY: loading a library runs its constructors; the file was
-        // checked at configuration time to be a rustgi app for this machine,
-        // and it is the operator's choice to run it in this process.
-        let library = unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }
-            .map_err(|e| format!("cannot load it: {e}"))?;
-        // SAFETY: rustgi_abi_version is declared by the ABI as a const u32;
-        // the symbol's address is valid while the library stays loaded.
-        let version = unsafe {
-            let symbol: Symbol<*const u32> = library
-                .get(abi::ABI_VERSION_SYMBOL.to_bytes_with_nul())
-                .map_err(|e| format!("it does not export rustgi_abi_version: {e}"))?;
-            (*symbol).read_unaligned()
-        };
-        if version != abi::ABI_VERSION {
-            return Err(format!(
-                "it was built for ABI version {version}, and this mod_rustgi speaks version {}",
-                abi::ABI_VERSION
-            ));
-        }
-        // SAFETY: rustgi_app_entry has this signature by the ABI.
-        let descriptor = unsafe {
-            let entry: Symbol<unsafe extern "C" fn() -> *const RustgiApp> = library
-                .get(abi::APP_ENTRY_SYMBOL.to_bytes_with_nul())
-                .map_err(|e| format!("it does not export rustgi_app_entry: {e}"))?;
-            entry()
-        };
-        let descriptor = read_descriptor(descriptor)?;
-        let (Some(init), Some(handle), Some(shutdown)) =
-            (descriptor.init, descriptor.handle, descriptor.shutdown)
-        else {
-            return Err("its descriptor lacks init, handle or shutdown".to_owned());
-        };
-
-        let config = config_pairs(config);
-        let pairs = abi_pairs(&config);
-        let mut error = [0 as c_char; 1024];
-        let init_args = RustgiInit {
-            struct_size: size_of::<RustgiInit>() as u32,
-            abi_version: abi::ABI_VERSION,
-            config: pairs.as_ptr(),
-            config_len: pairs.len(),
-            api: &HOST_API,
-            ctx: (ctx as *mut HostCtx).cast(),
-            error: error.as_mut_ptr(),
-            error_cap: error.len(),
-        };
-        let mut instance = std::ptr::null_mut();
-        // SAFETY: init_args and everything it points to live across the call;
-        // instance is a valid out-pointer.
-        let rc = unsafe { init(&init_args, &mut instance) };
-        if rc != abi::OK {
-            error[error.len() - 1] = 0;
-            // SAFETY: the buffer is NUL-terminated (just ensured).
-            let message = unsafe { std::ffi::CStr::from_ptr(error.as_ptr()) };
-            let message = message.to_string_lossy();
-            return Err(if message.is_empty() {
-                "its init failed without a message".to_owned()
-            } else {
-                format!("its init failed: {message}")
-            });
-        }
-        Ok(AppInstance {
-            _library: ManuallyDrop::new(library),
-            handle,
-            shutdown,
-            instance,
-            shut_down: AtomicBool::new(false),
-        })
-    }
-
-    /// Calls the app's handle for one request.
-    pub fn handle(&self, request: &RustgiRequest) -> i32 {
-        // SAFETY: the instance came from this app's init; the request and
-        // what it points to live across the call (the caller's locals).
-        unsafe { (self.handle)(self.instance, request) }
-    }
-
-    /// Calls the app's shutdown, once.
-    pub fn shutdown(&self) {
-        if !self.shut_down.swap(true, Ordering::SeqCst) {
-            // SAFETY: called once, when the process stops serving requests.
-            unsafe { (self.shutdown)(self.instance) }
-        }
-    }
-}
-
-/// Reads an app's descriptor, checking its size and version first.
-fn read_descriptor(descriptor: *const RustgiApp) -> Result<RustgiApp, String> {
-    if descriptor.is_null() {
-        return Err("its rustgi_app_entry returned NULL".to_owned());
-    }
-    // SAFETY: a non-NULL descriptor points to at least the two u32 header
-    // fields that every revision of the struct starts with.
-    let (size, version) = unsafe {
-        let header = descriptor.cast::<u32>();
-        (header.read_unaligned(), header.add(1).read_unaligned())
-    };
-    if version != abi::ABI_VERSION {
-        return Err(format!("its descriptor is for ABI version {version}"));
-    }
-    if (size as usize) < size_of::<RustgiApp>() {
-        return Err(format!("its descriptor is {size} bytes, smaller than version 1's"));
-    }
-    // SAFETY: the app says the struct is at least as large as RustgiApp.
-    Ok(unsafe { descriptor.read_unaligned() })
+pub fn config_pairs(config: &AppConfig) -> Pairs {
+    config.pairs().iter().map(|(k, v)| (k, v)).collect()
 }

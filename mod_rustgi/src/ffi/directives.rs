@@ -60,28 +60,36 @@ const END: sys::command_rec = sys::command_rec {
 pub static COMMANDS: Commands = Commands([
     command(
         c"RustgiScriptAlias",
-        sys::cmd_func { take3: Some(script_alias) },
+        sys::cmd_func {
+            take3: Some(script_alias),
+        },
         SERVER,
         sys::cmd_how_TAKE23,
         c"URL-PATH FILE.so [process-group=NAME]: serve URL-PATH with the app in FILE.so",
     ),
     command(
         c"RustgiProcessGroup",
-        sys::cmd_func { take1: Some(process_group) },
+        sys::cmd_func {
+            take1: Some(process_group),
+        },
         SERVER_DIR,
         sys::cmd_how_TAKE1,
         c"NAME: the process group that runs the apps (%{GLOBAL}: inside Apache's children)",
     ),
     command(
         c"RustgiAppConfig",
-        sys::cmd_func { take2: Some(app_config) },
+        sys::cmd_func {
+            take2: Some(app_config),
+        },
         SERVER_DIR,
         sys::cmd_how_TAKE2,
         c"KEY VALUE: configuration handed to the app",
     ),
     command(
         c"RustgiPassAuthorization",
-        sys::cmd_func { take1: Some(pass_authorization) },
+        sys::cmd_func {
+            take1: Some(pass_authorization),
+        },
         SERVER_DIR,
         sys::cmd_how_TAKE1,
         c"On|Off: whether the app sees the Authorization header (default Off)",

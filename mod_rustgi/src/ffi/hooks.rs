@@ -7,7 +7,7 @@ use std::ptr;
 use apache_sys as sys;
 use app_sdk::abi::{self, RustgiRequest};
 
-use super::app::{AppSlot, abi_pairs, config_pairs};
+use super::app::{AppSlot, config_pairs};
 use super::module::{dir_conf, rustgi_module, server_conf};
 use super::request::{HOST_API, HostCtx};
 use super::{c_bytes, guard, log, pool_str, table_entries};
@@ -94,10 +94,7 @@ unsafe fn map_to_app(r: *mut sys::request_rec) -> c_int {
         // Keeps mod_mime from replacing the handler by file extension.
         sys::apr_table_setn((*r).notes, c"alias-forced-type".as_ptr(), HANDLER.as_ptr());
         let found = sys::apr_palloc(pool, size_of::<RequestMatch>()).cast::<RequestMatch>();
-        found.write(RequestMatch {
-            alias,
-            prefix_len,
-        });
+        found.write(RequestMatch { alias, prefix_len });
         sys::rustgi_shim_set_module_config(
             (*r).request_config,
             &raw const rustgi_module,
@@ -125,8 +122,9 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
         if c_bytes((*r).handler) != HANDLER.to_bytes() {
             return sys::DECLINED;
         }
-        let found = sys::rustgi_shim_get_module_config((*r).request_config, &raw const rustgi_module)
-            .cast::<RequestMatch>();
+        let found =
+            sys::rustgi_shim_get_module_config((*r).request_config, &raw const rustgi_module)
+                .cast::<RequestMatch>();
         if found.is_null() {
             log::request(
                 r,
@@ -148,7 +146,10 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
         let server = (*r).server;
         let init_config = &dir_conf((*server).lookup_defaults).app_config;
         let mut init_ctx = HostCtx::for_server(server);
-        let app = match alias.slot.get_or_load(&alias.spec.file, init_config, &mut init_ctx) {
+        let app = match alias
+            .slot
+            .get_or_load(&alias.spec.file, init_config, &mut init_ctx)
+        {
             Ok(app) => app,
             Err(why) => {
                 log::request(
@@ -203,9 +204,9 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
             table_entries((*r).headers_in),
             table_entries((*r).subprocess_env),
         );
-        let environ_pairs = abi_pairs(&environ);
+        let environ_pairs = environ.abi_pairs();
         let config = config_pairs(&dir.app_config);
-        let config_pairs = abi_pairs(&config);
+        let config_pairs = config.abi_pairs();
 
         let mut ctx = HostCtx::for_request(r, &alias.spec.file);
         let ctx_ptr: *mut HostCtx = &mut ctx;

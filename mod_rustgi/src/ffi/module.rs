@@ -39,7 +39,7 @@ pub(super) fn module_index() -> c_int {
     // SAFETY: Apache writes module_index once while loading the module, before
     // any hook or log call; reading a c_int through a raw pointer makes no
     // reference to the mutable static.
-    unsafe { (*(&raw const rustgi_module)).module_index }
+    unsafe { rustgi_module.module_index }
 }
 
 /// This module's entry in a config vector.
@@ -84,7 +84,10 @@ pub(super) unsafe fn dir_conf<'a>(vector: *const sys::ap_conf_vector_t) -> &'a D
     unsafe { &*module_config(vector).cast::<DirConfig>() }
 }
 
-unsafe extern "C" fn create_dir_config(pool: *mut sys::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
+unsafe extern "C" fn create_dir_config(
+    pool: *mut sys::apr_pool_t,
+    _dir: *mut c_char,
+) -> *mut c_void {
     guard("create_dir_config", ptr::null_mut(), || {
         // SAFETY: Apache passes a live pool that owns the config.
         unsafe { pool_box(pool, DirConfig::default()) }.cast()

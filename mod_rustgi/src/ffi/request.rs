@@ -150,8 +150,7 @@ impl RequestState {
                 );
                 if rv != 0 {
                     sys::apr_brigade_cleanup(self.input.cast());
-                    let status =
-                        sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int);
+                    let status = sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int);
                     self.body_error = Some(status);
                     log::request(
                         r,
@@ -246,10 +245,7 @@ impl RequestState {
 
     /// Whether writes can go on; starts the body when they can.
     fn writable(&mut self) -> bool {
-        !self.refused
-            && self.body_error.is_none()
-            && self.start_body().is_ok()
-            && !self.client_gone
+        !self.refused && self.body_error.is_none() && self.start_body().is_ok() && !self.client_gone
     }
 
     fn write(&mut self, bytes: &[u8]) -> i32 {
@@ -339,12 +335,18 @@ impl RequestState {
             } else {
                 "failed before it responded"
             };
-            self.log(sys::APLOG_ERR, &format!("app {} {message}", self.app.display()));
+            self.log(
+                sys::APLOG_ERR,
+                &format!("app {} {message}", self.app.display()),
+            );
             Some(internal_error)
         } else if self.head.is_none() {
             self.log(
                 sys::APLOG_ERR,
-                &format!("app {} returned without calling start_response", self.app.display()),
+                &format!(
+                    "app {} returned without calling start_response",
+                    self.app.display()
+                ),
             );
             Some(internal_error)
         } else {

@@ -37,8 +37,7 @@ use std::time::{Duration, Instant};
 
 use app_sdk::http::{self, HeaderName, HeaderValue, StatusCode, header};
 use app_sdk::{
-    App, Config, InitContext, InitError, IntoResponse, RawHeaders, Request, Response,
-    ResponseBody,
+    App, Config, InitContext, InitError, IntoResponse, RawHeaders, Request, Response, ResponseBody,
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -64,23 +63,30 @@ impl App for Echo {
     }
 
     fn handle(&self, req: Request) -> Response {
-        self.answer(req).unwrap_or_else(|bad| bad)
+        self.answer(req)
+            .unwrap_or_else(|reason| (StatusCode::BAD_REQUEST, reason + "\n").into_response())
     }
 }
 
 app_sdk::export_app!(Echo);
 
-/// A 400 with a plain-text reason.
-fn bad_request(reason: impl Into<String>) -> Response {
-    (StatusCode::BAD_REQUEST, reason.into() + "\n").into_response()
-}
-
 impl Echo {
-    fn answer(&self, mut req: Request) -> Result<Response, Response> {
+    /// The response, or why the request is bad (answered with a 400).
+    fn answer(&self, mut req: Request) -> Result<Response, String> {
         let query = req.environ().get_bytes("QUERY_STRING").unwrap_or_default();
         let params = parse_query(query);
-        let text = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| lossy(v));
-        let bytes = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let text = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| lossy(v))
+        };
+        let bytes = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
 
         if let Some(level) = text("log") {
             let msg = text("msg").unwrap_or_default();
@@ -90,7 +96,7 @@ impl Echo {
                 "info" => log::info!("{msg}"),
                 "debug" => log::debug!("{msg}"),
                 "trace" => log::trace!("{msg}"),
-                other => return Err(bad_request(format!("unknown log level {other:?}"))),
+                other => return Err(format!("unknown log level {other:?}")),
             }
         }
         if text("panic").as_deref() == Some("1") {
@@ -102,13 +108,13 @@ impl Echo {
                 .parse::<u16>()
                 .ok()
                 .and_then(|n| StatusCode::from_u16(n).ok())
-                .ok_or_else(|| bad_request(format!("bad status {s:?}")))?,
+                .ok_or_else(|| format!("bad status {s:?}"))?,
         };
 
         let mut res = if let Some(size) = text("size") {
             let size = size
                 .parse::<u64>()
-                .map_err(|_| bad_request(format!("bad size {size:?}")))?;
+                .map_err(|_| format!("bad size {size:?}"))?;
             stream_letters(size)
         } else if let Some(path) = bytes("stream_wait") {
             stream_wait(PathBuf::from(OsStr::from_bytes(&path)))
@@ -120,7 +126,7 @@ impl Echo {
         let mut raw = Vec::new();
         for (_, value) in params.iter().filter(|(n, _)| n == "header") {
             let Some(colon) = value.iter().position(|&b| b == b':') else {
-                return Err(bad_request("header=NAME:VALUE needs a colon"));
+                return Err("header=NAME:VALUE needs a colon".to_owned());
             };
             let name = &value[..colon];
             let mut value = &value[colon + 1..];
@@ -141,9 +147,9 @@ impl Echo {
     }
 
     /// The JSON description of the request.
-    fn describe(&self, req: &mut Request) -> Result<Response, Response> {
-        let (body_len, body_sha256) = digest(req.body_mut())
-            .map_err(|e| bad_request(format!("could not read the request body: {e}")))?;
+    fn describe(&self, req: &mut Request) -> Result<Response, String> {
+        let (body_len, body_sha256) =
+            digest(req.body_mut()).map_err(|e| format!("could not read the request body: {e}"))?;
 
         let mut headers = Map::new();
         for name in req.headers().keys() {
@@ -177,7 +183,7 @@ impl Echo {
             "config": config_object(req.config()),
             "init_config": config_object(&self.init_config),
         });
-        let body = serde_json::to_vec(&description).map_err(|e| bad_request(e.to_string()))?;
+        let body = serde_json::to_vec(&description).map_err(|e| e.to_string())?;
         Ok(http::Response::builder()
             .header(header::CONTENT_TYPE, "application/json")
             .body(ResponseBody::from(body))
@@ -316,7 +322,10 @@ fn decode(s: &[u8]) -> Vec<u8> {
     while i < s.len() {
         match s[i] {
             b'+' => out.push(b' '),
-            b'%' => match (s.get(i + 1).copied().and_then(hex), s.get(i + 2).copied().and_then(hex)) {
+            b'%' => match (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            ) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;
