@@ -13,7 +13,7 @@ use std::thread::{self, ThreadId};
 use apache_sys as sys;
 use app_sdk::abi::{self, RustgiHostApi, RustgiPair};
 
-use super::{guard, log, pool_str};
+use super::{c_bytes, guard, log, pool_str};
 use crate::response_head::{self, HeaderKind};
 
 /// The services the host offers to apps.
@@ -222,6 +222,13 @@ impl RequestState {
         unsafe {
             let pool = (*r).pool;
             (*r).status = c_int::from(head.status);
+            // Apache answers 500 for a status missing from its table of
+            // reason phrases (299, 418, 599...): name the status ourselves.
+            let known = c_bytes(sys::ap_get_status_line((*r).status));
+            if !known.starts_with(head.status.to_string().as_bytes()) {
+                let line = format!("{} Unknown Reason", head.status);
+                (*r).status_line = pool_str(pool, line.as_bytes());
+            }
             for (name, value, kind) in &head.headers {
                 match kind {
                     HeaderKind::ContentType => sys::ap_set_content_type(r, pool_str(pool, value)),
