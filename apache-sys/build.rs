@@ -68,8 +68,8 @@ fn main() {
         .header("shim/wrapper.h")
         .clang_arg("-Ishim")
         .allowlist_function("ap_.*|apr_.*|rustgi_shim_.*|unixd_.*")
-        .allowlist_type("request_rec|conn_rec|server_rec|module|command_rec|cmd_parms|ap_.*|apr_.*|process_rec")
-        .allowlist_var("AP_.*|APR_.*|APLOG_.*|HTTP_.*|MODULE_MAGIC_.*|RSRC_CONF|ACCESS_CONF|OR_.*|OK|DECLINED|DONE|M_.*|NOT_IN_.*|GLOBAL_ONLY")
+        .allowlist_type("request_rec|conn_rec|server_rec|module|command_rec|cmd_parms|ap_.*|apr_.*|process_rec|unixd_config_rec")
+        .allowlist_var("ap_unixd_config|ap_server_conf|AP_.*|APR_.*|APLOG_.*|HTTP_.*|MODULE_MAGIC_.*|RSRC_CONF|ACCESS_CONF|OR_.*|OK|DECLINED|DONE|M_.*|NOT_IN_.*|GLOBAL_ONLY")
         // long double cannot be represented in Rust.
         .blocklist_function(".*(strtold|qecvt|qfcvt|qgcvt|ecvt_r|fcvt_r|qecvt_r|qfcvt_r).*")
         .derive_default(true)

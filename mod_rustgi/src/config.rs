@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::alias::UrlPrefix;
+use crate::daemon_spec::{DaemonSpec, check_group_name};
 
 /// The process group that runs apps inside the Apache child itself.
 pub const GLOBAL_GROUP: &str = "%{GLOBAL}";
@@ -39,12 +40,15 @@ impl fmt::Display for DirectiveError {
 pub enum ProcessGroup {
     /// In the Apache child (`%{GLOBAL}`).
     Embedded,
+    /// In the daemon processes of the `RustgiDaemonProcess` of this name.
+    Daemon(String),
 }
 
 impl ProcessGroup {
     pub fn name(&self) -> &str {
         match self {
             ProcessGroup::Embedded => GLOBAL_GROUP,
+            ProcessGroup::Daemon(name) => name,
         }
     }
 }
@@ -55,20 +59,13 @@ pub fn parse_process_group(
     directive: &'static str,
     value: &str,
 ) -> Result<ProcessGroup, DirectiveError> {
-    match value {
-        GLOBAL_GROUP => Ok(ProcessGroup::Embedded),
-        "" => Err(DirectiveError::new(
-            directive,
-            "the process group name is empty",
-        )),
-        other => Err(DirectiveError::new(
-            directive,
-            format!(
-                "process group '{other}' is not defined: this build serves apps embedded \
-                 in Apache's children only, so the only process group is {GLOBAL_GROUP}"
-            ),
-        )),
+    if value == GLOBAL_GROUP {
+        return Ok(ProcessGroup::Embedded);
     }
+    // Whether the group exists is known once the whole configuration is read.
+    check_group_name(value)
+        .map(|()| ProcessGroup::Daemon(value.to_owned()))
+        .map_err(|e| DirectiveError::new(directive, e))
 }
 
 /// Parses an On/Off flag the way Apache's FLAG directives do (any case).
@@ -217,12 +214,23 @@ pub struct ScriptAlias<Slot> {
 #[derive(Debug)]
 pub struct ServerConfig<Slot> {
     pub aliases: Vec<ScriptAlias<Slot>>,
+    /// The daemon groups defined in this server (not inherited: a group of
+    /// the main server is global, one of a virtual host serves that host).
+    pub daemons: Vec<DaemonSpec>,
+    /// `RustgiSocketPrefix` (main server only).
+    pub socket_prefix: Option<String>,
+    pub restrict_embedded: Option<bool>,
+    pub script_reloading: Option<bool>,
 }
 
 impl<Slot> Default for ServerConfig<Slot> {
     fn default() -> Self {
         Self {
             aliases: Vec::new(),
+            daemons: Vec::new(),
+            socket_prefix: None,
+            restrict_embedded: None,
+            script_reloading: None,
         }
     }
 }
@@ -257,7 +265,35 @@ impl<Slot> ServerConfig<Slot> {
                 });
             }
         }
-        Self { aliases }
+        Self {
+            aliases,
+            daemons: vhost.daemons.clone(),
+            socket_prefix: base.socket_prefix.clone(),
+            restrict_embedded: vhost.restrict_embedded.or(base.restrict_embedded),
+            script_reloading: vhost.script_reloading.or(base.script_reloading),
+        }
+    }
+
+    /// Adds a daemon group, refusing a second definition of a name here.
+    pub fn add_daemon(&mut self, spec: DaemonSpec) -> Result<(), DirectiveError> {
+        if self.daemons.iter().any(|d| d.name == spec.name) {
+            return Err(DirectiveError::new(
+                crate::daemon_spec::DAEMON_PROCESS,
+                format!("group '{}' is already defined", spec.name),
+            ));
+        }
+        self.daemons.push(spec);
+        Ok(())
+    }
+
+    /// Whether requests must not run embedded (`RustgiRestrictEmbedded`).
+    pub fn restrict_embedded(&self) -> bool {
+        self.restrict_embedded.unwrap_or(false)
+    }
+
+    /// Whether daemons restart when their app file changes (default On).
+    pub fn script_reloading(&self) -> bool {
+        self.script_reloading.unwrap_or(true)
     }
 
     /// The alias with the longest URL-PATH that matches `uri`, and the length
@@ -296,19 +332,44 @@ mod tests {
         assert!(e.message.contains("absolute"));
         let e = parse_script_alias(&["app", "/srv/a.so"]).unwrap_err();
         assert!(e.message.contains("must start with '/'"), "{e}");
-        let e = parse_script_alias(&["/app", "/srv/a.so", "process-group=shop"]).unwrap_err();
-        assert!(e.message.contains("'shop' is not defined"), "{e}");
+        let e = parse_script_alias(&["/app", "/srv/a.so", "process-group=a/b"]).unwrap_err();
+        assert!(e.message.contains("group name 'a/b'"), "{e}");
+        let a = parse_script_alias(&["/app", "/srv/a.so", "process-group=shop"]).unwrap();
+        assert_eq!(a.process_group, Some(ProcessGroup::Daemon("shop".into())));
     }
 
     #[test]
-    fn process_group_only_global_for_now() {
+    fn process_groups() {
         assert_eq!(
             parse_process_group("RustgiProcessGroup", "%{GLOBAL}"),
             Ok(ProcessGroup::Embedded)
         );
-        let e = parse_process_group("RustgiProcessGroup", "shop").unwrap_err();
+        assert_eq!(
+            parse_process_group("RustgiProcessGroup", "shop"),
+            Ok(ProcessGroup::Daemon("shop".into()))
+        );
+        let e = parse_process_group("RustgiProcessGroup", "").unwrap_err();
         assert_eq!(e.directive, "RustgiProcessGroup");
-        assert!(parse_process_group("RustgiProcessGroup", "").is_err());
+        assert!(parse_process_group("RustgiProcessGroup", "x y").is_err());
+    }
+
+    #[test]
+    fn daemon_groups_are_per_server_and_unique() {
+        let mut server: ServerConfig<u32> = ServerConfig::default();
+        server.add_daemon(DaemonSpec::new("shop")).unwrap();
+        let e = server.add_daemon(DaemonSpec::new("shop")).unwrap_err();
+        assert!(e.message.contains("already defined"));
+        let base = ServerConfig::<u32> {
+            socket_prefix: Some("/run/x".into()),
+            restrict_embedded: Some(true),
+            ..server
+        };
+        let vhost = ServerConfig::<u32>::default();
+        let merged = ServerConfig::merge(&base, &vhost, || 0);
+        assert!(merged.daemons.is_empty(), "groups are not inherited");
+        assert_eq!(merged.socket_prefix.as_deref(), Some("/run/x"));
+        assert!(merged.restrict_embedded());
+        assert!(merged.script_reloading());
     }
 
     #[test]

@@ -320,7 +320,10 @@ mod tests {
     #[test]
     fn words_split_like_apache() {
         assert_eq!(split_words("a  b\tc").unwrap(), ["a", "b", "c"]);
-        assert_eq!(split_words(r#""a b" 'c d' "e\"f""#).unwrap(), ["a b", "c d", "e\"f"]);
+        assert_eq!(
+            split_words(r#""a b" 'c d' "e\"f""#).unwrap(),
+            ["a b", "c d", "e\"f"]
+        );
         assert_eq!(split_words("   ").unwrap(), Vec::<String>::new());
         assert!(split_words("'open").is_err());
     }

@@ -8,8 +8,11 @@
 pub mod alias;
 pub mod app_file;
 pub mod config;
+pub mod daemon_plan;
+pub mod daemon_spec;
 pub mod environ;
 pub mod response_head;
+pub mod users;
 
 // The FFI layer references httpd's symbols, which only exist inside Apache:
 // unit-test binaries and fuzz targets are built without it.

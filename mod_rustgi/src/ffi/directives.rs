@@ -16,7 +16,7 @@ use crate::config::{self, DirConfig, DirectiveError, ScriptAlias};
 
 /// Apache's table of directives, ended by a zeroed record.
 #[repr(transparent)]
-pub struct Commands([sys::command_rec; 5]);
+pub struct Commands([sys::command_rec; 9]);
 
 // SAFETY: the table is immutable after construction; its pointers are to
 // string literals and functions, which every thread may read.
@@ -93,6 +93,42 @@ pub static COMMANDS: Commands = Commands([
         SERVER_DIR,
         sys::cmd_how_TAKE1,
         c"On|Off: whether the app sees the Authorization header (default Off)",
+    ),
+    command(
+        c"RustgiDaemonProcess",
+        sys::cmd_func {
+            raw_args: Some(daemon_process),
+        },
+        SERVER,
+        sys::cmd_how_RAW_ARGS,
+        c"NAME [option=value ...]: a group of daemon processes that run apps under their own user",
+    ),
+    command(
+        c"RustgiSocketPrefix",
+        sys::cmd_func {
+            take1: Some(socket_prefix),
+        },
+        SERVER,
+        sys::cmd_how_TAKE1,
+        c"DIR: where the daemon groups' sockets live (default: Apache's runtime directory/rustgi)",
+    ),
+    command(
+        c"RustgiRestrictEmbedded",
+        sys::cmd_func {
+            take1: Some(restrict_embedded),
+        },
+        SERVER,
+        sys::cmd_how_TAKE1,
+        c"On|Off: refuse (500) requests not delegated to a daemon process group (default Off)",
+    ),
+    command(
+        c"RustgiScriptReloading",
+        sys::cmd_func {
+            take1: Some(script_reloading),
+        },
+        SERVER,
+        sys::cmd_how_TAKE1,
+        c"On|Off: restart a group's processes when its app file changes (default On)",
     ),
     END,
 ]);
@@ -229,6 +265,81 @@ unsafe extern "C" fn pass_authorization(
         run(cmd, NAME, || {
             let on = config::parse_flag(NAME, text(NAME, c_bytes(value))?)?;
             dir_mut(mconfig).pass_authorization = Some(on);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn daemon_process(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    args: *const c_char,
+) -> *const c_char {
+    let name = crate::daemon_spec::DAEMON_PROCESS;
+    // SAFETY: live cmd_parms and the NUL-terminated rest of the line.
+    unsafe {
+        run(cmd, name, || {
+            let spec = crate::daemon_spec::parse_daemon_process(text(name, c_bytes(args))?)?;
+            server_conf_mut((*cmd).server).add_daemon(spec)
+        })
+    }
+}
+
+unsafe extern "C" fn socket_prefix(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiSocketPrefix";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            if (*(*cmd).server).is_virtual != 0 {
+                return Err(DirectiveError::new(
+                    NAME,
+                    "is not allowed inside <VirtualHost>",
+                ));
+            }
+            let dir = text(NAME, c_bytes(value))?;
+            if !dir.starts_with('/') {
+                return Err(DirectiveError::new(
+                    NAME,
+                    format!("'{dir}' is not an absolute path"),
+                ));
+            }
+            server_conf_mut((*cmd).server).socket_prefix = Some(dir.to_owned());
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn restrict_embedded(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiRestrictEmbedded";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            let on = config::parse_flag(NAME, text(NAME, c_bytes(value))?)?;
+            server_conf_mut((*cmd).server).restrict_embedded = Some(on);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn script_reloading(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiScriptReloading";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            let on = config::parse_flag(NAME, text(NAME, c_bytes(value))?)?;
+            server_conf_mut((*cmd).server).script_reloading = Some(on);
             Ok(())
         })
     }

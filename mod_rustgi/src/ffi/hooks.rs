@@ -7,7 +7,11 @@ use std::ptr;
 use apache_sys as sys;
 use app_sdk::abi::{self, RustgiRequest};
 
+use rustgi_host::pairs::Pairs;
+
 use super::app::{AppSlot, config_pairs};
+use super::daemon::client::{self, Outgoing};
+use super::daemon::supervisor;
 use super::module::{dir_conf, rustgi_module, server_conf};
 use super::request::{HOST_API, HostCtx};
 use super::{c_bytes, guard, log, pool_str, table_entries};
@@ -40,6 +44,18 @@ pub unsafe extern "C" fn register(_pool: *mut sys::apr_pool_t) {
             );
             sys::ap_hook_handler(
                 Some(handler),
+                ptr::null(),
+                ptr::null(),
+                sys::APR_HOOK_MIDDLE as c_int,
+            );
+            sys::ap_hook_check_config(
+                Some(check_config),
+                ptr::null(),
+                ptr::null(),
+                sys::APR_HOOK_MIDDLE as c_int,
+            );
+            sys::ap_hook_post_config(
+                Some(post_config),
                 ptr::null(),
                 ptr::null(),
                 sys::APR_HOOK_MIDDLE as c_int,
@@ -144,27 +160,19 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
             .unwrap_or(ProcessGroup::Embedded);
 
         let server = (*r).server;
-        let init_config = &dir_conf((*server).lookup_defaults).app_config;
-        let mut init_ctx = HostCtx::for_server(server);
-        let app = match alias
-            .slot
-            .get_or_load(&alias.spec.file, init_config, &mut init_ctx)
-        {
-            Ok(app) => app,
-            Err(why) => {
-                log::request(
-                    r,
-                    sys::APLOG_ERR as i32,
-                    0,
-                    &format!(
-                        "app {} (RustgiScriptAlias at {}) is unavailable: {why}",
-                        alias.spec.file.display(),
-                        alias.defined_at
-                    ),
-                );
-                return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
-            }
-        };
+        if group == ProcessGroup::Embedded && server_conf(server).restrict_embedded() {
+            log::request(
+                r,
+                sys::APLOG_ERR as i32,
+                0,
+                &format!(
+                    "RustgiRestrictEmbedded On: the app {} must run in a daemon process group \
+                     (RustgiProcessGroup or process-group=)",
+                    alias.spec.file.display()
+                ),
+            );
+            return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
 
         let uri = c_bytes((*r).uri);
         let (script_name, path_info) = uri.split_at((*found).prefix_len.min(uri.len()));
@@ -204,25 +212,155 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
             table_entries((*r).headers_in),
             table_entries((*r).subprocess_env),
         );
-        let environ_pairs = environ.abi_pairs();
         let config = config_pairs(&dir.app_config);
-        let config_pairs = config.abi_pairs();
 
-        let mut ctx = HostCtx::for_request(r, &alias.spec.file);
-        let ctx_ptr: *mut HostCtx = &mut ctx;
-        let request = RustgiRequest {
-            struct_size: size_of::<RustgiRequest>() as u32,
-            abi_version: abi::ABI_VERSION,
-            environ: environ_pairs.as_ptr(),
-            environ_len: environ_pairs.len(),
-            config: config_pairs.as_ptr(),
-            config_len: config_pairs.len(),
-            api: &HOST_API,
-            ctx: ctx_ptr.cast(),
-        };
-        let rc = app.handle(&request);
-        ctx.finish(rc)
+        let init_config = &dir_conf((*server).lookup_defaults).app_config;
+        match &group {
+            ProcessGroup::Embedded => serve_embedded(r, alias, init_config, &environ, &config),
+            ProcessGroup::Daemon(name) => {
+                let Some(address) = supervisor::address(name) else {
+                    log::request(
+                        r,
+                        sys::APLOG_ERR as i32,
+                        0,
+                        &format!(
+                            "process group '{name}' is not defined (RustgiDaemonProcess {name} ...)"
+                        ),
+                    );
+                    return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+                };
+                let host = c_bytes((*server).server_hostname);
+                if let Some(scope) = &address.scope
+                    && scope.as_bytes() != host
+                {
+                    log::request(
+                        r,
+                        sys::APLOG_ERR as i32,
+                        0,
+                        &format!(
+                            "process group '{name}' belongs to the virtual host {scope} and \
+                             cannot serve {}",
+                            String::from_utf8_lossy(host)
+                        ),
+                    );
+                    return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+                }
+                let init_config = config_pairs(init_config);
+                client::serve(
+                    r,
+                    &address,
+                    Outgoing {
+                        app_file: &alias.spec.file,
+                        init_config: &init_config,
+                        environ: &environ,
+                        config: &config,
+                    },
+                )
+            }
+        }
     }
+}
+
+/// Runs the request in this process.
+///
+/// # Safety
+/// `r` is the live request of this thread.
+unsafe fn serve_embedded(
+    r: *mut sys::request_rec,
+    alias: &ScriptAlias<AppSlot>,
+    init_config: &crate::config::AppConfig,
+    environ: &Pairs,
+    config: &Pairs,
+) -> c_int {
+    // SAFETY: r is live (caller).
+    let server = unsafe { (*r).server };
+    let mut init_ctx = HostCtx::for_server(server);
+    let app = match alias
+        .slot
+        .get_or_load(&alias.spec.file, init_config, &mut init_ctx)
+    {
+        Ok(app) => app,
+        Err(why) => {
+            // SAFETY: r is live.
+            unsafe {
+                log::request(
+                    r,
+                    sys::APLOG_ERR as i32,
+                    0,
+                    &format!(
+                        "app {} (RustgiScriptAlias at {}) is unavailable: {why}",
+                        alias.spec.file.display(),
+                        alias.defined_at
+                    ),
+                );
+            }
+            return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+    };
+    let environ_pairs = environ.abi_pairs();
+    let config_pairs = config.abi_pairs();
+    // SAFETY: r is live.
+    let mut ctx = unsafe { HostCtx::for_request(r, format!("app {}", alias.spec.file.display())) };
+    let ctx_ptr: *mut HostCtx = &mut ctx;
+    let request = RustgiRequest {
+        struct_size: size_of::<RustgiRequest>() as u32,
+        abi_version: abi::ABI_VERSION,
+        environ: environ_pairs.as_ptr(),
+        environ_len: environ_pairs.len(),
+        config: config_pairs.as_ptr(),
+        config_len: config_pairs.len(),
+        api: &HOST_API,
+        ctx: ctx_ptr.cast(),
+    };
+    let rc = app.handle(&request);
+    ctx.finish(rc)
+}
+
+unsafe extern "C" fn check_config(
+    _pconf: *mut sys::apr_pool_t,
+    _plog: *mut sys::apr_pool_t,
+    _ptemp: *mut sys::apr_pool_t,
+    s: *mut sys::server_rec,
+) -> c_int {
+    guard(
+        "check_config",
+        sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+        || match supervisor::check(s) {
+            Ok(()) => sys::OK as c_int,
+            Err(e) => {
+                log::server(s, (sys::APLOG_EMERG | sys::APLOG_STARTUP) as i32, 0, &e);
+                sys::HTTP_INTERNAL_SERVER_ERROR as c_int
+            }
+        },
+    )
+}
+
+unsafe extern "C" fn post_config(
+    pconf: *mut sys::apr_pool_t,
+    _plog: *mut sys::apr_pool_t,
+    _ptemp: *mut sys::apr_pool_t,
+    s: *mut sys::server_rec,
+) -> c_int {
+    guard(
+        "post_config",
+        sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+        || {
+            // Apache reads its configuration twice at start-up; the daemons start
+            // on the second reading, the one it runs with.
+            // SAFETY: ap_state_query has no preconditions.
+            let state = unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) };
+            if state == sys::AP_SQ_MS_CREATE_PRE_CONFIG as c_int {
+                return sys::OK as c_int;
+            }
+            match supervisor::start(pconf, s) {
+                Ok(()) => sys::OK as c_int,
+                Err(e) => {
+                    log::server(s, sys::APLOG_EMERG as i32, 0, &e);
+                    sys::HTTP_INTERNAL_SERVER_ERROR as c_int
+                }
+            }
+        },
+    )
 }
 
 unsafe extern "C" fn child_init(pchild: *mut sys::apr_pool_t, s: *mut sys::server_rec) {

@@ -6,6 +6,7 @@
 //! handed to Apache are copied into the request's or the config's pool.
 
 mod app;
+mod daemon;
 mod directives;
 mod hooks;
 mod log;

@@ -7,7 +7,6 @@
 //! everything down the output filters (mod_deflate, mod_headers, ...).
 
 use std::ffi::{c_char, c_int, c_void};
-use std::path::{Path, PathBuf};
 use std::thread::{self, ThreadId};
 
 use apache_sys as sys;
@@ -45,23 +44,12 @@ impl HostCtx {
     /// # Safety
     /// `r` is the live request the calling thread is handling; it outlives
     /// the context.
-    pub unsafe fn for_request(r: *mut sys::request_rec, app: &Path) -> Self {
+    pub unsafe fn for_request(r: *mut sys::request_rec, label: String) -> Self {
         Self {
             // SAFETY: r is live (caller).
             server: unsafe { (*r).server },
-            request: Some(RequestState {
-                r,
-                app: app.to_owned(),
-                thread: thread::current().id(),
-                head: None,
-                output: std::ptr::null_mut(),
-                input: std::ptr::null_mut(),
-                body_started: false,
-                refused: false,
-                body_error: None,
-                input_done: false,
-                client_gone: false,
-            }),
+            // SAFETY: as above.
+            request: Some(unsafe { RequestState::new(r, label) }),
         }
     }
 
@@ -80,9 +68,12 @@ struct Head {
     headers: Vec<(Vec<u8>, Vec<u8>, HeaderKind)>,
 }
 
-struct RequestState {
+/// A request's response in the making, driven by an embedded app through
+/// the ABI callbacks or by a daemon's frames.
+pub struct RequestState {
     r: *mut sys::request_rec,
-    app: PathBuf,
+    /// Who answers, for log lines ("app /srv/a.so", "group shop, pid 12").
+    label: String,
     thread: ThreadId,
     /// Status and headers given by the app, not yet applied.
     head: Option<Head>,
@@ -104,7 +95,55 @@ const ERROR: i32 = abi::ERROR;
 const OK: i32 = abi::OK;
 
 impl RequestState {
-    fn log(&self, level: u32, message: &str) {
+    /// # Safety
+    /// `r` is the live request the calling thread is handling.
+    pub unsafe fn new(r: *mut sys::request_rec, label: String) -> Self {
+        RequestState {
+            r,
+            label,
+            thread: thread::current().id(),
+            head: None,
+            output: std::ptr::null_mut(),
+            input: std::ptr::null_mut(),
+            body_started: false,
+            refused: false,
+            body_error: None,
+            input_done: false,
+            client_gone: false,
+        }
+    }
+
+    /// The request this state answers.
+    pub fn request(&self) -> *mut sys::request_rec {
+        self.r
+    }
+
+    pub fn set_label(&mut self, label: String) {
+        self.label = label;
+    }
+
+    pub fn client_gone(&self) -> bool {
+        self.client_gone
+    }
+
+    /// The status reading the request body failed with, if it did.
+    pub fn body_error(&self) -> Option<c_int> {
+        self.body_error
+    }
+
+    /// Ends the request with `status` when the response has not started, or
+    /// cuts the started response short; logs `why` either way.
+    pub fn fail(&mut self, status: c_int, why: &str) -> c_int {
+        self.log(sys::APLOG_ERR, &format!("{}: {why}", self.label));
+        if self.body_started {
+            self.end_output(false);
+            sys::OK as c_int
+        } else {
+            status
+        }
+    }
+
+    pub(super) fn log(&self, level: u32, message: &str) {
         // SAFETY: r is the live request of this thread (checked by callers
         // through `on_own_thread` or by running in the handler itself).
         unsafe { log::request(self.r, level as i32, 0, message) }
@@ -120,12 +159,12 @@ impl RequestState {
         self.refused = true;
         self.log(
             sys::APLOG_ERR,
-            &format!("app {}: response refused: {why}", self.app.display()),
+            &format!("{}: response refused: {why}", self.label),
         );
         ERROR
     }
 
-    fn read_body(&mut self, buf: &mut [u8]) -> isize {
+    pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
         if self.body_error.is_some() {
             return ERROR as isize;
         }
@@ -172,7 +211,7 @@ impl RequestState {
         }
     }
 
-    fn start_response(&mut self, status: u16, headers: &[RustgiPair]) -> i32 {
+    pub fn start_response(&mut self, status: u16, headers: &[RustgiPair]) -> i32 {
         if self.body_error.is_some() || self.refused {
             return ERROR;
         }
@@ -180,8 +219,8 @@ impl RequestState {
             self.log(
                 sys::APLOG_ERR,
                 &format!(
-                    "app {}: start_response after the body started is ignored",
-                    self.app.display()
+                    "{}: start_response after the body started is ignored",
+                    self.label
                 ),
             );
             return ERROR;
@@ -255,7 +294,7 @@ impl RequestState {
         !self.refused && self.body_error.is_none() && self.start_body().is_ok() && !self.client_gone
     }
 
-    fn write(&mut self, bytes: &[u8]) -> i32 {
+    pub fn write(&mut self, bytes: &[u8]) -> i32 {
         if !self.writable() {
             return ERROR;
         }
@@ -278,7 +317,7 @@ impl RequestState {
         self.after_pass(rv)
     }
 
-    fn flush(&mut self) -> i32 {
+    pub fn flush(&mut self) -> i32 {
         if !self.writable() {
             return ERROR;
         }
@@ -330,7 +369,9 @@ impl RequestState {
         }
     }
 
-    fn finish(&mut self, rc: i32) -> c_int {
+    /// Ends the request after the app returned `rc`; the result is the
+    /// handler's return value for Apache.
+    pub fn finish(&mut self, rc: i32) -> c_int {
         let internal_error = sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
         let failure = if let Some(status) = self.body_error {
             Some(status)
@@ -342,18 +383,12 @@ impl RequestState {
             } else {
                 "failed before it responded"
             };
-            self.log(
-                sys::APLOG_ERR,
-                &format!("app {} {message}", self.app.display()),
-            );
+            self.log(sys::APLOG_ERR, &format!("{} {message}", self.label));
             Some(internal_error)
         } else if self.head.is_none() {
             self.log(
                 sys::APLOG_ERR,
-                &format!(
-                    "app {} returned without calling start_response",
-                    self.app.display()
-                ),
+                &format!("{} returned without calling start_response", self.label),
             );
             Some(internal_error)
         } else {
@@ -397,8 +432,8 @@ unsafe fn request_state<'a>(ctx: *mut c_void) -> Option<&'a mut RequestState> {
         sys::APLOG_ERR as i32,
         0,
         &format!(
-            "app {} called the host from another thread; refused",
-            state.app.display()
+            "{} called the host from another thread; refused",
+            state.label
         ),
     );
     None

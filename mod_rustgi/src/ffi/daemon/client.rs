@@ -1,0 +1,356 @@
+//! The Apache child's side of a request served by a daemon group: connect to
+//! the group's socket, send the request, answer the daemon's READs from the
+//! client's body, and pass the response to the client as it comes.
+//!
+//! The body only goes to the daemon when the app asks for it, so an app that
+//! answers before it reads the body cannot deadlock either side, and neither
+//! side holds more than one frame of it.
+
+use std::ffi::c_int;
+use std::io::{self, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use apache_sys as sys;
+use rustgi_host::pairs::Pairs;
+use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
+
+use super::supervisor::GroupAddress;
+use crate::ffi::log;
+use crate::ffi::request::RequestState;
+
+/// Where a request stands, for the meaning of a timeout or a closed socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Sent, waiting for a daemon thread to take it.
+    Queued,
+    /// Taken, no response yet.
+    Running,
+    /// The response head came.
+    Responding,
+}
+
+/// Connects to `socket`, retrying while the group is (re)starting, for up to
+/// `timeout`.
+fn connect(socket: &Path, timeout: Duration) -> io::Result<UnixStream> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let attempt = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+            .and_then(|s| {
+                // A full backlog makes connect wait: bound that wait too.
+                s.set_write_timeout(Some(timeout.max(Duration::from_millis(100))))?;
+                s.connect(&socket2::SockAddr::unix(socket)?)?;
+                Ok(UnixStream::from(std::os::fd::OwnedFd::from(s)))
+            });
+        match attempt {
+            Ok(stream) => return Ok(stream),
+            Err(e) => {
+                let retry = matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::NotFound
+                        | io::ErrorKind::WouldBlock
+                );
+                if !retry || Instant::now() + pause > deadline {
+                    return Err(e);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Whether the request may have a body worth announcing to the daemon.
+///
+/// # Safety
+/// `r` is live.
+unsafe fn has_body(r: *mut sys::request_rec) -> bool {
+    // SAFETY: r is live; apr_table_get returns NULL or a C string.
+    unsafe {
+        let get = |name: &std::ffi::CStr| {
+            crate::ffi::c_bytes(sys::apr_table_get((*r).headers_in, name.as_ptr()))
+        };
+        !get(c"Transfer-Encoding").is_empty() || !matches!(get(c"Content-Length"), b"" | b"0")
+    }
+}
+
+/// What the handler needs to send a request to a group.
+pub struct Outgoing<'a> {
+    pub app_file: &'a Path,
+    pub init_config: &'a Pairs,
+    pub environ: &'a Pairs,
+    pub config: &'a Pairs,
+}
+
+/// Serves request `r` through `group`; returns the handler's status.
+///
+/// # Safety
+/// `r` is the live request this thread handles.
+pub unsafe fn serve(
+    r: *mut sys::request_rec,
+    group: &GroupAddress,
+    request: Outgoing<'_>,
+) -> c_int {
+    let name = &group.name;
+    // SAFETY: r is live (caller).
+    let mut state = unsafe { RequestState::new(r, format!("group {name}")) };
+    let mut stream = match connect(&group.socket, group.connect_timeout) {
+        Ok(stream) => stream,
+        Err(e) => {
+            return state.fail(
+                sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+                &format!("cannot connect to {}: {e}", group.socket.display()),
+            );
+        }
+    };
+    // SAFETY: r is live; request_time is apr_time_t, µs since the epoch.
+    let queue_start_us = u64::try_from(unsafe { (*r).request_time }).unwrap_or(0);
+    let mut out = Vec::with_capacity(8192);
+    out.extend_from_slice(&protocol::preface());
+    let encoded = protocol::encode_request(
+        &mut out,
+        queue_start_us,
+        // SAFETY: r is live.
+        unsafe { has_body(r) },
+        request.app_file.as_os_str().as_encoded_bytes(),
+        request.init_config,
+        request.environ,
+        request.config,
+    );
+    if let Err(e) = encoded {
+        return state.fail(
+            sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+            &format!("the request cannot be sent: {e}"),
+        );
+    }
+    let sent = stream
+        .set_write_timeout(Some(group.socket_timeout))
+        .and_then(|()| stream.write_all(&out));
+    if let Err(e) = sent {
+        return state.fail(
+            sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+            &format!("cannot send the request to {}: {e}", group.socket.display()),
+        );
+    }
+    exchange(r, &mut state, stream, group)
+}
+
+/// Reads the daemon's frames until the request ends.
+fn exchange(
+    r: *mut sys::request_rec,
+    state: &mut RequestState,
+    stream: UnixStream,
+    group: &GroupAddress,
+) -> c_int {
+    let name = &group.name;
+    let mut phase = Phase::Queued;
+    let mut pid = 0u32;
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(e) => {
+            return state.fail(
+                sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+                &format!("socket: {e}"),
+            );
+        }
+    };
+    let mut reader = FrameReader::new(stream);
+    let mut body = Vec::new();
+    let mut frame = Vec::new();
+    let mut preface_read = false;
+    loop {
+        let wait = match phase {
+            // The daemon refuses what waited past queue-timeout when it gets
+            // to it; if no process gets to it at all, give up a bit later.
+            Phase::Queued => group.queue_timeout + Duration::from_secs(1),
+            Phase::Running => group.request_timeout + Duration::from_secs(1),
+            Phase::Responding => group.socket_timeout,
+        };
+        if let Err(e) = reader.get_ref().set_read_timeout(Some(wait)) {
+            return state.fail(
+                sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+                &format!("socket: {e}"),
+            );
+        }
+        if !preface_read {
+            if let Err(e) = reader.read_preface() {
+                return broken(state, phase, pid, group, &e);
+            }
+            preface_read = true;
+        }
+        let decoded = reader.read_frame().and_then(|(kind, payload)| {
+            Frame::decode(kind, payload).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        });
+        let decoded = match decoded {
+            Ok(frame) => frame,
+            Err(e)
+                if protocol::protocol_error(&e).is_some()
+                    || e.kind() == io::ErrorKind::InvalidData =>
+            {
+                return protocol_error(state, pid, group, &e.to_string());
+            }
+            Err(e) => return broken(state, phase, pid, group, &e),
+        };
+        match decoded {
+            Frame::Accepted(process) => {
+                pid = process;
+                state.set_label(format!("group {name}, pid {pid}"));
+                phase = Phase::Running;
+            }
+            Frame::Read(want) => {
+                body.resize(
+                    (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize),
+                    0,
+                );
+                let n = state.read_body(&mut body);
+                frame.clear();
+                let encoded = match usize::try_from(n) {
+                    Ok(0) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),
+                    Ok(n) => protocol::encode_frame(&mut frame, Kind::Body, &body[..n]),
+                    Err(_) => {
+                        let status = state.body_error().unwrap_or(sys::HTTP_BAD_REQUEST as c_int);
+                        protocol::encode_body_error(
+                            &mut frame,
+                            u16::try_from(status).unwrap_or(400),
+                        )
+                    }
+                };
+                if let Err(e) = encoded {
+                    return protocol_error(state, pid, group, &e.to_string());
+                }
+                if let Err(e) = writer.write_all(&frame) {
+                    return broken(state, phase, pid, group, &e);
+                }
+            }
+            Frame::Head(head) => {
+                if state.start_response(head.status, &head.headers.abi_pairs()) != 0 {
+                    // Refused (logged): the response is a 500; stop listening.
+                    return state.finish(app_sdk::abi::ERROR);
+                }
+                phase = Phase::Responding;
+            }
+            Frame::Data(bytes) => {
+                if state.write(bytes) != 0 {
+                    return state.finish(app_sdk::abi::ERROR);
+                }
+            }
+            Frame::Flush => {
+                if state.flush() != 0 {
+                    return state.finish(app_sdk::abi::ERROR);
+                }
+            }
+            // SAFETY: r is the live request of this thread.
+            Frame::Log(line) => unsafe {
+                log::request(
+                    r,
+                    i32::from(line.level),
+                    0,
+                    &format!(
+                        "group {name}, pid {pid}: {}",
+                        String::from_utf8_lossy(&line.message)
+                    ),
+                )
+            },
+            Frame::End(outcome) => {
+                let rc = if outcome == protocol::Outcome::Ok {
+                    app_sdk::abi::OK
+                } else {
+                    app_sdk::abi::ERROR
+                };
+                return state.finish(rc);
+            }
+            Frame::Reject(reject) => {
+                if reject.retry_after_seconds > 0 {
+                    // SAFETY: r is live; the value is copied to its pool.
+                    unsafe { set_retry_after(r, reject.retry_after_seconds) };
+                }
+                let reason = String::from_utf8_lossy(&reject.reason).into_owned();
+                return state.fail(
+                    c_int::from(reject.status),
+                    &format!("request refused: {reason}"),
+                );
+            }
+            other => {
+                return protocol_error(
+                    state,
+                    pid,
+                    group,
+                    &format!("unexpected {:?} frame", other.kind()),
+                );
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `r` is live.
+unsafe fn set_retry_after(r: *mut sys::request_rec, seconds: u32) {
+    // SAFETY: r is live (caller); the value is copied into its pool.
+    unsafe {
+        let value = crate::ffi::pool_str((*r).pool, seconds.to_string().as_bytes());
+        sys::apr_table_setn((*r).err_headers_out, c"Retry-After".as_ptr(), value);
+    }
+}
+
+fn protocol_error(state: &mut RequestState, pid: u32, group: &GroupAddress, what: &str) -> c_int {
+    state.fail(
+        sys::HTTP_BAD_GATEWAY as c_int,
+        &format!(
+            "protocol error from group {} (pid {pid}): {what}",
+            group.name
+        ),
+    )
+}
+
+/// The daemon's socket failed or timed out: what that means depends on how
+/// far the request got.
+fn broken(
+    state: &mut RequestState,
+    phase: Phase,
+    pid: u32,
+    group: &GroupAddress,
+    e: &io::Error,
+) -> c_int {
+    if state.client_gone() {
+        return sys::OK as c_int;
+    }
+    let timed_out = matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    );
+    match (phase, timed_out) {
+        (Phase::Queued, true) => {
+            // SAFETY: the state's request is live on this thread.
+            unsafe { set_retry_after(state.request(), 1) };
+            state.fail(
+                sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+                &format!(
+                    "no process took the request within queue-timeout ({} s)",
+                    group.queue_timeout.as_secs()
+                ),
+            )
+        }
+        (Phase::Running, true) => state.fail(
+            sys::HTTP_GATEWAY_TIME_OUT as c_int,
+            &format!("no response within request-timeout ({} s)", group.request_timeout.as_secs()),
+        ),
+        (Phase::Responding, true) => state.fail(
+            sys::HTTP_GATEWAY_TIME_OUT as c_int,
+            &format!(
+                "the response stalled for socket-timeout ({} s) and was cut short",
+                group.socket_timeout.as_secs()
+            ),
+        ),
+        (Phase::Queued, false) => state.fail(
+            sys::HTTP_BAD_GATEWAY as c_int,
+            &format!("the daemon closed the connection before taking the request: {e}"),
+        ),
+        (_, false) => state.fail(
+            sys::HTTP_BAD_GATEWAY as c_int,
+            &format!("process {pid} closed the connection before the response ended ({e}); it may have died, see its exit"),
+        ),
+    }
+}

@@ -1,0 +1,650 @@
+//! Daemon process groups in the Apache parent: their sockets, their
+//! processes, respawning the ones that die and replacing them all on a
+//! graceful restart.
+//!
+//! State that must outlive a configuration generation (listening sockets,
+//! live processes) is kept in a static: the module is linked NODELETE, so it
+//! survives Apache's restarts, unlike anything in the configuration pool. A
+//! group's socket is kept across generations, so connections waiting in its
+//! backlog during a restart are served by the new processes.
+
+use std::ffi::{c_int, c_void};
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use apache_sys as sys;
+
+use super::spawn::{LISTEN_FD, SpawnPlan};
+use crate::config::ProcessGroup;
+use crate::daemon_plan::{self, Identity, PlannedApp};
+use crate::daemon_spec::DaemonSpec;
+use crate::ffi::module::{dir_conf, rustgi_module, server_conf};
+use crate::ffi::{c_bytes, log};
+use crate::users;
+
+/// What an Apache child needs to reach a group; set in the parent before the
+/// children are forked, read-only in them.
+#[derive(Debug)]
+pub struct GroupAddress {
+    pub name: String,
+    /// The ServerName of the virtual host that defined the group; None for
+    /// the main server's groups, which serve every host.
+    pub scope: Option<String>,
+    pub socket: PathBuf,
+    pub connect_timeout: Duration,
+    pub socket_timeout: Duration,
+    pub request_timeout: Duration,
+    pub queue_timeout: Duration,
+}
+
+static ADDRESSES: RwLock<Vec<Arc<GroupAddress>>> = RwLock::new(Vec::new());
+
+/// The group `name`, as an Apache child sees it.
+pub fn address(name: &str) -> Option<Arc<GroupAddress>> {
+    let addresses = ADDRESSES.read().unwrap_or_else(|e| e.into_inner());
+    addresses.iter().find(|g| g.name == name).cloned()
+}
+
+struct Process {
+    /// Registered with APR by address: the box never moves. Its file
+    /// pointers are NULL: the process's standard streams are not APR files.
+    proc_: sys::apr_proc_t,
+    group: String,
+    slot: u32,
+    started: Instant,
+}
+
+struct Group {
+    spec: DaemonSpec,
+    socket: PathBuf,
+    listener: OwnedFd,
+    plan_args: Vec<String>,
+    executable: String,
+    processes: Vec<Box<Process>>,
+    crash_streak: u32,
+}
+
+// SAFETY: a Process is only touched under the SUPERVISOR mutex, in the
+// Apache parent; its apr_proc_t holds NULL file pointers only.
+unsafe impl Send for Process {}
+
+#[derive(Default)]
+struct Supervisor {
+    groups: Vec<Group>,
+    /// Processes of earlier generations, finishing their requests.
+    retired: Vec<Box<Process>>,
+    /// The configuration pool of the current generation (for registrations).
+    pconf: usize,
+    parent_pid: u32,
+}
+
+static SUPERVISOR: Mutex<Option<Supervisor>> = Mutex::new(None);
+
+fn supervisor() -> MutexGuard<'static, Option<Supervisor>> {
+    SUPERVISOR.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One group as the configuration defines it.
+struct Defined {
+    spec: DaemonSpec,
+    scope: Option<String>,
+    apps: Vec<PlannedApp>,
+    allowed: Vec<String>,
+}
+
+fn server_hostname(s: *const sys::server_rec) -> String {
+    // SAFETY: s is a live server_rec; server_hostname is NULL or a C string.
+    String::from_utf8_lossy(unsafe { c_bytes((*s).server_hostname) }).into_owned()
+}
+
+/// Every server of the configuration, main server first.
+fn servers(main: *mut sys::server_rec) -> Vec<*mut sys::server_rec> {
+    let mut list = Vec::new();
+    let mut s = main;
+    while !s.is_null() {
+        list.push(s);
+        // SAFETY: the server list is a live linked list of the configuration.
+        s = unsafe { (*s).next };
+    }
+    list
+}
+
+/// The groups the configuration defines, with the apps each may serve.
+fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
+    let servers = servers(main);
+    let mut defined: Vec<Defined> = Vec::new();
+    for &s in &servers {
+        // SAFETY: s is a live server; its config was made by this module.
+        let (conf, is_virtual) = unsafe { (server_conf(s), (*s).is_virtual != 0) };
+        for spec in &conf.daemons {
+            if let Some(other) = defined.iter().find(|d| d.spec.name == spec.name) {
+                return Err(format!(
+                    "RustgiDaemonProcess: group '{}' is defined twice (also for {})",
+                    spec.name,
+                    other.scope.as_deref().unwrap_or("the main server")
+                ));
+            }
+            defined.push(Defined {
+                spec: spec.clone(),
+                scope: is_virtual.then(|| server_hostname(s)),
+                apps: Vec::new(),
+                allowed: Vec::new(),
+            });
+        }
+    }
+    for &s in &servers {
+        let host = server_hostname(s);
+        // SAFETY: as above; lookup_defaults is the server's directory config.
+        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
+        for alias in &conf.aliases {
+            let group = alias
+                .spec
+                .process_group
+                .as_ref()
+                .or(dir.process_group.as_ref());
+            let file = alias.spec.file.to_string_lossy().into_owned();
+            for d in defined.iter_mut() {
+                let visible = d.scope.as_ref().is_none_or(|h| *h == host);
+                if !visible {
+                    continue;
+                }
+                if !d.allowed.contains(&file) {
+                    d.allowed.push(file.clone());
+                }
+                if group == Some(&ProcessGroup::Daemon(d.spec.name.clone())) {
+                    let app = PlannedApp {
+                        file: file.clone(),
+                        init_config: dir.app_config.pairs().to_vec(),
+                    };
+                    if !d.apps.contains(&app) {
+                        d.apps.push(app);
+                    }
+                }
+            }
+            if let Some(ProcessGroup::Daemon(name)) = group {
+                let known = defined
+                    .iter()
+                    .any(|d| d.spec.name == *name && d.scope.as_ref().is_none_or(|h| *h == host));
+                if !known {
+                    return Err(format!(
+                        "RustgiScriptAlias at {}: process group '{name}' is not defined for \
+                         this virtual host (RustgiDaemonProcess {name} ... in the main server \
+                         or in a virtual host with ServerName {host})",
+                        alias.defined_at
+                    ));
+                }
+            }
+        }
+    }
+    // Apps not preloaded are still allowed, loaded on their first request.
+    for d in defined.iter_mut() {
+        let allowed = std::mem::take(&mut d.allowed);
+        for file in allowed {
+            if !d.apps.iter().any(|a| a.file == file) {
+                d.apps.push(PlannedApp {
+                    file,
+                    init_config: Vec::new(),
+                });
+            }
+        }
+    }
+    Ok(defined)
+}
+
+/// The account and group a daemon runs as.
+fn identity(spec: &DaemonSpec) -> Result<Option<Identity>, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Without root there is no switching; the processes run as Apache.
+        return Ok(None);
+    }
+    // SAFETY: ap_unixd_config is filled by mod_unixd while the configuration
+    // is read, before any hook that calls this; reading plain fields.
+    let (apache_user, apache_gid) = unsafe { (ap_user(), ap_unixd_gid()) };
+    let account = match &spec.user {
+        Some(name) => users::user(name)?,
+        None => users::user_by_uid(apache_user).ok_or("Apache's User does not exist")?,
+    };
+    if account.uid == 0 {
+        return Err(format!(
+            "user {} is root: daemon processes never run as root",
+            account.name
+        ));
+    }
+    let gid = match (&spec.group, &spec.user) {
+        (Some(group), _) => users::group(group)?,
+        (None, Some(_)) => account.gid,
+        (None, None) => apache_gid,
+    };
+    Ok(Some(Identity { account, gid }))
+}
+
+/// # Safety
+/// Reads mod_unixd's configuration; see `identity`.
+unsafe fn ap_user() -> u32 {
+    // SAFETY: plain field read of an initialised global (caller).
+    unsafe { (*(&raw const sys::ap_unixd_config)).user_id }
+}
+
+/// # Safety
+/// As for `ap_user`.
+unsafe fn ap_unixd_gid() -> u32 {
+    // SAFETY: plain field read of an initialised global (caller).
+    unsafe { (*(&raw const sys::ap_unixd_config)).group_id }
+}
+
+/// Checks the groups at configuration time (`apache2 -t` included): names,
+/// users and references. An error names the directive and the cause.
+pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
+    for group in defined_groups(main)? {
+        identity(&group.spec)
+            .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
+    }
+    Ok(())
+}
+
+/// The directory this module was loaded from; the daemon executable lives
+/// beside it.
+fn module_dir() -> Option<PathBuf> {
+    // SAFETY: an all-zero Dl_info is a valid out-parameter; dladdr fills it
+    // from the address of this module's own record.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr((&raw const rustgi_module).cast(), &mut info) == 0
+            || info.dli_fname.is_null()
+        {
+            return None;
+        }
+        let path = PathBuf::from(String::from_utf8_lossy(c_bytes(info.dli_fname)).into_owned());
+        path.parent().map(Path::to_path_buf)
+    }
+}
+
+fn daemon_executable() -> Result<PathBuf, String> {
+    let dir = module_dir().ok_or("cannot tell where mod_rustgi was loaded from")?;
+    let exe = dir.join("rustgi-daemon");
+    match fs::metadata(&exe) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(exe),
+        _ => Err(format!(
+            "the daemon executable {} is missing: install rustgi-daemon beside mod_rustgi",
+            exe.display()
+        )),
+    }
+}
+
+/// The socket directory: root-owned and not writable by others, so nobody
+/// else can put a socket in a group's place.
+fn socket_dir(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<PathBuf, String> {
+    // SAFETY: main is the live main server with this module's config.
+    let prefix = unsafe { server_conf(main) }.socket_prefix.clone();
+    let dir = match prefix {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            // SAFETY: pconf is live; the function returns a pool string.
+            let p = unsafe { sys::ap_runtime_dir_relative(pconf, c"rustgi".as_ptr()) };
+            // SAFETY: NULL or a NUL-terminated pool string.
+            PathBuf::from(String::from_utf8_lossy(unsafe { c_bytes(p) }).into_owned())
+        }
+    };
+    fs::create_dir_all(&dir).map_err(|e| format!("RustgiSocketPrefix {}: {e}", dir.display()))?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("RustgiSocketPrefix {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd, String> {
+    let _ = fs::remove_file(path);
+    let listener = UnixListener::bind(path)
+        .map_err(|e| format!("cannot create socket {}: {e}", path.display()))?;
+    // std listens with a fixed backlog; set the group's.
+    // SAFETY: listen on a descriptor we own.
+    if unsafe {
+        libc::listen(
+            listener.as_raw_fd(),
+            backlog.min(c_int::MAX as u32) as c_int,
+        )
+    } != 0
+    {
+        return Err(format!(
+            "listen on {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+    if let Some(uid) = apache_uid {
+        chown(path, Some(uid), None).map_err(|e| format!("chown {}: {e}", path.display()))?;
+    }
+    Ok(OwnedFd::from(listener))
+}
+
+/// post_config: starts the groups of a new configuration generation and
+/// retires the processes of the previous one.
+pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<(), String> {
+    let defined = defined_groups(main)?;
+    let mut guard = supervisor();
+    if defined.is_empty() && guard.is_none() {
+        return Ok(());
+    }
+    let state = guard.get_or_insert_with(Supervisor::default);
+    state.pconf = pconf as usize;
+    state.parent_pid = std::process::id();
+
+    // Everything running belongs to the previous generation now.
+    let old_groups = std::mem::take(&mut state.groups);
+    let mut listeners: Vec<(PathBuf, OwnedFd)> = Vec::new();
+    for group in old_groups {
+        state.retired.extend(group.processes);
+        listeners.push((group.socket, group.listener));
+    }
+
+    let mut addresses = Vec::new();
+    if !defined.is_empty() {
+        let exe = daemon_executable()?;
+        let dir = socket_dir(pconf, main)?;
+        // SAFETY: see identity().
+        let apache_uid = (unsafe { libc::geteuid() } == 0).then(|| unsafe { ap_user() });
+        for d in defined {
+            let name = d.spec.name.clone();
+            let socket = dir.join(format!("{name}.sock"));
+            let reuse = listeners
+                .iter()
+                .position(|(path, _)| *path == socket && path.exists());
+            let listener = match reuse {
+                Some(i) => listeners.swap_remove(i).1,
+                None => listen(&socket, d.spec.listen_backlog, apache_uid)
+                    .map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?,
+            };
+            let identity =
+                identity(&d.spec).map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?;
+            // SAFETY: main is the live main server.
+            let reloading = unsafe { server_conf(main) }.script_reloading();
+            // Only Apache's children may connect: they run as User when
+            // Apache starts as root, and as whoever started it otherwise.
+            // SAFETY: geteuid has no preconditions.
+            let peer_uids = vec![apache_uid.unwrap_or_else(|| unsafe { libc::geteuid() })];
+            let config_path = dir.join(format!("{name}.json"));
+            let text = daemon_plan::config_json(
+                &d.spec,
+                identity.as_ref(),
+                &d.apps,
+                &peer_uids,
+                reloading,
+            );
+            fs::write(&config_path, text)
+                .and_then(|()| fs::set_permissions(&config_path, fs::Permissions::from_mode(0o600)))
+                .map_err(|e| {
+                    format!(
+                        "RustgiDaemonProcess {name}: writing {}: {e}",
+                        config_path.display()
+                    )
+                })?;
+            addresses.push(Arc::new(GroupAddress {
+                name: name.clone(),
+                scope: d.scope.clone(),
+                socket: socket.clone(),
+                connect_timeout: d.spec.connect_timeout,
+                socket_timeout: d.spec.socket_timeout,
+                request_timeout: d.spec.request_timeout,
+                queue_timeout: d.spec.queue_timeout,
+            }));
+            let mut group = Group {
+                plan_args: vec![
+                    "--config".to_owned(),
+                    config_path.to_string_lossy().into_owned(),
+                    "--listen-fd".to_owned(),
+                    LISTEN_FD.to_string(),
+                ],
+                executable: exe.to_string_lossy().into_owned(),
+                spec: d.spec,
+                socket,
+                listener,
+                processes: Vec::new(),
+                crash_streak: 0,
+            };
+            let mut pids = Vec::new();
+            for slot in 0..group.spec.processes {
+                match spawn(&group, slot, 0) {
+                    Ok(process) => {
+                        pids.push(process.proc_.pid.to_string());
+                        group.processes.push(process);
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "RustgiDaemonProcess {name}: cannot start a process: {e}"
+                        ));
+                    }
+                }
+            }
+            let user = identity.as_ref().map_or_else(
+                || "the user Apache runs as".to_owned(),
+                |i| format!("user {}", i.account.name),
+            );
+            log::server(
+                main,
+                sys::APLOG_NOTICE as i32,
+                0,
+                &format!(
+                    "group {name}: {} process{} × {} threads, {user}, socket {}, pids {}",
+                    group.spec.processes,
+                    if group.spec.processes == 1 { "" } else { "es" },
+                    group.spec.threads,
+                    group.socket.display(),
+                    pids.join(", ")
+                ),
+            );
+            state.groups.push(group);
+        }
+    }
+    // Sockets of groups that are gone: remove their files.
+    for (path, _) in &listeners {
+        let _ = fs::remove_file(path);
+    }
+    *ADDRESSES.write().unwrap_or_else(|e| e.into_inner()) = addresses;
+
+    // Register every live process with this generation's pool, and ask the
+    // retired ones to finish their requests and exit.
+    for group in &mut state.groups {
+        for process in &mut group.processes {
+            register(process, pconf);
+        }
+    }
+    for process in &mut state.retired {
+        register(process, pconf);
+        // SAFETY: signalling a child process of ours.
+        unsafe { libc::kill(process.proc_.pid, libc::SIGUSR1) };
+    }
+    if !state.retired.is_empty() {
+        log::server(
+            main,
+            sys::APLOG_INFO as i32,
+            0,
+            &format!(
+                "retiring {} daemon process(es) of the previous configuration",
+                state.retired.len()
+            ),
+        );
+    }
+    drop(guard);
+    // SAFETY: registering a cleanup on the live configuration pool.
+    unsafe {
+        sys::apr_pool_cleanup_register(
+            pconf,
+            std::ptr::null(),
+            Some(on_config_destroyed),
+            Some(sys::apr_pool_cleanup_null),
+        );
+    }
+    Ok(())
+}
+
+fn spawn(group: &Group, slot: u32, delay_ms: u64) -> std::io::Result<Box<Process>> {
+    let mut args = group.plan_args.clone();
+    args.extend(["--process".to_owned(), slot.to_string()]);
+    if delay_ms > 0 {
+        args.extend(["--start-delay-ms".to_owned(), delay_ms.to_string()]);
+    }
+    let env = vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+    ];
+    let plan = SpawnPlan::new(
+        &group.executable,
+        &group.spec.process_title(),
+        &args,
+        &env,
+        group.listener.as_raw_fd(),
+    )?;
+    let pid = plan.spawn()?;
+    Ok(Box::new(Process {
+        proc_: sys::apr_proc_t {
+            pid,
+            in_: std::ptr::null_mut(),
+            out: std::ptr::null_mut(),
+            err: std::ptr::null_mut(),
+        },
+        group: group.spec.name.clone(),
+        slot,
+        started: Instant::now(),
+    }))
+}
+
+fn register(process: &mut Box<Process>, pconf: *mut sys::apr_pool_t) {
+    let data: *mut Process = &mut **process;
+    // SAFETY: the box's address is stable until the process is removed after
+    // its death, which unregisters it first; pconf is the live pool.
+    unsafe {
+        sys::apr_proc_other_child_register(
+            &mut (*data).proc_,
+            Some(maintenance),
+            data.cast(),
+            std::ptr::null_mut(),
+            pconf,
+        );
+    }
+}
+
+/// APR calls this from the parent's main loop when a registered process
+/// changes state.
+unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int) {
+    crate::ffi::guard("daemon maintenance", (), || {
+        let reason = reason as u32;
+        if reason != sys::APR_OC_REASON_DEATH && reason != sys::APR_OC_REASON_LOST {
+            // UNREGISTER (the pool is cleared on restart) and the others need
+            // nothing: start() registers the live processes again.
+            return;
+        }
+        // SAFETY: data is the Process box registered above, still alive.
+        unsafe { sys::apr_proc_other_child_unregister(data) };
+        on_death(data.cast::<Process>(), status);
+    });
+}
+
+fn on_death(dead: *const Process, status: c_int) {
+    let mut guard = supervisor();
+    let Some(state) = guard.as_mut() else { return };
+    let how = daemon_plan::describe_exit(status);
+    if let Some(i) = state.retired.iter().position(|p| std::ptr::eq(&**p, dead)) {
+        let p = state.retired.swap_remove(i);
+        log::server(
+            std::ptr::null(),
+            sys::APLOG_INFO as i32,
+            0,
+            &format!("group {}: retired process {} {how}", p.group, p.proc_.pid),
+        );
+        return;
+    }
+    let pconf = state.pconf as *mut sys::apr_pool_t;
+    for group in &mut state.groups {
+        let Some(i) = group
+            .processes
+            .iter()
+            .position(|p| std::ptr::eq(&**p, dead))
+        else {
+            continue;
+        };
+        let p = group.processes.swap_remove(i);
+        let short_lived = p.started.elapsed() < Duration::from_secs(10);
+        if daemon_plan::clean_exit(status) || !short_lived {
+            group.crash_streak = 0;
+        } else {
+            group.crash_streak += 1;
+        }
+        let delay = daemon_plan::restart_delay_ms(group.crash_streak);
+        // SAFETY: ap_state_query has no preconditions.
+        let exiting = unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) }
+            == sys::AP_SQ_MS_EXITING as c_int;
+        if exiting {
+            return;
+        }
+        let level = if daemon_plan::clean_exit(status) {
+            sys::APLOG_NOTICE
+        } else {
+            sys::APLOG_ERR
+        };
+        let wait = if delay > 0 {
+            format!(" in {} ms", delay)
+        } else {
+            String::new()
+        };
+        log::server(
+            std::ptr::null(),
+            level as i32,
+            0,
+            &format!(
+                "group {}: process {} {how}; starting a new one{wait}",
+                p.group, p.proc_.pid
+            ),
+        );
+        match spawn(group, p.slot, delay) {
+            Ok(mut process) => {
+                register(&mut process, pconf);
+                group.processes.push(process);
+            }
+            Err(e) => log::server(
+                std::ptr::null(),
+                sys::APLOG_ERR as i32,
+                0,
+                &format!("group {}: cannot start a process: {e}", group.spec.name),
+            ),
+        }
+        return;
+    }
+}
+
+/// The configuration pool is destroyed on restart and at exit. At exit the
+/// daemons are told to stop (SIGTERM: they finish within shutdown-timeout);
+/// on restart, start() replaces them.
+unsafe extern "C" fn on_config_destroyed(_data: *mut c_void) -> sys::apr_status_t {
+    crate::ffi::guard("daemon shutdown", (), || {
+        // SAFETY: ap_state_query has no preconditions.
+        let state = unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) };
+        if state != sys::AP_SQ_MS_EXITING as c_int {
+            return;
+        }
+        let guard = supervisor();
+        let Some(sup) = guard.as_ref() else { return };
+        if sup.parent_pid != std::process::id() {
+            return;
+        }
+        let all = sup
+            .groups
+            .iter()
+            .flat_map(|g| g.processes.iter())
+            .chain(sup.retired.iter());
+        for process in all {
+            // SAFETY: signalling a child process of ours.
+            unsafe { libc::kill(process.proc_.pid, libc::SIGTERM) };
+        }
+        for group in &sup.groups {
+            let _ = fs::remove_file(&group.socket);
+        }
+    });
+    0
+}
