@@ -365,6 +365,7 @@ unsafe extern "C" fn post_config(
 
 unsafe extern "C" fn child_init(pchild: *mut sys::apr_pool_t, s: *mut sys::server_rec) {
     guard("child_init", (), || {
+        supervisor::forget_in_child();
         // SAFETY: pchild lives as long as the child; its cleanup runs when the
         // child stops, after its request threads ended.
         unsafe {

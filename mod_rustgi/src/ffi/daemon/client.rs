@@ -161,6 +161,7 @@ fn exchange(
     let mut body = Vec::new();
     let mut frame = Vec::new();
     let mut preface_read = false;
+    let mut current_wait = None;
     loop {
         let wait = match phase {
             // The daemon refuses what waited past queue-timeout when it gets
@@ -169,11 +170,14 @@ fn exchange(
             Phase::Running => group.request_timeout + Duration::from_secs(1),
             Phase::Responding => group.socket_timeout,
         };
-        if let Err(e) = reader.get_ref().set_read_timeout(Some(wait)) {
-            return state.fail(
-                sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
-                &format!("socket: {e}"),
-            );
+        if current_wait != Some(wait) {
+            if let Err(e) = reader.get_ref().set_read_timeout(Some(wait)) {
+                return state.fail(
+                    sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+                    &format!("socket: {e}"),
+                );
+            }
+            current_wait = Some(wait);
         }
         if !preface_read {
             if let Err(e) = reader.read_preface() {

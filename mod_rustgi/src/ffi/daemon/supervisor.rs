@@ -618,6 +618,18 @@ fn on_death(dead: *const Process, status: c_int) {
     }
 }
 
+/// In an Apache child: closes the copies of the groups' listening sockets the
+/// fork gave it, and forgets the parent's process table. The children only
+/// need the groups' addresses.
+pub fn forget_in_child() {
+    let mut guard = supervisor();
+    if let Some(state) = guard.as_ref()
+        && state.parent_pid != std::process::id()
+    {
+        *guard = None;
+    }
+}
+
 /// The configuration pool is destroyed on restart and at exit. At exit the
 /// daemons are told to stop (SIGTERM: they finish within shutdown-timeout);
 /// on restart, start() replaces them.
