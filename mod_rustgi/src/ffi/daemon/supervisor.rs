@@ -431,7 +431,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 sys::APLOG_NOTICE as i32,
                 0,
                 &format!(
-                    "group {name}: {} process{} × {} threads, {user}, socket {}, pids {}",
+                    "group {name}: {} process{} x {} threads, {user}, socket {}, pids {}",
                     group.spec.processes,
                     if group.spec.processes == 1 { "" } else { "es" },
                     group.spec.threads,
