@@ -345,8 +345,6 @@ fn config_error_bad_arguments() {
         &format!("<Location /x>\nRustgiScriptAlias /x {echo}\n</Location>"),
         &["RustgiScriptAlias", "not allowed"],
     );
-    assert_config_error(
-        "<Location /x>\nRustgiProcessGroup shop\n</Location>",
-        &["RustgiProcessGroup", "shop"],
-    );
+    // Inside <Location> an undefined group is found per request (500 and a
+    // log line; see daemon_isolation), since sections are merged per URL.
 }

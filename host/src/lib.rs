@@ -1,6 +1,9 @@
 //! The host side of the rustgi ABI that does not need Apache: the pairs
-//! arena the ABI hands to apps, and loading and calling apps. mod_rustgi uses
-//! it inside Apache's children; the daemon processes use it on their own.
+//! arena the ABI hands to apps, loading and calling apps, the protocol
+//! between Apache children and daemon processes, and the daemon itself
+//! (the `rustgi-daemon` executable).
 
 pub mod app;
+pub mod daemon;
 pub mod pairs;
+pub mod protocol;

@@ -178,6 +178,8 @@ impl AppConfig {
 pub struct DirConfig {
     pub app_config: AppConfig,
     pub process_group: Option<ProcessGroup>,
+    /// Where `RustgiProcessGroup` was set, for messages.
+    pub process_group_at: Option<String>,
     pub pass_authorization: Option<bool>,
 }
 
@@ -189,6 +191,11 @@ impl DirConfig {
                 .process_group
                 .clone()
                 .or_else(|| outer.process_group.clone()),
+            process_group_at: if inner.process_group.is_some() {
+                inner.process_group_at.clone()
+            } else {
+                outer.process_group_at.clone()
+            },
             pass_authorization: inner.pass_authorization.or(outer.pass_authorization),
         }
     }
@@ -205,7 +212,7 @@ impl DirConfig {
 #[derive(Debug)]
 pub struct ScriptAlias<Slot> {
     pub spec: ScriptAliasSpec,
-    /// Where the directive was written ("file:line"), for log lines.
+    /// Where the directive was written ("line N of FILE"), for messages.
     pub defined_at: String,
     pub slot: Arc<Slot>,
 }
@@ -435,6 +442,7 @@ mod tests {
     fn longest_prefix_wins() {
         let server = ServerConfig {
             aliases: vec![alias("/", 1), alias("/hello", 2), alias("/hello/deep", 3)],
+            ..Default::default()
         };
         let find = |uri: &str| {
             server
@@ -452,9 +460,11 @@ mod tests {
     fn vhost_merge_inherits_with_fresh_slots_and_keeps_overrides() {
         let base = ServerConfig {
             aliases: vec![alias("/", 1), alias("/shared", 2)],
+            ..Default::default()
         };
         let vhost = ServerConfig {
             aliases: vec![alias("/", 10)],
+            ..Default::default()
         };
         let merged = ServerConfig::merge(&base, &vhost, || 99);
         let slots: Vec<(String, u32)> = merged

@@ -13,6 +13,8 @@ use crate::users::Account;
 pub struct PlannedApp {
     pub file: String,
     pub init_config: Vec<(String, String)>,
+    /// Loaded at start; otherwise only allowed, loaded on first request.
+    pub preload: bool,
 }
 
 /// The identity the processes switch to (None: keep the parent's, when
@@ -30,20 +32,17 @@ pub fn config_json(
     apps: &[PlannedApp],
     peer_uids: &[u32],
     script_reloading: bool,
+    log_level: u8,
 ) -> String {
     let pairs =
         |list: &[(String, String)]| -> Value { list.iter().map(|(k, v)| json!([k, v])).collect() };
-    let home = spec.home.clone().or_else(|| {
-        identity
-            .map(|i| i.account.home.clone())
-            .filter(|h| !h.is_empty())
-    });
     let config = json!({
         "group": spec.name,
         "user": identity.map(|i| i.account.name.clone()),
         "uid": identity.map(|i| i.account.uid),
         "gid": identity.map(|i| i.gid),
-        "home": home,
+        // None: the daemon uses the user's home, or `/` when it has none.
+        "home": spec.home,
         "umask": spec.umask,
         "threads": spec.threads,
         "maximum_requests": spec.maximum_requests,
@@ -60,50 +59,45 @@ pub fn config_json(
         "env": pairs(&spec.env),
         "peer_uids": peer_uids,
         "script_reloading": script_reloading,
+        "log_level": log_level,
         "apps": apps.iter().map(|a| json!({
             "file": a.file,
             "init_config": pairs(&a.init_config),
+            "preload": a.preload,
         })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&config).expect("a JSON value always serializes")
 }
 
-/// How a process ended, from its wait status, for log lines.
-pub fn describe_exit(status: i32) -> String {
-    if libc::WIFSIGNALED(status) {
-        let signal = libc::WTERMSIG(status);
-        let name = match signal {
-            libc::SIGKILL => "SIGKILL",
-            libc::SIGSEGV => "SIGSEGV",
-            libc::SIGABRT => "SIGABRT",
-            libc::SIGTERM => "SIGTERM",
-            libc::SIGBUS => "SIGBUS",
-            libc::SIGILL => "SIGILL",
-            libc::SIGFPE => "SIGFPE",
-            libc::SIGXCPU => "SIGXCPU",
-            libc::SIGINT => "SIGINT",
-            _ => "",
-        };
-        let core = if libc::WCOREDUMP(status) {
-            ", core dumped"
-        } else {
-            ""
-        };
-        if name.is_empty() {
-            format!("killed by signal {signal}{core}")
-        } else {
-            format!("killed by signal {signal} ({name}){core}")
-        }
-    } else if libc::WIFEXITED(status) {
-        format!("exited with status {}", libc::WEXITSTATUS(status))
-    } else {
-        format!("ended with wait status {status}")
+/// The signals that end processes in practice, by name.
+const DEATH_SIGNALS: [(i32, &str); 9] = [
+    (libc::SIGKILL, "SIGKILL"),
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGABRT, "SIGABRT"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGFPE, "SIGFPE"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGXCPU, "SIGXCPU"),
+    (libc::SIGSYS, "SIGSYS"),
+];
+
+/// How a process ended, for log lines, from the status Apache's MPM passes
+/// to other-child callbacks. The MPM has already decoded the wait status into
+/// an exit code *or* a signal number and dropped which one it was; a number
+/// that is one of the signals that end processes is read as that signal (an
+/// app that exits with such a code is rare, and the daemon logs its own
+/// exits), any other as an exit status.
+pub fn describe_exit(code: i32) -> String {
+    match DEATH_SIGNALS.iter().find(|(number, _)| *number == code) {
+        Some((number, name)) => format!("killed by signal {number} ({name})"),
+        None => format!("exited with status {code}"),
     }
 }
 
 /// Whether an exit was a clean one (a recycle or a requested stop).
-pub fn clean_exit(status: i32) -> bool {
-    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+pub fn clean_exit(code: i32) -> bool {
+    code == 0
 }
 
 /// The delay before starting a process again after `streak` deaths in a row
@@ -136,19 +130,24 @@ mod tests {
         let apps = [PlannedApp {
             file: "/srv/a.so".into(),
             init_config: vec![("k".into(), "v".into())],
+            preload: false,
         }];
-        let text = config_json(&spec, Some(&identity), &apps, &[33], true);
+        spec.home = Some("/srv/shop".into());
+        let text = config_json(&spec, Some(&identity), &apps, &[33], true, 7);
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["group"], "shop");
         assert_eq!(v["uid"], 1001);
         assert_eq!(v["gid"], 1002);
-        assert_eq!(v["home"], "/home/shop");
+        assert_eq!(v["home"], "/srv/shop");
+        assert_eq!(v["log_level"], 7);
         assert_eq!(v["threads"], 15);
         assert_eq!(v["request_timeout"], 60);
         assert_eq!(v["env"][0][1], "1");
         assert_eq!(v["peer_uids"][0], 33);
         assert_eq!(v["apps"][0]["init_config"][0][0], "k");
-        let text = config_json(&spec, None, &[], &[], false);
+        assert_eq!(v["apps"][0]["preload"], false);
+        spec.home = None;
+        let text = config_json(&spec, None, &[], &[], false, 6);
         let v: Value = serde_json::from_str(&text).unwrap();
         assert!(v["uid"].is_null() && v["home"].is_null());
     }
@@ -156,7 +155,9 @@ mod tests {
     #[test]
     fn exits_are_described() {
         assert_eq!(describe_exit(9), "killed by signal 9 (SIGKILL)");
-        assert_eq!(describe_exit(3 << 8), "exited with status 3");
+        assert_eq!(describe_exit(11), "killed by signal 11 (SIGSEGV)");
+        assert_eq!(describe_exit(3), "exited with status 3");
+        assert_eq!(describe_exit(0), "exited with status 0");
         assert!(clean_exit(0));
         assert!(!clean_exit(9));
     }

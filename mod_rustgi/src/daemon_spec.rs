@@ -141,9 +141,9 @@ pub fn check_group_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn number<T: std::str::FromStr>(option: &str, value: &str, min: T) -> Result<T, String>
+fn number<T>(option: &str, value: &str, min: T) -> Result<T, String>
 where
-    T: PartialOrd + std::fmt::Display,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
 {
     match value.parse::<T>() {
         Ok(n) if n >= min => Ok(n),

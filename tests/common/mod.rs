@@ -5,6 +5,7 @@
 //! Every test file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod http;
 
 use std::collections::BTreeMap;
@@ -53,6 +54,9 @@ pub enum Artifact {
     Echo,
     /// `libc_hello.so`, the app written in C.
     CHello,
+    /// `libfaults.so`, the test app that misbehaves on request (daemon
+    /// mode tests).
+    Faults,
 }
 
 impl Artifact {
@@ -62,6 +66,7 @@ impl Artifact {
             Artifact::Hello => "libhello.so",
             Artifact::Echo => "libecho.so",
             Artifact::CHello => "libc_hello.so",
+            Artifact::Faults => "libfaults.so",
         }
     }
 

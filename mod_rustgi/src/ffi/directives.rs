@@ -157,7 +157,7 @@ unsafe fn run(
     }
 }
 
-/// "file:line" of the directive being read.
+/// "line N of FILE" for the directive being read, as Apache words it.
 ///
 /// # Safety
 /// `cmd` is live and reading a directive.
@@ -170,9 +170,9 @@ unsafe fn location(cmd: *const sys::cmd_parms) -> String {
             return "unknown".to_owned();
         }
         format!(
-            "{}:{}",
-            String::from_utf8_lossy(c_bytes((*directive).filename)),
-            (*directive).line_num
+            "line {} of {}",
+            (*directive).line_num,
+            String::from_utf8_lossy(c_bytes((*directive).filename))
         )
     }
 }
@@ -227,7 +227,9 @@ unsafe extern "C" fn process_group(
     unsafe {
         run(cmd, NAME, || {
             let group = config::parse_process_group(NAME, text(NAME, c_bytes(value))?)?;
-            dir_mut(mconfig).process_group = Some(group);
+            let dir = dir_mut(mconfig);
+            dir.process_group = Some(group);
+            dir.process_group_at = Some(location(cmd));
             Ok(())
         })
     }

@@ -288,7 +288,7 @@ unsafe fn serve_embedded(
                     sys::APLOG_ERR as i32,
                     0,
                     &format!(
-                        "app {} (RustgiScriptAlias at {}) is unavailable: {why}",
+                        "app {} (RustgiScriptAlias on {}) is unavailable: {why}",
                         alias.spec.file.display(),
                         alias.defined_at
                     ),

@@ -35,7 +35,7 @@ pub static mut rustgi_module: sys::module = sys::module {
 };
 
 /// The index Apache gave this module, for config vectors and log tags.
-pub(super) fn module_index() -> c_int {
+pub(crate) fn module_index() -> c_int {
     // SAFETY: Apache writes module_index once while loading the module, before
     // any hook or log call; reading a c_int through a raw pointer makes no
     // reference to the mutable static.

@@ -65,6 +65,8 @@ struct Group {
     listener: OwnedFd,
     plan_args: Vec<String>,
     executable: String,
+    // Boxed: APR keeps each process's address while it is registered.
+    #[allow(clippy::vec_box)]
     processes: Vec<Box<Process>>,
     crash_streak: u32,
 }
@@ -77,6 +79,7 @@ unsafe impl Send for Process {}
 struct Supervisor {
     groups: Vec<Group>,
     /// Processes of earlier generations, finishing their requests.
+    #[allow(clippy::vec_box)]
     retired: Vec<Box<Process>>,
     /// The configuration pool of the current generation (for registrations).
     pconf: usize,
@@ -160,6 +163,7 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                     let app = PlannedApp {
                         file: file.clone(),
                         init_config: dir.app_config.pairs().to_vec(),
+                        preload: true,
                     };
                     if !d.apps.contains(&app) {
                         d.apps.push(app);
@@ -167,18 +171,27 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                 }
             }
             if let Some(ProcessGroup::Daemon(name)) = group {
-                let known = defined
-                    .iter()
-                    .any(|d| d.spec.name == *name && d.scope.as_ref().is_none_or(|h| *h == host));
-                if !known {
-                    return Err(format!(
-                        "RustgiScriptAlias at {}: process group '{name}' is not defined for \
-                         this virtual host (RustgiDaemonProcess {name} ... in the main server \
-                         or in a virtual host with ServerName {host})",
-                        alias.defined_at
-                    ));
-                }
+                let at = if alias.spec.process_group.is_some() {
+                    format!("RustgiScriptAlias on {}", alias.defined_at)
+                } else {
+                    format!(
+                        "RustgiProcessGroup on {}",
+                        dir.process_group_at.as_deref().unwrap_or("?")
+                    )
+                };
+                check_visible(&defined, name, &host, &at)?;
             }
+        }
+        // A server-wide RustgiProcessGroup must name a group too, aliases or not.
+        if let (Some(ProcessGroup::Daemon(name)), Some(at)) =
+            (&dir.process_group, &dir.process_group_at)
+        {
+            check_visible(
+                &defined,
+                name,
+                &host,
+                &format!("RustgiProcessGroup on {at}"),
+            )?;
         }
     }
     // Apps not preloaded are still allowed, loaded on their first request.
@@ -189,11 +202,28 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                 d.apps.push(PlannedApp {
                     file,
                     init_config: Vec::new(),
+                    preload: false,
                 });
             }
         }
     }
     Ok(defined)
+}
+
+/// Fails unless group `name` is defined for virtual host `host`.
+fn check_visible(defined: &[Defined], name: &str, host: &str, at: &str) -> Result<(), String> {
+    let known = defined
+        .iter()
+        .any(|d| d.spec.name == name && d.scope.as_ref().is_none_or(|h| h == host));
+    if known {
+        Ok(())
+    } else {
+        Err(format!(
+            "{at}: process group '{name}' is not defined for this virtual host \
+             (RustgiDaemonProcess {name} ... in the main server or in a virtual host \
+             with ServerName {host})"
+        ))
+    }
 }
 
 /// The account and group a daemon runs as.
@@ -228,14 +258,14 @@ fn identity(spec: &DaemonSpec) -> Result<Option<Identity>, String> {
 /// Reads mod_unixd's configuration; see `identity`.
 unsafe fn ap_user() -> u32 {
     // SAFETY: plain field read of an initialised global (caller).
-    unsafe { (*(&raw const sys::ap_unixd_config)).user_id }
+    unsafe { sys::ap_unixd_config.user_id }
 }
 
 /// # Safety
 /// As for `ap_user`.
 unsafe fn ap_unixd_gid() -> u32 {
     // SAFETY: plain field read of an initialised global (caller).
-    unsafe { (*(&raw const sys::ap_unixd_config)).group_id }
+    unsafe { sys::ap_unixd_config.group_id }
 }
 
 /// Checks the groups at configuration time (`apache2 -t` included): names,
@@ -246,6 +276,27 @@ pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
             .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
     }
     Ok(())
+}
+
+/// The `LogLevel` in effect for this module in server `s` (`LogLevel
+/// rustgi:debug`, or the server's level), for the daemons' own log lines.
+///
+/// # Safety
+/// `s` is a live server_rec.
+unsafe fn module_log_level(s: *const sys::server_rec) -> u8 {
+    // SAFETY: s is live; module_levels is NULL or an array with an entry for
+    // every loaded module, -1 where the module has no level of its own.
+    unsafe {
+        let log = &(*s).log;
+        let index = crate::ffi::module::module_index();
+        let own = if log.module_levels.is_null() || index < 0 {
+            -1
+        } else {
+            i32::from(*log.module_levels.add(index as usize))
+        };
+        let level = if own >= 0 { own } else { log.level };
+        level.clamp(0, 15) as u8
+    }
 }
 
 /// The directory this module was loaded from; the daemon executable lives
@@ -345,6 +396,8 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     }
 
     let mut addresses = Vec::new();
+    // SAFETY: main is the live main server.
+    let log_level = unsafe { module_log_level(main) };
     if !defined.is_empty() {
         let exe = daemon_executable()?;
         let dir = socket_dir(pconf, main)?;
@@ -376,6 +429,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 &d.apps,
                 &peer_uids,
                 reloading,
+                log_level,
             );
             fs::write(&config_path, text)
                 .and_then(|()| fs::set_permissions(&config_path, fs::Permissions::from_mode(0o600)))

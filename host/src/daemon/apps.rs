@@ -1,0 +1,129 @@
+//! The apps a daemon process serves: one instance per (file, init
+//! configuration), the configured ones loaded at startup, others for an
+//! allowed file loaded once on first use.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use super::config::AppSpec;
+use super::host_api;
+use super::log;
+use super::setup::FileStamp;
+use crate::app::AppInstance;
+use crate::pairs::Pairs;
+
+type Key = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+type Slot = Arc<OnceLock<Result<Arc<AppInstance>, String>>>;
+
+struct Allowed {
+    file: PathBuf,
+    /// The file as it was before it was loaded.
+    stamp: Option<FileStamp>,
+}
+
+pub struct Apps {
+    allowed: Vec<Allowed>,
+    instances: Mutex<HashMap<Key, Slot>>,
+}
+
+fn key(file: &[u8], init_config: &Pairs) -> Key {
+    (
+        file.to_vec(),
+        init_config
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+    )
+}
+
+impl Apps {
+    /// The apps of the configuration, none loaded yet.
+    pub fn new(specs: &[AppSpec]) -> Apps {
+        let mut allowed: Vec<Allowed> = Vec::new();
+        for spec in specs {
+            if !allowed.iter().any(|a| a.file == spec.file) {
+                allowed.push(Allowed {
+                    file: spec.file.clone(),
+                    stamp: FileStamp::of(&spec.file),
+                });
+            }
+        }
+        Apps {
+            allowed,
+            instances: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Loads and initialises every configured app marked for preloading; the
+    /// first failure is the error.
+    pub fn load_configured(&self, specs: &[AppSpec]) -> Result<(), String> {
+        for spec in specs.iter().filter(|s| s.preload) {
+            let config: Pairs = spec.init_config.iter().map(|(k, v)| (k, v)).collect();
+            self.instance(spec.file.as_os_str().as_bytes(), &config)
+                .map_err(|e| format!("app {}: {e}", spec.file.display()))?;
+            log::info(&format!("loaded app {}", spec.file.display()));
+        }
+        Ok(())
+    }
+
+    /// Whether the group serves the app at `file`.
+    pub fn is_allowed(&self, file: &[u8]) -> bool {
+        self.allowed
+            .iter()
+            .any(|a| a.file.as_os_str().as_bytes() == file)
+    }
+
+    /// The instance for `file` with `init_config`, loading it on first use
+    /// (once: a failure is remembered). `file` must be allowed.
+    pub fn instance(&self, file: &[u8], init_config: &Pairs) -> Result<Arc<AppInstance>, String> {
+        if !self.is_allowed(file) {
+            return Err("this process group does not serve it".into());
+        }
+        let slot: Slot = {
+            let mut map = self
+                .instances
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(key(file, init_config)).or_default())
+        };
+        slot.get_or_init(|| {
+            let path = Path::new(OsStr::from_bytes(file));
+            let loaded =
+                AppInstance::load(path, init_config, &host_api::HOST_API, host_api::init_ctx())
+                    .map(Arc::new);
+            if let Err(e) = &loaded {
+                log::error(&format!("app {}: {e}", path.display()));
+            }
+            loaded
+        })
+        .clone()
+    }
+
+    /// An app file that changed (replaced or modified) since startup.
+    pub fn changed_file(&self) -> Option<&Path> {
+        self.allowed
+            .iter()
+            .find(|a| FileStamp::of(&a.file) != a.stamp)
+            .map(|a| a.file.as_path())
+    }
+
+    /// Calls the shutdown of every instance that loaded; only when no
+    /// request is running.
+    pub fn shutdown_all(&self) {
+        let slots: Vec<Slot> = self
+            .instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for slot in slots {
+            if let Some(Ok(instance)) = slot.get() {
+                instance.shutdown();
+            }
+        }
+    }
+}

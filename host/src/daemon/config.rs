@@ -1,0 +1,340 @@
+//! The daemon's command line and configuration file.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `rustgi-daemon --config FILE --listen-fd N [--process N] [--start-delay-ms N]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The JSON configuration file.
+    pub config: PathBuf,
+    /// The inherited listening UNIX socket.
+    pub listen_fd: i32,
+    /// The process's number within its group (1-based), for log lines.
+    pub process: u32,
+    /// How long to wait before loading the apps (the supervisor's back-off).
+    pub start_delay_ms: u64,
+}
+
+pub const USAGE: &str =
+    "usage: rustgi-daemon --config FILE --listen-fd N [--process N] [--start-delay-ms N]";
+
+impl Args {
+    /// Parses the arguments after argv[0]. Options take their value as the
+    /// next argument or after `=`.
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
+        let mut config = None;
+        let mut listen_fd = None;
+        let mut process = 1;
+        let mut start_delay_ms = 0;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let arg = arg
+                .into_string()
+                .map_err(|a| format!("argument {a:?} is not UTF-8"))?;
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+                _ => (arg, None),
+            };
+            let mut value = |what: &str| -> Result<String, String> {
+                match inline.clone() {
+                    Some(v) => Ok(v),
+                    None => args
+                        .next()
+                        .ok_or_else(|| format!("{what} needs a value"))?
+                        .into_string()
+                        .map_err(|a| format!("the value {a:?} of {what} is not UTF-8")),
+                }
+            };
+            let number = |what: &str, v: String| -> Result<u64, String> {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{what} needs a number, not {v:?}"))
+            };
+            match name.as_str() {
+                "--config" => config = Some(PathBuf::from(value("--config")?)),
+                "--listen-fd" => {
+                    let n = number("--listen-fd", value("--listen-fd")?)?;
+                    listen_fd = Some(
+                        i32::try_from(n).map_err(|_| format!("--listen-fd {n} is too large"))?,
+                    );
+                }
+                "--process" => {
+                    let n = number("--process", value("--process")?)?;
+                    process =
+                        u32::try_from(n).map_err(|_| format!("--process {n} is too large"))?;
+                }
+                "--start-delay-ms" => {
+                    start_delay_ms = number("--start-delay-ms", value("--start-delay-ms")?)?;
+                }
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        Ok(Args {
+            config: config.ok_or("--config is required")?,
+            listen_fd: listen_fd.ok_or("--listen-fd is required")?,
+            process,
+            start_delay_ms,
+        })
+    }
+}
+
+/// One app the group serves, and the configuration its init gets.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub file: PathBuf,
+    #[serde(default)]
+    pub init_config: Vec<(String, String)>,
+    /// Load it at start (default); when false the group only may serve it,
+    /// loading it on its first request.
+    #[serde(default = "preload_default")]
+    pub preload: bool,
+}
+
+fn preload_default() -> bool {
+    true
+}
+
+/// The configuration file, JSON, written by mod_rustgi. Times are in
+/// seconds, 0 = off; missing fields take the defaults of
+/// [`Config::default`] (mod_wsgi-express's values).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Config {
+    /// The process group's name, for log lines.
+    pub group: String,
+    /// Who to run as: user name (for initgroups), uid and gid; null = keep
+    /// the identity the daemon was started with.
+    pub user: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The working directory; null = the user's home from passwd (or `/`).
+    pub home: Option<PathBuf>,
+    /// The umask; null = leave it.
+    pub umask: Option<u32>,
+    /// Worker threads: requests served at once.
+    pub threads: usize,
+    pub maximum_requests: u64,
+    pub restart_interval: u64,
+    pub inactivity_timeout: u64,
+    pub request_timeout: u64,
+    pub graceful_timeout: u64,
+    pub shutdown_timeout: u64,
+    pub startup_timeout: u64,
+    pub queue_timeout: u64,
+    pub socket_timeout: u64,
+    /// Resident memory in bytes past which the process recycles.
+    pub memory_limit: u64,
+    /// CPU seconds past which the process recycles (RLIMIT_CPU, SIGXCPU).
+    pub cpu_time_limit: u64,
+    /// Environment variables to set.
+    pub env: Vec<(String, String)>,
+    /// The uids allowed to connect (root always is).
+    pub peer_uids: Vec<u32>,
+    /// Recycle when an app's file changes.
+    pub script_reloading: bool,
+    /// The apps this group serves.
+    pub apps: Vec<AppSpec>,
+    /// The most verbose level of the daemon's own lines (Apache's `APLOG_*`
+    /// numbering, 0..=15; default 6, info). Lines for a request are sent to
+    /// the Apache child, which applies its own LogLevel.
+    pub log_level: u8,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            group: String::new(),
+            user: None,
+            uid: None,
+            gid: None,
+            home: None,
+            umask: None,
+            threads: 15,
+            maximum_requests: 0,
+            restart_interval: 0,
+            inactivity_timeout: 0,
+            request_timeout: 60,
+            graceful_timeout: 15,
+            shutdown_timeout: 5,
+            startup_timeout: 15,
+            queue_timeout: 45,
+            socket_timeout: 60,
+            memory_limit: 0,
+            cpu_time_limit: 0,
+            env: Vec::new(),
+            peer_uids: Vec::new(),
+            script_reloading: false,
+            apps: Vec::new(),
+            log_level: super::log::INFO,
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Config::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses and checks a configuration.
+    pub fn parse(json: &[u8]) -> Result<Config, ConfigError> {
+        let config: Config =
+            serde_json::from_slice(json).map_err(|e| ConfigError(format!("invalid JSON: {e}")))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let fail = |m: String| Err(ConfigError(m));
+        if self.group.is_empty() {
+            return fail("\"group\" is missing or empty".into());
+        }
+        if self.threads == 0 || self.threads > 10_000 {
+            return fail(format!(
+                "\"threads\" is {}; it must be 1 to 10000",
+                self.threads
+            ));
+        }
+        if let Some(mask) = self.umask {
+            if mask > 0o777 {
+                return fail(format!("\"umask\" {mask:#o} is over 0777"));
+            }
+        }
+        if self.uid == Some(0) {
+            return fail("\"uid\" is 0: daemon processes never run as root".into());
+        }
+        if self.log_level > super::log::MAX {
+            return fail(format!("\"log_level\" {} is over 15", self.log_level));
+        }
+        for app in &self.apps {
+            if !app.file.is_absolute() {
+                return fail(format!(
+                    "app file {} is not an absolute path",
+                    app.file.display()
+                ));
+            }
+        }
+        for (name, value) in &self.env {
+            if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+                return fail(format!("invalid environment variable {name:?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, String> {
+        Args::parse(list.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn command_line() {
+        assert_eq!(
+            args(&["--config", "/c.json", "--listen-fd", "3"]).unwrap(),
+            Args {
+                config: "/c.json".into(),
+                listen_fd: 3,
+                process: 1,
+                start_delay_ms: 0
+            }
+        );
+        let a = args(&[
+            "--listen-fd=7",
+            "--config=/x",
+            "--process",
+            "2",
+            "--start-delay-ms",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!((a.listen_fd, a.process, a.start_delay_ms), (7, 2, 500));
+        assert!(
+            args(&["--config", "/c"])
+                .unwrap_err()
+                .contains("--listen-fd")
+        );
+        assert!(
+            args(&["--listen-fd", "3"])
+                .unwrap_err()
+                .contains("--config")
+        );
+        assert!(args(&["--listen-fd", "x", "--config", "/c"]).is_err());
+        assert!(args(&["--listen-fd"]).is_err());
+        assert!(args(&["--bogus"]).unwrap_err().contains("--bogus"));
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let json =
+            br#"{"group":"shop","user":"shop","uid":1001,"gid":1001,"home":"/srv/shop","umask":18,
+ "threads":15,"maximum_requests":0,"restart_interval":0,"inactivity_timeout":0,
+ "request_timeout":60,"graceful_timeout":15,"shutdown_timeout":5,"startup_timeout":15,
+ "queue_timeout":45,"socket_timeout":60,"memory_limit":0,"cpu_time_limit":0,
+ "env":[["KEY","VALUE"]],"peer_uids":[33],"script_reloading":true,
+ "apps":[{"file":"/srv/shop/app/libshop.so","init_config":[["k","v"]]}]}"#;
+        let c = Config::parse(json).unwrap();
+        assert_eq!(c.group, "shop");
+        assert_eq!(c.uid, Some(1001));
+        assert_eq!(c.umask, Some(0o22));
+        assert_eq!(c.env, [("KEY".to_owned(), "VALUE".to_owned())]);
+        assert_eq!(c.peer_uids, [33]);
+        assert!(c.script_reloading);
+        assert_eq!(c.apps[0].file, Path::new("/srv/shop/app/libshop.so"));
+        assert_eq!(c.apps[0].init_config, [("k".to_owned(), "v".to_owned())]);
+        assert_eq!(c.log_level, 6);
+    }
+
+    #[test]
+    fn nulls_and_defaults() {
+        let c = Config::parse(
+            br#"{"group":"g","user":null,"uid":null,"gid":null,"home":null,"umask":null}"#,
+        )
+        .unwrap();
+        assert_eq!(c.uid, None);
+        assert_eq!(c.threads, 15);
+        assert_eq!(c.request_timeout, 60);
+        assert!(c.apps.is_empty());
+    }
+
+    #[test]
+    fn bad_configurations() {
+        for (json, needle) in [
+            (&br#"{"group":""}"#[..], "group"),
+            (br#"{"threads":3}"#, "group"),
+            (br#"{"group":"g","threads":0}"#, "threads"),
+            (br#"{"group":"g","uid":0}"#, "root"),
+            (br#"{"group":"g","umask":4096}"#, "umask"),
+            (br#"{"group":"g","apps":[{"file":"rel.so"}]}"#, "absolute"),
+            (br#"{"group":"g","env":[["A=B","c"]]}"#, "environment"),
+            (br#"{"group":"g","threads":"x"}"#, "JSON"),
+            (
+                br#"{"group":"g","apps":[{"file":"/a.so","bogus":1}]}"#,
+                "JSON",
+            ),
+            (b"not json", "JSON"),
+        ] {
+            let err = Config::parse(json).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

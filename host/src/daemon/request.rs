@@ -1,0 +1,590 @@
+//! One request's conversation with the Apache child, as the app's callbacks
+//! drive it: body reads become READ frames answered by BODY, BODY_END or
+//! BODY_ERROR; the status and headers are kept until the body starts; writes
+//! are coalesced into DATA frames. Memory is bounded: at most one 64 KiB
+//! buffer of pending output, and body bytes go straight into the app's
+//! buffer.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use app_sdk::abi;
+
+use super::log;
+use crate::protocol::{self, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
+
+/// Writes are gathered into DATA frames of up to this size.
+pub const COALESCE: usize = 64 << 10;
+
+/// When the process last did something for a request, for the inactivity
+/// timeout.
+#[derive(Debug)]
+pub struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    pub fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago the last activity was.
+    pub fn idle_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    /// More may come (the daemon may send READ).
+    Open,
+    /// BODY_END came, or the request has no body.
+    Done,
+    /// BODY_ERROR came.
+    Failed,
+}
+
+/// The daemon's side of one request after ACCEPTED.
+pub struct Conversation {
+    reader: FrameReader<UnixStream>,
+    activity: &'static Activity,
+    /// The app's file, for log lines.
+    app: String,
+    body: BodyState,
+    /// The HEAD frame of the status and headers the app gave, encoded.
+    head: Option<Vec<u8>>,
+    head_sent: bool,
+    /// DATA not sent yet (payload only).
+    pending: Vec<u8>,
+    body_started: bool,
+    /// The daemon refused the app's response: the request ends with END(1).
+    refused: bool,
+    /// The child went away or broke the protocol: every callback fails.
+    gone: bool,
+}
+
+const OK: i32 = abi::OK;
+const ERROR: i32 = abi::ERROR;
+
+impl Conversation {
+    pub fn new(
+        reader: FrameReader<UnixStream>,
+        activity: &'static Activity,
+        app: String,
+        has_body: bool,
+    ) -> Conversation {
+        Conversation {
+            reader,
+            activity,
+            app,
+            body: if has_body {
+                BodyState::Open
+            } else {
+                BodyState::Done
+            },
+            head: None,
+            head_sent: false,
+            pending: Vec::new(),
+            body_started: false,
+            refused: false,
+            gone: false,
+        }
+    }
+
+    fn stream(&self) -> &UnixStream {
+        self.reader.get_ref()
+    }
+
+    /// Notes that the child is unusable.
+    fn lost(&mut self, what: &str, e: &io::Error) {
+        if !self.gone {
+            self.gone = true;
+            let level = if e.kind() == io::ErrorKind::InvalidData {
+                log::WARNING
+            } else {
+                log::INFO
+            };
+            log::log(
+                level,
+                &format!("app {}: the Apache child went away {what}: {e}", self.app),
+            );
+        }
+    }
+
+    fn send(&mut self, kind: Kind, payload: &[u8]) -> bool {
+        if self.gone {
+            return false;
+        }
+        let mut stream = self.stream();
+        match protocol::write_frame(&mut stream, kind, payload) {
+            Ok(()) => {
+                self.activity.touch();
+                true
+            }
+            Err(e) => {
+                self.lost(&format!("while sending {kind}"), &e);
+                false
+            }
+        }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8], what: &str) -> bool {
+        if self.gone {
+            return false;
+        }
+        match self.stream().write_all(bytes) {
+            Ok(()) => {
+                self.activity.touch();
+                true
+            }
+            Err(e) => {
+                self.lost(&format!("while sending {what}"), &e);
+                false
+            }
+        }
+    }
+
+    /// Sends a log line of the app for this request to the child (which
+    /// files it with the request); the daemon logs it itself when it cannot.
+    pub fn log(&mut self, level: u8, message: &[u8]) {
+        let level = level.min(protocol::MAX_LOG_LEVEL);
+        // Room for the level and the string's length in the 1 MiB payload.
+        let message = &message[..message.len().min(protocol::MAX_META_PAYLOAD as usize - 5)];
+        let mut frame = Vec::with_capacity(message.len() + 16);
+        if !self.gone
+            && protocol::encode_log(&mut frame, level, message).is_ok()
+            && self.send_raw(&frame, "LOG")
+        {
+            return;
+        }
+        log::log(level, &String::from_utf8_lossy(message));
+    }
+
+    fn refuse(&mut self, why: &str) -> i32 {
+        self.refused = true;
+        let message = format!("app {}: response refused: {why}", self.app);
+        self.log(log::ERR, message.as_bytes());
+        ERROR
+    }
+
+    /// `read_body`: up to `buf.len()` body bytes, 0 at the end, or ERROR.
+    pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
+        if self.gone || self.body == BodyState::Failed {
+            return ERROR as isize;
+        }
+        if self.body == BodyState::Done || buf.is_empty() {
+            return 0;
+        }
+        let want = buf.len().min(MAX_READ as usize) as u32;
+        let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 4);
+        if protocol::encode_read(&mut frame, want).is_err() || !self.send_raw(&frame, "READ") {
+            return ERROR as isize;
+        }
+        match self.receive_body(&mut buf[..want as usize]) {
+            Ok(Some(n)) => {
+                self.activity.touch();
+                n as isize
+            }
+            Ok(None) => ERROR as isize,
+            Err(e) => {
+                self.lost("while the app read the request body", &e);
+                ERROR as isize
+            }
+        }
+    }
+
+    /// Reads the child's answer to a READ of `buf.len()` bytes: the number
+    /// of bytes, or `None` for BODY_ERROR.
+    fn receive_body(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let (kind, len) = self.reader.read_header()?;
+        match kind {
+            Kind::Body if len == 0 => Err(protocol::ProtocolError::Unexpected {
+                kind,
+                expected: "a BODY of at least one byte",
+            }
+            .into()),
+            Kind::Body if len as usize > buf.len() => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "BODY of {len} bytes in answer to a READ of {} bytes",
+                    buf.len()
+                ),
+            )),
+            Kind::Body => {
+                let n = len as usize;
+                self.reader.get_mut().read_exact(&mut buf[..n])?;
+                Ok(Some(n))
+            }
+            Kind::BodyEnd => {
+                self.body = BodyState::Done;
+                Ok(Some(0))
+            }
+            Kind::BodyError => {
+                let status = protocol::decode_body_error(self.reader.read_payload(len)?)?;
+                self.body = BodyState::Failed;
+                log::debug(&format!(
+                    "app {}: the Apache child could not read the request body (status {status})",
+                    self.app
+                ));
+                Ok(None)
+            }
+            other => Err(protocol::ProtocolError::Unexpected {
+                kind: other,
+                expected: "BODY, BODY_END or BODY_ERROR",
+            }
+            .into()),
+        }
+    }
+
+    /// `start_response`: checks and keeps the status and headers.
+    pub fn start_response<'a>(
+        &mut self,
+        status: u16,
+        headers: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    ) -> i32 {
+        if self.gone || self.refused || self.body == BodyState::Failed {
+            return ERROR;
+        }
+        if self.body_started {
+            let message = format!(
+                "app {}: start_response after the body started is refused",
+                self.app
+            );
+            self.log(log::ERR, message.as_bytes());
+            return ERROR;
+        }
+        if !(200..=599).contains(&status) {
+            return self.refuse(&format!("status {status} is outside 200..599"));
+        }
+        for (name, value) in headers.clone() {
+            if let Err(why) = check_header(name, value) {
+                return self.refuse(&why);
+            }
+        }
+        let mut frame = Vec::new();
+        match protocol::encode_head(&mut frame, status, headers) {
+            Ok(()) => {
+                self.head = Some(frame);
+                OK
+            }
+            Err(e) => self.refuse(&format!("the headers do not fit the protocol: {e}")),
+        }
+    }
+
+    /// Whether body bytes may be written; starts the body.
+    fn writable(&mut self) -> bool {
+        if self.gone || self.refused || self.body == BodyState::Failed {
+            return false;
+        }
+        if self.head.is_none() {
+            self.refuse("the app wrote its body before calling start_response");
+            return false;
+        }
+        self.body_started = true;
+        true
+    }
+
+    /// Sends the HEAD if it was not sent yet, then the pending DATA.
+    fn send_pending(&mut self) -> bool {
+        if !self.head_sent {
+            let Some(head) = self.head.take() else {
+                return false;
+            };
+            let sent = self.send_raw(&head, "HEAD");
+            self.head = Some(head);
+            if !sent {
+                return false;
+            }
+            self.head_sent = true;
+        }
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let sent = self.send(Kind::Data, &pending);
+            self.pending = pending;
+            self.pending.clear();
+            if !sent {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `write`: body bytes, coalesced.
+    pub fn write(&mut self, bytes: &[u8]) -> i32 {
+        if !self.writable() {
+            return ERROR;
+        }
+        if bytes.len() >= COALESCE {
+            // Large writes go out directly, after what is pending.
+            if !self.send_pending() {
+                return ERROR;
+            }
+            for chunk in bytes.chunks(MAX_DATA_PAYLOAD as usize) {
+                if !self.send(Kind::Data, chunk) {
+                    return ERROR;
+                }
+            }
+            return OK;
+        }
+        if self.pending.len() + bytes.len() > COALESCE && !self.send_pending() {
+            return ERROR;
+        }
+        if self.pending.capacity() == 0 && !bytes.is_empty() {
+            self.pending.reserve_exact(COALESCE);
+        }
+        self.pending.extend_from_slice(bytes);
+        OK
+    }
+
+    /// `flush`: the head, pending DATA, then FLUSH.
+    pub fn flush(&mut self) -> i32 {
+        if !self.writable() || !self.send_pending() || !self.send(Kind::Flush, &[]) {
+            return ERROR;
+        }
+        OK
+    }
+
+    /// Ends the request after handle returned `rc`: the head if never sent,
+    /// the pending DATA and END, or END(1) when the app failed.
+    pub fn finish(mut self, rc: i32) {
+        if self.gone {
+            return;
+        }
+        let mut ok = rc == OK && !self.refused && self.body != BodyState::Failed;
+        if ok && self.head.is_none() {
+            let message = format!("app {} returned without calling start_response", self.app);
+            self.log(log::ERR, message.as_bytes());
+            ok = false;
+        }
+        if ok && !self.send_pending() {
+            return;
+        }
+        let mut end = Vec::with_capacity(protocol::HEADER_LEN + 1);
+        protocol::encode_end(&mut end, if ok { Outcome::Ok } else { Outcome::Error });
+        self.send_raw(&end, "END");
+    }
+}
+
+/// A header the app may send: the name an HTTP token, the value free of
+/// control characters but TAB (the Apache child checks again; it is the
+/// trust boundary).
+fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.iter().copied().all(token) {
+        return Err(format!(
+            "header name {:?} is not an HTTP token",
+            String::from_utf8_lossy(name)
+        ));
+    }
+    if let Some(b) = value
+        .iter()
+        .find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(format!(
+            "the value of header {:?} holds the control byte 0x{b:02x}",
+            String::from_utf8_lossy(name)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Frame, ResponseHead};
+
+    fn conversation(has_body: bool) -> (Conversation, FrameReader<UnixStream>) {
+        let (daemon, child) = UnixStream::pair().unwrap();
+        let activity: &'static Activity = Box::leak(Box::default());
+        (
+            Conversation::new(
+                FrameReader::new(daemon),
+                activity,
+                "app.so".into(),
+                has_body,
+            ),
+            FrameReader::new(child),
+        )
+    }
+
+    /// Every frame the child got, after the daemon side closed.
+    fn frames(child: &mut FrameReader<UnixStream>) -> Vec<(Kind, Vec<u8>)> {
+        let mut all = Vec::new();
+        while let Ok((kind, payload)) = child.read_frame() {
+            all.push((kind, payload.to_vec()));
+        }
+        all
+    }
+
+    fn headers<'a>(
+        list: &'a [(&'a [u8], &'a [u8])],
+    ) -> impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])> + Clone {
+        list.iter().copied()
+    }
+
+    #[test]
+    fn small_writes_are_coalesced_and_the_head_goes_first() {
+        let (mut conv, mut child) = conversation(false);
+        assert_eq!(conv.start_response(404, headers(&[(b"x-a", b"1")])), OK);
+        // Replaceable until the body starts.
+        assert_eq!(conv.start_response(200, headers(&[(b"x-b", b"2")])), OK);
+        for _ in 0..100 {
+            assert_eq!(conv.write(b"0123456789"), OK);
+        }
+        assert_eq!(conv.start_response(500, headers(&[])), ERROR);
+        conv.finish(OK);
+        let got = frames(&mut child);
+        let kinds: Vec<Kind> = got.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [Kind::Log, Kind::Head, Kind::Data, Kind::End]);
+        let head = ResponseHead::decode(&got[1].1).unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.headers.get(b"x-b"), Some(&b"2"[..]));
+        assert_eq!(got[2].1.len(), 1000);
+        assert_eq!(protocol::decode_end(&got[3].1), Ok(Outcome::Ok));
+    }
+
+    #[test]
+    fn large_writes_go_out_directly_in_bounded_frames() {
+        let (mut conv, mut child) = conversation(false);
+        let reader = std::thread::spawn(move || frames(&mut child));
+        assert_eq!(conv.start_response(200, headers(&[])), OK);
+        assert_eq!(conv.write(b"abc"), OK);
+        assert_eq!(conv.write(&vec![7; 600 << 10]), OK);
+        assert_eq!(conv.flush(), OK);
+        conv.finish(OK);
+        let got = reader.join().unwrap();
+        let sizes: Vec<(Kind, usize)> = got.iter().map(|(k, p)| (*k, p.len())).collect();
+        assert_eq!(
+            sizes,
+            [
+                (Kind::Head, sizes[0].1),
+                (Kind::Data, 3),
+                (Kind::Data, 256 << 10),
+                (Kind::Data, 256 << 10),
+                (Kind::Data, 88 << 10),
+                (Kind::Flush, 0),
+                (Kind::End, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn refusals_end_with_an_error() {
+        // A body before start_response.
+        let (mut conv, mut child) = conversation(false);
+        assert_eq!(conv.write(b"x"), ERROR);
+        assert_eq!(conv.start_response(200, headers(&[])), ERROR);
+        conv.finish(OK);
+        let got = frames(&mut child);
+        assert_eq!(got[0].0, Kind::Log);
+        assert!(String::from_utf8_lossy(&got[0].1).contains("before calling start_response"));
+        assert_eq!(
+            got.last().map(|(k, p)| (*k, p.clone())),
+            Some((Kind::End, vec![1]))
+        );
+
+        // A status or a header the daemon refuses.
+        for (status, list) in [
+            (199u16, &[][..]),
+            (600, &[]),
+            (200, &[(&b"bad name"[..], &b"v"[..])]),
+            (200, &[(&b"x"[..], &b"a\r\nb"[..])]),
+        ] {
+            let (mut conv, mut child) = conversation(false);
+            assert_eq!(conv.start_response(status, headers(list)), ERROR);
+            conv.finish(OK);
+            let got = frames(&mut child);
+            assert!(got.iter().all(|(k, _)| *k != Kind::Head));
+            assert_eq!(got.last().unwrap().1, vec![1], "{status}");
+        }
+
+        // No start_response at all; and handle returning ERROR.
+        for rc in [OK, ERROR] {
+            let (conv, mut child) = conversation(false);
+            conv.finish(rc);
+            let got = frames(&mut child);
+            assert_eq!(got.last().unwrap(), &(Kind::End, vec![1]));
+        }
+    }
+
+    #[test]
+    fn the_body_is_pulled_with_reads() {
+        let (mut conv, mut child) = conversation(true);
+        let peer = std::thread::spawn(move || {
+            let mut asked = Vec::new();
+            let answers: [&[u8]; 3] = [b"hello", b"", b""];
+            for (i, answer) in answers.iter().enumerate() {
+                let (kind, payload) = child.read_frame().unwrap();
+                assert_eq!(kind, Kind::Read);
+                asked.push(protocol::decode_read(payload).unwrap());
+                let mut out = Vec::new();
+                let kind = if i == 0 { Kind::Body } else { Kind::BodyEnd };
+                protocol::encode_frame(&mut out, kind, answer).unwrap();
+                child.get_ref().write_all(&out).unwrap();
+                if i == 1 {
+                    break;
+                }
+            }
+            asked
+        });
+        let mut buf = vec![0; 1 << 20];
+        assert_eq!(conv.read_body(&mut buf), 5);
+        assert_eq!(&buf[..5], b"hello");
+        assert_eq!(conv.read_body(&mut buf), 0);
+        // After the end no more READs.
+        assert_eq!(conv.read_body(&mut buf), 0);
+        assert_eq!(peer.join().unwrap(), [MAX_READ, MAX_READ]);
+
+        // No body: no READ at all.
+        let (mut conv, _child) = conversation(false);
+        assert_eq!(conv.read_body(&mut buf), 0);
+    }
+
+    #[test]
+    fn a_body_error_fails_reads_and_the_response() {
+        let (mut conv, mut child) = conversation(true);
+        let peer = std::thread::spawn(move || {
+            let (kind, _) = child.read_frame().unwrap();
+            assert_eq!(kind, Kind::Read);
+            let mut out = Vec::new();
+            protocol::encode_body_error(&mut out, 413).unwrap();
+            child.get_ref().write_all(&out).unwrap();
+            frames(&mut child)
+        });
+        let mut buf = [0; 100];
+        assert_eq!(conv.read_body(&mut buf), ERROR as isize);
+        assert_eq!(conv.read_body(&mut buf), ERROR as isize);
+        assert_eq!(conv.start_response(200, headers(&[])), ERROR);
+        conv.finish(OK);
+        let got = peer.join().unwrap();
+        assert_eq!(got, [(Kind::End, vec![1])]);
+        let _ = Frame::decode(Kind::End, &got[0].1).unwrap();
+    }
+
+    #[test]
+    fn a_vanished_child_fails_every_callback() {
+        let (mut conv, child) = conversation(true);
+        drop(child);
+        let mut buf = [0; 10];
+        assert_eq!(conv.read_body(&mut buf), ERROR as isize);
+        assert_eq!(conv.start_response(200, headers(&[])), ERROR);
+        assert_eq!(conv.write(b"x"), ERROR);
+        assert_eq!(conv.flush(), ERROR);
+        conv.log(3, b"still logged, by the daemon");
+        conv.finish(OK);
+    }
+}

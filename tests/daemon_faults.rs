@@ -1,0 +1,253 @@
+//! An app in a daemon group that fails costs only its own request: each
+//! fault of the `faults` app gets its status, and the next request is
+//! served.
+
+mod common;
+
+use std::io::{BufReader, Write};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::daemon::{is_gone, json_pid, poll_until, require_daemon};
+use common::http::{self, Request};
+use common::{Artifact, TestServer};
+
+const LOG_WAIT: Duration = Duration::from_secs(5);
+
+/// A server whose `/f` runs the faults app in group `faults` (one process
+/// of four threads), with `options` added to its RustgiDaemonProcess.
+fn faults_server(options: &str) -> TestServer {
+    require_daemon();
+    TestServer::builder()
+        .app(Artifact::Faults)
+        .config(&format!(
+            "RustgiDaemonProcess faults processes=1 threads=4 home=@ROOT@ {options}\n\
+             RustgiScriptAlias /f @APPS@/libfaults.so process-group=faults"
+        ))
+        .start()
+}
+
+/// The pid of the process serving `/f` now.
+fn daemon_pid(srv: &TestServer) -> u64 {
+    let resp = srv.get("/f/pid");
+    assert_eq!(resp.status(), 200, "/f/pid: {}", resp.text());
+    json_pid(&resp).unwrap_or_else(|| panic!("/f/pid: {}", resp.text()))
+}
+
+/// The request right after a fault is served.
+fn assert_next_request_ok(srv: &TestServer, after: &str) {
+    let resp = srv.get("/f/");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the request after {after}: {}",
+        resp.text()
+    );
+    assert_eq!(resp.text(), "ok", "the request after {after}");
+}
+
+/// `/f/<fault>` kills its process: 502, the parent logs how it died, and
+/// the next request is served by a new process.
+fn assert_death(fault: &str, how: &str) {
+    let srv = faults_server("");
+    let before = daemon_pid(&srv);
+    let resp = srv.get(&format!("/f/{fault}"));
+    assert_eq!(resp.status(), 502, "/f/{fault}: {}", resp.text());
+    assert_next_request_ok(&srv, fault);
+    let after = daemon_pid(&srv);
+    assert_ne!(after, before, "a new process serves after /f/{fault}");
+    srv.wait_for_log_line(
+        &[
+            &format!("group faults: process {before} {how}"),
+            "starting a new one",
+        ],
+        LOG_WAIT,
+    );
+    // The Apache child's line names the group and the pid.
+    srv.wait_for_log_line(&[&format!("group faults, pid {before}")], LOG_WAIT);
+}
+
+#[test]
+fn panic_is_500_and_the_process_serves_on() {
+    let srv = faults_server("");
+    let before = daemon_pid(&srv);
+    let resp = srv.get("/f/panic");
+    assert_eq!(resp.status(), 500, "{}", resp.text());
+    srv.wait_for_log("faults panicked on purpose", LOG_WAIT);
+    assert_next_request_ok(&srv, "/panic");
+    assert_eq!(
+        daemon_pid(&srv),
+        before,
+        "a caught panic must not cost the process"
+    );
+}
+
+#[test]
+fn abort_is_502() {
+    assert_death("abort", "killed by signal 6 (SIGABRT)");
+}
+
+#[test]
+fn segfault_is_502() {
+    assert_death("segfault", "killed by signal 11 (SIGSEGV)");
+}
+
+#[test]
+fn exit_is_502() {
+    assert_death("exit", "exited with status 3");
+}
+
+#[test]
+fn bad_header_is_500() {
+    let srv = faults_server("");
+    let pid = daemon_pid(&srv);
+    let resp = srv.get("/f/bad-header");
+    assert_eq!(resp.status(), 500, "{}", resp.text());
+    assert!(
+        resp.header("Injected").is_none(),
+        "the header was injected: {:?}",
+        resp.head.headers
+    );
+    // error_log names the group, the pid and the header.
+    srv.wait_for_log_match(
+        "naming group faults, its pid and the header x-bad",
+        LOG_WAIT,
+        |l| {
+            l.contains("group faults")
+                && l.contains(&pid.to_string())
+                && l.to_ascii_lowercase().contains("x-bad")
+        },
+    );
+    assert_next_request_ok(&srv, "/bad-header");
+}
+
+#[test]
+fn request_timeout_is_504_and_recycles_the_process() {
+    let srv = faults_server("request-timeout=1 graceful-timeout=2");
+    let before = daemon_pid(&srv);
+    let started = Instant::now();
+    let resp = srv.get("/f/sleep?ms=3000");
+    let took = started.elapsed();
+    assert_eq!(resp.status(), 504, "after {took:?}: {}", resp.text());
+    assert_next_request_ok(&srv, "/sleep?ms=3000");
+    // error_log names the group and the pid.
+    srv.wait_for_log_match(
+        &format!("about the timeout, naming group faults and pid {before}"),
+        LOG_WAIT,
+        |l| {
+            l.contains("group faults")
+                && l.contains(&before.to_string())
+                && !l.contains("pids ")
+                && l.to_ascii_lowercase().contains("timeout")
+        },
+    );
+    // The process that timed out is recycled.
+    let replaced = poll_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        let pid = daemon_pid(&srv);
+        (pid != before).then_some(pid)
+    });
+    assert!(
+        replaced.is_some(),
+        "process {before} still serves 10 s after its request timed out"
+    );
+}
+
+#[test]
+fn spin_is_504_and_the_spinning_process_goes() {
+    let srv = faults_server("request-timeout=1 graceful-timeout=2");
+    let before = daemon_pid(&srv);
+    let resp = srv.get("/f/spin");
+    assert_eq!(resp.status(), 504, "{}", resp.text());
+    assert_next_request_ok(&srv, "/spin");
+    let pid = u32::try_from(before).unwrap();
+    // A spinning thread cannot be stopped: its process must be, within
+    // graceful-timeout (2 s) and a margin.
+    let gone = poll_until(Duration::from_secs(8), Duration::from_millis(100), || {
+        is_gone(pid).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "process {pid}, spinning, still runs 8 s after its request timed out"
+    );
+    assert_ne!(daemon_pid(&srv), before);
+}
+
+#[test]
+fn queue_timeout_is_503_with_retry_after() {
+    require_daemon();
+    let srv = TestServer::builder()
+        .app(Artifact::Faults)
+        .config(
+            "RustgiDaemonProcess queue processes=1 threads=1 queue-timeout=1 \
+             request-timeout=30 home=@ROOT@\n\
+             RustgiScriptAlias /q @APPS@/libfaults.so process-group=queue",
+        )
+        .start();
+    assert_eq!(srv.get("/q/").status(), 200);
+    let addr = srv.addr();
+    let slow = thread::spawn(move || http::send(addr, &Request::get("/q/sleep?ms=4000")));
+    // Let the only thread take the slow request.
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let resp = srv.get("/q/");
+    let took = started.elapsed();
+    assert_eq!(resp.status(), 503, "after {took:?}: {}", resp.text());
+    let retry = resp.header("Retry-After");
+    assert!(
+        retry.is_some_and(|v| v.trim().parse::<u64>().is_ok()),
+        "Retry-After: {retry:?} in {:?}",
+        resp.head.headers
+    );
+    assert!(
+        took < Duration::from_millis(3500),
+        "the 503 came after {took:?}, not after queue-timeout (1 s)"
+    );
+    srv.wait_for_log("group queue", LOG_WAIT);
+    let slow = slow.join().unwrap().expect("the slow request");
+    assert_eq!(slow.status(), 200, "the request in flight: {}", slow.text());
+    assert_eq!(slow.text(), "slept 4000");
+    let resp = srv.get("/q/");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the request after the 503: {}",
+        resp.text()
+    );
+}
+
+#[test]
+fn respond_before_read_with_a_big_body() {
+    let srv = faults_server("");
+    let len = 8usize << 20;
+    let mut stream = http::connect(srv.addr()).expect("connect");
+    let head = format!(
+        "POST /f/respond-before-read HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {len}\r\n\r\n",
+        srv.addr()
+    );
+    stream.write_all(head.as_bytes()).expect("send the head");
+    let mut writer = stream.try_clone().expect("clone the stream");
+    // The body goes from another thread: the answer comes before the app
+    // reads it, so one thread doing both would deadlock.
+    let sender = thread::spawn(move || -> std::io::Result<()> {
+        let chunk = vec![b'b'; 64 * 1024];
+        for _ in 0..len / chunk.len() {
+            writer.write_all(&chunk)?;
+        }
+        writer.flush()
+    });
+    let mut reader = BufReader::new(stream);
+    let resp = http::read_response(&mut reader, "POST")
+        .unwrap_or_else(|e| panic!("reading the answer: {e}\nerror_log:\n{}", srv.error_log()));
+    let sent = sender.join().unwrap();
+    assert_eq!(resp.status(), 200, "{:?}", resp.head);
+    assert_eq!(resp.body.len(), 1 << 20, "the answer's length");
+    assert!(resp.body.iter().all(|b| *b == b'r'), "the answer's bytes");
+    sent.expect("sending the 8 MiB body");
+    // The app then read the whole body.
+    srv.wait_for_log(
+        &format!("respond-before-read: read a request body of {len} bytes"),
+        LOG_WAIT,
+    );
+    assert_next_request_ok(&srv, "/respond-before-read");
+}
