@@ -33,6 +33,7 @@ pub fn config_json(
     peer_uids: &[u32],
     script_reloading: bool,
     log_level: u8,
+    status_dir: &str,
 ) -> String {
     let pairs =
         |list: &[(String, String)]| -> Value { list.iter().map(|(k, v)| json!([k, v])).collect() };
@@ -60,6 +61,7 @@ pub fn config_json(
         "peer_uids": peer_uids,
         "script_reloading": script_reloading,
         "log_level": log_level,
+        "status_dir": status_dir,
         "apps": apps.iter().map(|a| json!({
             "file": a.file,
             "init_config": pairs(&a.init_config),
@@ -133,13 +135,22 @@ mod tests {
             preload: false,
         }];
         spec.home = Some("/srv/shop".into());
-        let text = config_json(&spec, Some(&identity), &apps, &[33], true, 7);
+        let text = config_json(
+            &spec,
+            Some(&identity),
+            &apps,
+            &[33],
+            true,
+            7,
+            "/run/x/shop.status",
+        );
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["group"], "shop");
         assert_eq!(v["uid"], 1001);
         assert_eq!(v["gid"], 1002);
         assert_eq!(v["home"], "/srv/shop");
         assert_eq!(v["log_level"], 7);
+        assert_eq!(v["status_dir"], "/run/x/shop.status");
         assert_eq!(v["threads"], 15);
         assert_eq!(v["request_timeout"], 60);
         assert_eq!(v["env"][0][1], "1");
@@ -147,7 +158,7 @@ mod tests {
         assert_eq!(v["apps"][0]["init_config"][0][0], "k");
         assert_eq!(v["apps"][0]["preload"], false);
         spec.home = None;
-        let text = config_json(&spec, None, &[], &[], false, 6);
+        let text = config_json(&spec, None, &[], &[], false, 6, "/s");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert!(v["uid"].is_null() && v["home"].is_null());
     }

@@ -12,6 +12,8 @@ pub mod daemon_plan;
 pub mod daemon_spec;
 pub mod environ;
 pub mod response_head;
+pub mod sock_diag;
+pub mod status;
 pub mod users;
 
 // The FFI layer references httpd's symbols, which only exist inside Apache:

@@ -138,6 +138,8 @@ pub struct Config {
     pub script_reloading: bool,
     /// The apps this group serves.
     pub apps: Vec<AppSpec>,
+    /// Where the process writes its status file for the status page.
+    pub status_dir: Option<PathBuf>,
     /// The most verbose level of the daemon's own lines (Apache's `APLOG_*`
     /// numbering, 0..=15; default 6, info). Lines for a request are sent to
     /// the Apache child, which applies its own LogLevel.
@@ -169,6 +171,7 @@ impl Default for Config {
             peer_uids: Vec::new(),
             script_reloading: false,
             apps: Vec::new(),
+            status_dir: None,
             log_level: super::log::INFO,
         }
     }

@@ -24,6 +24,7 @@ pub mod log;
 mod request;
 mod server;
 mod setup;
+mod status;
 mod sys;
 
 use std::sync::Arc;

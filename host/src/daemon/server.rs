@@ -32,7 +32,7 @@ use super::config::Config;
 use super::host_api::{self, RequestCtx};
 use super::request::{Activity, Conversation};
 use super::setup::Identity;
-use super::{log, sys};
+use super::{log, status, sys};
 use crate::protocol::{self, FrameReader, Kind, RequestHead};
 
 /// A connection accepted for a worker.
@@ -52,6 +52,8 @@ struct Stop {
     deadline: Instant,
     /// SIGTERM/SIGINT rather than a graceful recycle.
     hard: bool,
+    /// Why, for the status page.
+    why: String,
 }
 
 struct State {
@@ -74,6 +76,8 @@ pub enum StopCause {
 pub struct Shared {
     config: Config,
     pid: u32,
+    user: String,
+    started_unix: u64,
     apps: Apps,
     started: Instant,
     activity: Activity,
@@ -126,6 +130,7 @@ impl Shared {
                     st.stop = Some(Stop {
                         deadline: now + graceful,
                         hard: false,
+                        why,
                     });
                 }
                 (None, StopCause::Shutdown(signal)) => {
@@ -133,6 +138,7 @@ impl Shared {
                     st.stop = Some(Stop {
                         deadline: now + shutdown,
                         hard: true,
+                        why: signal.to_owned(),
                     });
                 }
                 (Some(stop), StopCause::Shutdown(signal)) if !stop.hard => {
@@ -194,6 +200,8 @@ pub fn run(
     // Lives as long as the process: the threads never end on their own.
     let shared: &'static Shared = Box::leak(Box::new(Shared {
         pid: std::process::id(),
+        user: identity.user.clone(),
+        started_unix: now_us() / 1_000_000,
         apps,
         started: Instant::now(),
         activity: Activity::default(),
@@ -238,7 +246,9 @@ pub fn run(
         identity.home.display()
     ));
 
+    write_status(shared);
     let drained = wait_for_stop(shared);
+    write_status(shared);
     let st = shared.state();
     let served = st.served;
     if !drained {
@@ -580,12 +590,43 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
+/// Writes this process's status file, when the group has a status directory.
+fn write_status(shared: &Shared) {
+    let Some(dir) = &shared.config.status_dir else {
+        return;
+    };
+    let (requests, in_flight, state, reason) = {
+        let st = shared.state();
+        let (state, reason) = match &st.stop {
+            None => ("serving", None),
+            Some(stop) if stop.hard => ("stopping", Some(stop.why.clone())),
+            Some(stop) => ("recycling", Some(stop.why.clone())),
+        };
+        (st.served, shared.in_flight(&st), state, reason)
+    };
+    status::write(
+        dir,
+        &status::ProcessStatus {
+            pid: shared.pid,
+            user: shared.user.clone(),
+            started_unix: shared.started_unix,
+            threads: shared.config.threads,
+            requests,
+            in_flight,
+            rss_bytes: rss_bytes(sys::page_size()).unwrap_or(0),
+            state,
+            reason,
+        },
+    );
+}
+
 /// Checks the recycle triggers every second.
 fn monitor(shared: &'static Shared) {
     let config = &shared.config;
     let page_size = sys::page_size();
     loop {
         std::thread::sleep(Duration::from_secs(1));
+        write_status(shared);
         if shared.stopping() {
             continue;
         }

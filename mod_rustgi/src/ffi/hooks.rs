@@ -120,13 +120,63 @@ unsafe fn map_to_app(r: *mut sys::request_rec) -> c_int {
     }
 }
 
+/// The handler name of the status page.
+const STATUS_HANDLER: &std::ffi::CStr = c"rustgi-status";
+
 unsafe extern "C" fn handler(r: *mut sys::request_rec) -> c_int {
     guard(
         "the handler",
         sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
         // SAFETY: Apache passes a live request.
-        || unsafe { serve(r) },
+        || unsafe {
+            if c_bytes((*r).handler) == STATUS_HANDLER.to_bytes() {
+                serve_status(r)
+            } else {
+                serve(r)
+            }
+        },
     )
+}
+
+/// `SetHandler rustgi-status`: the daemon groups' processes, queues and
+/// restarts; HTML, or JSON with `?json`.
+///
+/// # Safety
+/// `r` is a live request handled by this thread.
+unsafe fn serve_status(r: *mut sys::request_rec) -> c_int {
+    // SAFETY: r is live; strings written to Apache are copied to its pool.
+    unsafe {
+        if (*r).method_number != sys::M_GET as c_int {
+            (*r).allowed = 1 << sys::M_GET;
+            return sys::HTTP_METHOD_NOT_ALLOWED as c_int;
+        }
+        let groups = supervisor::status_views();
+        let json = c_bytes((*r).args)
+            .split(|&b| b == b'&')
+            .any(|arg| arg == b"json");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (body, content_type) = if json {
+            (crate::status::to_json(&groups), c"application/json")
+        } else {
+            let server = String::from_utf8_lossy(c_bytes(sys::ap_get_server_banner()));
+            (
+                crate::status::to_html(&groups, &server, now),
+                c"text/html; charset=utf-8",
+            )
+        };
+        sys::ap_set_content_type(r, content_type.as_ptr());
+        sys::apr_table_setn(
+            (*r).headers_out,
+            c"Cache-Control".as_ptr(),
+            c"no-store".as_ptr(),
+        );
+        if (*r).header_only == 0 {
+            sys::ap_rwrite(body.as_ptr().cast(), body.len() as c_int, r);
+        }
+        sys::OK as c_int
+    }
 }
 
 /// # Safety

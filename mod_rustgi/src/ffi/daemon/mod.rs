@@ -2,5 +2,6 @@
 //! under their own user, fed by Apache's children over a UNIX socket.
 
 pub mod client;
+mod queue;
 mod spawn;
 pub mod supervisor;

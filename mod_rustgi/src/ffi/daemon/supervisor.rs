@@ -25,6 +25,7 @@ use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
 use crate::ffi::module::{dir_conf, rustgi_module, server_conf};
 use crate::ffi::{c_bytes, log};
+use crate::status::{self, GroupFile, Restart};
 use crate::users;
 
 /// What an Apache child needs to reach a group; set in the parent before the
@@ -40,6 +41,10 @@ pub struct GroupAddress {
     pub socket_timeout: Duration,
     pub request_timeout: Duration,
     pub queue_timeout: Duration,
+    /// The parent's file about the group (processes, restarts).
+    pub group_file: PathBuf,
+    /// Where the group's processes write their status files.
+    pub status_dir: PathBuf,
 }
 
 static ADDRESSES: RwLock<Vec<Arc<GroupAddress>>> = RwLock::new(Vec::new());
@@ -62,6 +67,10 @@ struct Process {
 struct Group {
     spec: DaemonSpec,
     socket: PathBuf,
+    group_file: PathBuf,
+    status_dir: PathBuf,
+    /// The group's processes and restarts, as the status page shows them.
+    status: GroupFile,
     listener: OwnedFd,
     plan_args: Vec<String>,
     executable: String,
@@ -390,9 +399,11 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     // Everything running belongs to the previous generation now.
     let old_groups = std::mem::take(&mut state.groups);
     let mut listeners: Vec<(PathBuf, OwnedFd)> = Vec::new();
+    let mut histories: Vec<GroupFile> = Vec::new();
     for group in old_groups {
         state.retired.extend(group.processes);
         listeners.push((group.socket, group.listener));
+        histories.push(group.status);
     }
 
     let mut addresses = Vec::new();
@@ -423,6 +434,11 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
             // SAFETY: geteuid has no preconditions.
             let peer_uids = vec![apache_uid.unwrap_or_else(|| unsafe { libc::geteuid() })];
             let config_path = dir.join(format!("{name}.json"));
+            let group_file = dir.join(format!("{name}.group.json"));
+            let status_dir = dir.join(format!("{name}.status"));
+            prepare_status_dir(&status_dir, identity.as_ref()).map_err(|e| {
+                format!("RustgiDaemonProcess {name}: {}: {e}", status_dir.display())
+            })?;
             let text = daemon_plan::config_json(
                 &d.spec,
                 identity.as_ref(),
@@ -430,6 +446,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 &peer_uids,
                 reloading,
                 log_level,
+                &status_dir.to_string_lossy(),
             );
             fs::write(&config_path, text)
                 .and_then(|()| fs::set_permissions(&config_path, fs::Permissions::from_mode(0o600)))
@@ -447,7 +464,15 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 socket_timeout: d.spec.socket_timeout,
                 request_timeout: d.spec.request_timeout,
                 queue_timeout: d.spec.queue_timeout,
+                group_file: group_file.clone(),
+                status_dir: status_dir.clone(),
             }));
+            let mut status = histories
+                .iter()
+                .position(|h| h.name == name)
+                .map(|i| histories.swap_remove(i))
+                .unwrap_or_default();
+            status.name = name.clone();
             let mut group = Group {
                 plan_args: vec![
                     "--config".to_owned(),
@@ -458,6 +483,9 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 executable: exe.to_string_lossy().into_owned(),
                 spec: d.spec,
                 socket,
+                group_file,
+                status_dir,
+                status,
                 listener,
                 processes: Vec::new(),
                 crash_streak: 0,
@@ -476,6 +504,8 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                     }
                 }
             }
+            group.status.processes = group.processes.iter().map(|p| p.proc_.pid as u32).collect();
+            write_group_file(&group.group_file, &group.status);
             let user = identity.as_ref().map_or_else(
                 || "the user Apache runs as".to_owned(),
                 |i| format!("user {}", i.account.name),
@@ -536,6 +566,67 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
         );
     }
     Ok(())
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The directory the group's processes write their status files into:
+/// theirs (they run as the group's user), emptied of earlier processes'.
+fn prepare_status_dir(dir: &Path, identity: Option<&Identity>) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    for entry in fs::read_dir(dir)? {
+        let _ = fs::remove_file(entry?.path());
+    }
+    if let Some(identity) = identity {
+        chown(dir, Some(identity.account.uid), Some(identity.gid))?;
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+}
+
+/// Writes the group file (in the root-owned socket directory) atomically.
+fn write_group_file(path: &Path, group: &GroupFile) {
+    let Ok(text) = serde_json::to_vec(group) else {
+        return;
+    };
+    let temp = path.with_extension("json.tmp");
+    let written = fs::write(&temp, text)
+        .and_then(|()| fs::set_permissions(&temp, fs::Permissions::from_mode(0o644)))
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(e) = written {
+        log::server(
+            std::ptr::null(),
+            sys::APLOG_WARNING as i32,
+            0,
+            &format!("cannot write {}: {e}", path.display()),
+        );
+    }
+}
+
+/// Every group as the status page shows it (in an Apache child).
+pub fn status_views() -> Vec<status::GroupView> {
+    let addresses = ADDRESSES.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let now = now_unix();
+    addresses
+        .iter()
+        .map(|g| {
+            let file = status::read_file(&g.group_file)
+                .and_then(|text| serde_json::from_str::<GroupFile>(&text).ok())
+                .unwrap_or_else(|| GroupFile {
+                    name: g.name.clone(),
+                    ..GroupFile::default()
+                });
+            status::group_view(
+                &file,
+                &g.status_dir,
+                super::queue::listen_queue(&g.socket),
+                now,
+            )
+        })
+        .collect()
 }
 
 fn spawn(group: &Group, slot: u32, delay_ms: u64) -> std::io::Result<Box<Process>> {
@@ -624,6 +715,14 @@ fn on_death(dead: *const Process, status: c_int) {
             continue;
         };
         let p = group.processes.swap_remove(i);
+        let pid = p.proc_.pid as u32;
+        let own_words = status::read_process(&group.status_dir, pid);
+        let _ = fs::remove_file(group.status_dir.join(format!("{pid}.json")));
+        group.status.record_restart(Restart {
+            at: now_unix(),
+            pid,
+            reason: status::restart_reason(own_words.as_ref(), &how),
+        });
         let short_lived = p.started.elapsed() < Duration::from_secs(10);
         if daemon_plan::clean_exit(status) || !short_lived {
             group.crash_streak = 0;
@@ -668,6 +767,8 @@ fn on_death(dead: *const Process, status: c_int) {
                 &format!("group {}: cannot start a process: {e}", group.spec.name),
             ),
         }
+        group.status.processes = group.processes.iter().map(|p| p.proc_.pid as u32).collect();
+        write_group_file(&group.group_file, &group.status);
         return;
     }
 }

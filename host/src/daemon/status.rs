@@ -1,0 +1,76 @@
+//! The process's status file, for the status page: what it is, what it has
+//! served and whether it is stopping (and why). Rewritten every second by the
+//! monitor, and once more when the process stops; atomically (write, then
+//! rename), so readers never see half a file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// One process's status, as the status page reads it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProcessStatus {
+    pub pid: u32,
+    pub user: String,
+    /// Seconds since the Unix epoch.
+    pub started_unix: u64,
+    pub threads: usize,
+    pub requests: u64,
+    pub in_flight: usize,
+    pub rss_bytes: u64,
+    /// `serving`, `recycling` or `stopping`.
+    pub state: &'static str,
+    /// Why it is recycling or stopping.
+    pub reason: Option<String>,
+}
+
+/// The file of process `pid` in `dir`.
+pub fn path(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("{pid}.json"))
+}
+
+/// Writes `status` into `dir`; failures are ignored (the page then shows the
+/// process without figures), as the status page must never disturb serving.
+pub fn write(dir: &Path, status: &ProcessStatus) {
+    let Ok(text) = serde_json::to_vec(status) else {
+        return;
+    };
+    let target = path(dir, status.pid);
+    let temp = dir.join(format!(".{}.json.tmp", status.pid));
+    if fs::write(&temp, text).is_ok() {
+        let _ = fs::rename(&temp, &target);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = ProcessStatus {
+            pid: 42,
+            user: "shop".into(),
+            started_unix: 1,
+            threads: 4,
+            requests: 7,
+            in_flight: 1,
+            rss_bytes: 4096,
+            state: "recycling",
+            reason: Some("7 requests served (maximum-requests)".into()),
+        };
+        write(dir.path(), &status);
+        let text = fs::read_to_string(path(dir.path(), 42)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["requests"], 7);
+        assert_eq!(v["state"], "recycling");
+        assert_eq!(v["reason"], "7 requests served (maximum-requests)");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("42.json")]);
+    }
+}
