@@ -5,7 +5,7 @@
 //! buffer of pending output, and body bytes go straight into the app's
 //! buffer.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -58,9 +58,22 @@ enum BodyState {
     Failed,
 }
 
+/// The reader of a connection: frames from a read-ahead buffer, so a
+/// request usually arrives in one system call.
+pub type Reader = FrameReader<BufReader<UnixStream>>;
+
+/// A reader for `stream`.
+pub fn reader(stream: UnixStream) -> Reader {
+    FrameReader::new(BufReader::with_capacity(64 << 10, stream))
+}
+
 /// The daemon's side of one request after ACCEPTED.
 pub struct Conversation {
-    reader: FrameReader<UnixStream>,
+    reader: Reader,
+    /// Frames not written yet: HEAD, DATA and END of a small response go out
+    /// in one write. Written before the daemon waits for the child, on
+    /// FLUSH, when large, and at the end.
+    out: Vec<u8>,
     activity: &'static Activity,
     /// The app's file, for log lines.
     app: String,
@@ -82,13 +95,14 @@ const ERROR: i32 = abi::ERROR;
 
 impl Conversation {
     pub fn new(
-        reader: FrameReader<UnixStream>,
+        reader: Reader,
         activity: &'static Activity,
         app: String,
         has_body: bool,
     ) -> Conversation {
         Conversation {
             reader,
+            out: Vec::new(),
             activity,
             app,
             body: if has_body {
@@ -106,7 +120,7 @@ impl Conversation {
     }
 
     fn stream(&self) -> &UnixStream {
-        self.reader.get_ref()
+        self.reader.get_ref().get_ref()
     }
 
     /// Notes that the child is unusable.
@@ -125,8 +139,19 @@ impl Conversation {
         }
     }
 
+    /// Queues a frame; a large payload goes out at once, after what is
+    /// queued, without being copied.
     fn send(&mut self, kind: Kind, payload: &[u8]) -> bool {
         if self.gone {
+            return false;
+        }
+        if payload.len() < COALESCE {
+            if protocol::encode_frame(&mut self.out, kind, payload).is_err() {
+                return false;
+            }
+            return self.out.len() < COALESCE || self.push(kind.name());
+        }
+        if !self.push(kind.name()) {
             return false;
         }
         let mut stream = self.stream();
@@ -142,11 +167,26 @@ impl Conversation {
         }
     }
 
-    fn send_raw(&mut self, bytes: &[u8], what: &str) -> bool {
+    /// Queues encoded frames.
+    fn send_raw(&mut self, bytes: &[u8]) -> bool {
         if self.gone {
             return false;
         }
-        match self.stream().write_all(bytes) {
+        self.out.extend_from_slice(bytes);
+        self.out.len() < COALESCE || self.push("frames")
+    }
+
+    /// Writes the queued frames.
+    fn push(&mut self, what: &str) -> bool {
+        if self.gone {
+            return false;
+        }
+        if self.out.is_empty() {
+            return true;
+        }
+        let written = self.stream().write_all(&self.out);
+        self.out.clear();
+        match written {
             Ok(()) => {
                 self.activity.touch();
                 true
@@ -167,7 +207,8 @@ impl Conversation {
         let mut frame = Vec::with_capacity(message.len() + 16);
         if !self.gone
             && protocol::encode_log(&mut frame, level, message).is_ok()
-            && self.send_raw(&frame, "LOG")
+            && self.send_raw(&frame)
+            && self.push("LOG")
         {
             return;
         }
@@ -191,7 +232,10 @@ impl Conversation {
         }
         let want = buf.len().min(MAX_READ as usize) as u32;
         let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 4);
-        if protocol::encode_read(&mut frame, want).is_err() || !self.send_raw(&frame, "READ") {
+        if protocol::encode_read(&mut frame, want).is_err()
+            || !self.send_raw(&frame)
+            || !self.push("READ")
+        {
             return ERROR as isize;
         }
         match self.receive_body(&mut buf[..want as usize]) {
@@ -304,7 +348,7 @@ impl Conversation {
             let Some(head) = self.head.take() else {
                 return false;
             };
-            let sent = self.send_raw(&head, "HEAD");
+            let sent = self.send_raw(&head);
             self.head = Some(head);
             if !sent {
                 return false;
@@ -352,7 +396,11 @@ impl Conversation {
 
     /// `flush`: the head, pending DATA, then FLUSH.
     pub fn flush(&mut self) -> i32 {
-        if !self.writable() || !self.send_pending() || !self.send(Kind::Flush, &[]) {
+        if !self.writable()
+            || !self.send_pending()
+            || !self.send(Kind::Flush, &[])
+            || !self.push("FLUSH")
+        {
             return ERROR;
         }
         OK
@@ -375,7 +423,9 @@ impl Conversation {
         }
         let mut end = Vec::with_capacity(protocol::HEADER_LEN + 1);
         protocol::encode_end(&mut end, if ok { Outcome::Ok } else { Outcome::Error });
-        self.send_raw(&end, "END");
+        if self.send_raw(&end) {
+            self.push("END");
+        }
     }
 }
 
@@ -411,12 +461,7 @@ mod tests {
         let (daemon, child) = UnixStream::pair().unwrap();
         let activity: &'static Activity = Box::leak(Box::default());
         (
-            Conversation::new(
-                FrameReader::new(daemon),
-                activity,
-                "app.so".into(),
-                has_body,
-            ),
+            Conversation::new(reader(daemon), activity, "app.so".into(), has_body),
             FrameReader::new(child),
         )
     }

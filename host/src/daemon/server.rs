@@ -30,10 +30,10 @@ use signal_hook::iterator::Signals;
 use super::apps::Apps;
 use super::config::Config;
 use super::host_api::{self, RequestCtx};
-use super::request::{Activity, Conversation};
+use super::request::{self, Activity, Conversation, Reader};
 use super::setup::Identity;
 use super::{log, status, sys};
-use crate::protocol::{self, FrameReader, Kind, RequestHead};
+use crate::protocol::{self, Kind, RequestHead};
 
 /// A connection accepted for a worker.
 struct Conn {
@@ -82,7 +82,10 @@ pub struct Shared {
     started: Instant,
     activity: Activity,
     state: Mutex<State>,
+    /// Stop requests and idle workers: the acceptor and the main thread.
     cond: Condvar,
+    /// A connection is queued: one idle worker.
+    work: Condvar,
     running: Vec<Mutex<Option<Running>>>,
     /// Written to wake the acceptor from its poll.
     wake: UnixStream,
@@ -212,6 +215,7 @@ pub fn run(
             stop: None,
         }),
         cond: Condvar::new(),
+        work: Condvar::new(),
         running: (0..threads).map(|_| Mutex::new(None)).collect(),
         wake: wake_tx,
         config,
@@ -385,10 +389,7 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
                 continue;
             }
         };
-        if let Err(e) = stream.set_nonblocking(false) {
-            log::error(&format!("cannot make an accepted connection blocking: {e}"));
-            continue;
-        }
+        // accept4 gives a blocking socket even from a non-blocking listener.
         let peer = match sys::peer_cred(&stream) {
             Ok(peer) => peer,
             Err(e) => {
@@ -409,7 +410,7 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
             st.idle -= 1;
             st.queue.push_back(Conn { stream, peer });
         }
-        shared.cond.notify_all();
+        shared.work.notify_one();
     }
 }
 
@@ -421,7 +422,7 @@ fn worker(shared: &'static Shared, slot: usize) {
                 if let Some(conn) = st.queue.pop_front() {
                     break conn;
                 }
-                st = shared.cond.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         };
         let counted = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, slot, conn)))
@@ -449,16 +450,21 @@ fn worker(shared: &'static Shared, slot: usize) {
     }
 }
 
-/// Sends a REJECT; errors only mean the child is gone.
-fn reject(reader: &FrameReader<UnixStream>, status: u16, retry_after: u32, reason: &str) {
-    let mut frame = Vec::new();
+/// Sends a REJECT (after the preface, unless it went out with ACCEPTED);
+/// errors only mean the child is gone.
+fn reject(reader: &Reader, preface: bool, status: u16, retry_after: u32, reason: &str) {
+    let mut frame = if preface {
+        protocol::preface().to_vec()
+    } else {
+        Vec::new()
+    };
     if protocol::encode_reject(&mut frame, status, retry_after, reason.as_bytes()).is_ok() {
-        let _ = reader.get_ref().write_all(&frame);
+        let _ = reader.get_ref().get_ref().write_all(&frame);
     }
 }
 
 /// Reads the child's preface and REQUEST.
-fn read_request(reader: &mut FrameReader<UnixStream>) -> io::Result<RequestHead> {
+fn read_request(reader: &mut Reader) -> io::Result<RequestHead> {
     reader.read_preface()?;
     let (kind, payload) = reader.read_frame()?;
     if kind != Kind::Request {
@@ -479,13 +485,12 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
     let who = format!("connection from pid {}", peer.pid);
     let prepared = stream
         .set_read_timeout(timeout)
-        .and_then(|()| stream.set_write_timeout(timeout))
-        .and_then(|()| (&stream).write_all(&protocol::preface()));
+        .and_then(|()| stream.set_write_timeout(timeout));
     if let Err(e) = prepared {
         log::info(&format!("{who}: {e}"));
         return false;
     }
-    let mut reader = FrameReader::new(stream);
+    let mut reader = request::reader(stream);
     let head = match read_request(&mut reader) {
         Ok(head) => head,
         Err(e) => {
@@ -514,7 +519,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
                 config.queue_timeout
             );
             log::info(&why);
-            reject(&reader, 503, 1, &why);
+            reject(&reader, true, 503, 1, &why);
             return false;
         }
     }
@@ -524,16 +529,17 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
             config.group
         );
         log::error(&format!("refused request {uri}: {why}"));
-        reject(&reader, 500, 0, &why);
+        reject(&reader, true, 500, 0, &why);
         return false;
     }
     if shared.shutting_down() {
-        reject(&reader, 503, 0, "the daemon process is shutting down");
+        reject(&reader, true, 503, 0, "the daemon process is shutting down");
         return false;
     }
-    let mut accepted = Vec::with_capacity(protocol::HEADER_LEN + 4);
+    // The preface and ACCEPTED in one write.
+    let mut accepted = protocol::preface().to_vec();
     protocol::encode_accepted(&mut accepted, shared.pid);
-    if let Err(e) = reader.get_ref().write_all(&accepted) {
+    if let Err(e) = reader.get_ref().get_ref().write_all(&accepted) {
         log::info(&format!("{who}: gone before ACCEPTED: {e}"));
         return false;
     }
@@ -542,6 +548,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
         Err(e) => {
             reject(
                 &reader,
+                false,
                 500,
                 0,
                 &format!("app {app} could not be loaded: {e}"),

@@ -157,7 +157,8 @@ fn exchange(
             );
         }
     };
-    let mut reader = FrameReader::new(stream);
+    // Frames are read through a buffer: a small response is one read.
+    let mut reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, stream));
     let mut body = Vec::new();
     let mut frame = Vec::new();
     let mut preface_read = false;
@@ -171,7 +172,7 @@ fn exchange(
             Phase::Responding => group.socket_timeout,
         };
         if current_wait != Some(wait) {
-            if let Err(e) = reader.get_ref().set_read_timeout(Some(wait)) {
+            if let Err(e) = reader.get_ref().get_ref().set_read_timeout(Some(wait)) {
                 return state.fail(
                     sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
                     &format!("socket: {e}"),
