@@ -999,3 +999,54 @@ fn cpu_time_limit_recycles_on_sigxcpu() {
         d.log()
     );
 }
+
+impl Client {
+    /// Sends a request on a connection that already carried one: no preface.
+    fn send_next_request(&mut self, spec: &RequestSpec) {
+        let mut out = Vec::new();
+        encode_request(
+            &mut out,
+            spec.queue_start_us,
+            spec.has_body,
+            &spec.app_file,
+            &spec.init_config,
+            &spec.environ,
+            &spec.config,
+        )
+        .unwrap();
+        self.write(&out).unwrap();
+    }
+}
+
+#[test]
+fn a_connection_carries_one_request_after_another() {
+    let d = Daemon::start(base_config());
+    let mut client = d.connect();
+    client.send_request(&RequestSpec::new(&app("echo"), "/first", "", 3));
+    let first = client.exchange(b"abc");
+    first.assert_ok();
+    assert_eq!(first.json()["path_info"], "/first");
+    for n in 0..3 {
+        let path = format!("/next/{n}");
+        client.send_next_request(&RequestSpec::new(&app("echo"), &path, "", 2));
+        let next = client.frames(b"xy", Exchange::default());
+        next.assert_ok();
+        assert_eq!(next.json()["path_info"], path.as_str());
+        assert_eq!(next.json()["body_len"], 2);
+        assert_eq!(next.accepted, first.accepted, "the same process");
+    }
+}
+
+#[test]
+fn a_stopping_process_closes_kept_connections() {
+    let d = Daemon::start(base_config());
+    let mut client = d.connect();
+    client.send_request(&RequestSpec::new(&app("echo"), "/", "", 0));
+    client.exchange(b"").assert_ok();
+    // Between requests, a graceful stop closes the connection: the child
+    // learns it before sending anything more.
+    d.signal(libc::SIGUSR1);
+    let mut byte = [0u8; 1];
+    let n = client.reader.get_mut().read(&mut byte).unwrap_or(0);
+    assert_eq!(n, 0, "the connection is closed, not answered");
+}

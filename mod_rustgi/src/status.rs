@@ -280,7 +280,8 @@ mod tests {
         assert_eq!(view.processes[0].uptime_s, 100);
         assert_eq!(view.processes[0].requests, 12);
         assert_eq!(view.processes[1].state, "starting");
-        let json: serde_json::Value = serde_json::from_str(&to_json(&[view.clone()])).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(std::slice::from_ref(&view))).unwrap();
         assert_eq!(json["groups"][0]["name"], "shop");
         assert_eq!(json["groups"][0]["queue"], 3);
         assert_eq!(json["groups"][0]["processes"][0]["rss_bytes"], 3 << 20);

@@ -407,10 +407,12 @@ impl Conversation {
     }
 
     /// Ends the request after handle returned `rc`: the head if never sent,
-    /// the pending DATA and END, or END(1) when the app failed.
-    pub fn finish(mut self, rc: i32) {
+    /// the pending DATA and END, or END(1) when the app failed. Gives the
+    /// connection back when it can carry another request: END went out and
+    /// nothing unread is left.
+    pub fn finish(mut self, rc: i32) -> Option<Reader> {
         if self.gone {
-            return;
+            return None;
         }
         let mut ok = rc == OK && !self.refused && self.body != BodyState::Failed;
         if ok && self.head.is_none() {
@@ -419,13 +421,13 @@ impl Conversation {
             ok = false;
         }
         if ok && !self.send_pending() {
-            return;
+            return None;
         }
         let mut end = Vec::with_capacity(protocol::HEADER_LEN + 1);
         protocol::encode_end(&mut end, if ok { Outcome::Ok } else { Outcome::Error });
-        if self.send_raw(&end) {
-            self.push("END");
-        }
+        let sent = self.send_raw(&end) && self.push("END");
+        let clean = self.reader.get_ref().buffer().is_empty();
+        (sent && clean && !self.gone).then_some(self.reader)
     }
 }
 

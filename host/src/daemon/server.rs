@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -36,10 +36,18 @@ use super::{log, status, sys};
 use crate::protocol::{self, Kind, RequestHead};
 
 /// A connection accepted for a worker.
+/// A connection to serve: new, or back for another request.
 struct Conn {
-    stream: UnixStream,
+    reader: Reader,
     peer: sys::PeerCred,
+    /// It carried a request before: no preface either way.
+    reused: bool,
 }
+
+/// How long a connection may wait for its next request.
+const IDLE_CONNECTION: Duration = Duration::from_secs(60);
+/// How many idle connections a process keeps.
+const MAX_IDLE_CONNECTIONS: usize = 1024;
 
 /// A request a worker is running, for the request timeout.
 struct Running {
@@ -60,6 +68,9 @@ struct State {
     /// Workers neither serving nor promised a queued connection.
     idle: usize,
     queue: VecDeque<Conn>,
+    /// Connections the workers gave back after a request, for the acceptor
+    /// to watch.
+    returned: Vec<Conn>,
     /// Requests handed to an app.
     served: u64,
     stop: Option<Stop>,
@@ -211,6 +222,7 @@ pub fn run(
         state: Mutex::new(State {
             idle: threads,
             queue: VecDeque::new(),
+            returned: Vec::new(),
             served: 0,
             stop: None,
         }),
@@ -342,11 +354,17 @@ fn signal_thread(shared: &'static Shared, mut signals: Signals) {
 
 fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
     let tick = Duration::from_secs(1);
+    // Connections between requests, and since when.
+    let mut idle: Vec<(Conn, Instant)> = Vec::new();
     loop {
         {
             let mut st = shared.state();
+            idle.extend(st.returned.drain(..).map(|c| (c, Instant::now())));
             while !shared.may_accept(&st) {
                 if st.stop.is_some() {
+                    // Closing them tells the Apache children to take their
+                    // next requests elsewhere.
+                    st.returned.clear();
                     return;
                 }
                 st = shared
@@ -354,21 +372,49 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
                     .wait_timeout(st, tick)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
+                idle.extend(st.returned.drain(..).map(|c| (c, Instant::now())));
             }
         }
-        match sys::poll_readable([listener.as_fd(), wake.as_fd()], 1000) {
-            Ok([_, true]) => {
-                let mut buf = [0; 64];
-                while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
-                continue;
-            }
-            Ok([true, false]) => {}
-            Ok([false, false]) => continue,
+        idle.retain(|(_, since)| since.elapsed() < IDLE_CONNECTION);
+        if idle.len() > MAX_IDLE_CONNECTIONS {
+            let excess = idle.len() - MAX_IDLE_CONNECTIONS;
+            idle.drain(..excess);
+        }
+        // A connection whose next request is already buffered needs no poll.
+        if let Some(i) = idle
+            .iter()
+            .position(|(c, _)| !c.reader.get_ref().buffer().is_empty())
+        {
+            let (conn, _) = idle.swap_remove(i);
+            hand_over(shared, conn);
+            continue;
+        }
+        let mut fds = vec![listener.as_raw_fd(), wake.as_raw_fd()];
+        fds.extend(
+            idle.iter()
+                .map(|(c, _)| c.reader.get_ref().get_ref().as_raw_fd()),
+        );
+        let ready = match sys::poll_readable_all(&fds, 1000) {
+            Ok(ready) => ready,
             Err(e) => {
                 log::error(&format!("poll on the listening socket failed: {e}"));
                 std::thread::sleep(tick);
                 continue;
             }
+        };
+        if ready[1] {
+            let mut buf = [0; 64];
+            while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        // Idle connections first: their requests were sent already. One at a
+        // time, so that each hand-over sees a free worker.
+        if let Some(i) = ready[2..].iter().position(|&r| r) {
+            let (conn, _) = idle.swap_remove(i);
+            hand_over(shared, conn);
+            continue;
+        }
+        if !ready[0] {
+            continue;
         }
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -404,14 +450,26 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
             ));
             continue;
         }
-        shared.activity.touch();
-        {
-            let mut st = shared.state();
-            st.idle -= 1;
-            st.queue.push_back(Conn { stream, peer });
-        }
-        shared.work.notify_one();
+        hand_over(
+            shared,
+            Conn {
+                reader: request::reader(stream),
+                peer,
+                reused: false,
+            },
+        );
     }
+}
+
+/// Gives a connection to an idle worker.
+fn hand_over(shared: &'static Shared, conn: Conn) {
+    shared.activity.touch();
+    {
+        let mut st = shared.state();
+        st.idle -= 1;
+        st.queue.push_back(conn);
+    }
+    shared.work.notify_one();
 }
 
 fn worker(shared: &'static Shared, slot: usize) {
@@ -425,10 +483,11 @@ fn worker(shared: &'static Shared, slot: usize) {
                 st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let counted = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, slot, conn)))
+        let peer = conn.peer;
+        let (counted, back) = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, slot, conn)))
             .unwrap_or_else(|_| {
                 log::error("a worker thread panicked while serving a request");
-                false
+                (false, None)
             });
         *lock(&shared.running[slot]) = None;
         shared.activity.touch();
@@ -438,9 +497,20 @@ fn worker(shared: &'static Shared, slot: usize) {
             if counted {
                 st.served += 1;
             }
+            // The connection may carry the child's next request, unless the
+            // process is stopping (then closing it sends that request to
+            // another process).
+            if let Some(reader) = back.filter(|_| st.stop.is_none()) {
+                st.returned.push(Conn {
+                    reader,
+                    peer,
+                    reused: true,
+                });
+            }
             st.served
         };
         shared.cond.notify_all();
+        let _ = (&shared.wake).write(&[1]);
         let max = shared.config.maximum_requests;
         if counted && max > 0 && served >= max {
             shared.request_stop(StopCause::Recycle(format!(
@@ -464,8 +534,10 @@ fn reject(reader: &Reader, preface: bool, status: u16, retry_after: u32, reason:
 }
 
 /// Reads the child's preface and REQUEST.
-fn read_request(reader: &mut Reader) -> io::Result<RequestHead> {
-    reader.read_preface()?;
+fn read_request(reader: &mut Reader, reused: bool) -> io::Result<RequestHead> {
+    if !reused {
+        reader.read_preface()?;
+    }
     let (kind, payload) = reader.read_frame()?;
     if kind != Kind::Request {
         return Err(protocol::ProtocolError::Unexpected {
@@ -477,22 +549,32 @@ fn read_request(reader: &mut Reader) -> io::Result<RequestHead> {
     Ok(RequestHead::decode(payload)?)
 }
 
-/// Serves one connection; whether it reached an app's handle.
-fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
-    let Conn { stream, peer } = conn;
+/// Serves one request of a connection: whether it reached an app's handle,
+/// and the connection when it can carry another.
+fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Reader>) {
+    let Conn {
+        mut reader,
+        peer,
+        reused,
+    } = conn;
     let config = &shared.config;
-    let timeout = (config.socket_timeout > 0).then(|| Duration::from_secs(config.socket_timeout));
     let who = format!("connection from pid {}", peer.pid);
-    let prepared = stream
-        .set_read_timeout(timeout)
-        .and_then(|()| stream.set_write_timeout(timeout));
-    if let Err(e) = prepared {
-        log::info(&format!("{who}: {e}"));
-        return false;
+    if !reused {
+        let timeout =
+            (config.socket_timeout > 0).then(|| Duration::from_secs(config.socket_timeout));
+        let stream = reader.get_ref().get_ref();
+        let prepared = stream
+            .set_read_timeout(timeout)
+            .and_then(|()| stream.set_write_timeout(timeout));
+        if let Err(e) = prepared {
+            log::info(&format!("{who}: {e}"));
+            return (false, None);
+        }
     }
-    let mut reader = request::reader(stream);
-    let head = match read_request(&mut reader) {
+    let head = match read_request(&mut reader, reused) {
         Ok(head) => head,
+        // The child closed a connection it kept: nothing to say.
+        Err(e) if reused && e.kind() == io::ErrorKind::UnexpectedEof => return (false, None),
         Err(e) => {
             let level = if e.kind() == io::ErrorKind::UnexpectedEof {
                 log::INFO
@@ -500,7 +582,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
                 log::WARNING
             };
             log::log(level, &format!("{who}: no valid request: {e}; closed"));
-            return false;
+            return (false, None);
         }
     };
     let uri = head
@@ -519,8 +601,8 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
                 config.queue_timeout
             );
             log::info(&why);
-            reject(&reader, true, 503, 1, &why);
-            return false;
+            reject(&reader, !reused, 503, 1, &why);
+            return (false, None);
         }
     }
     if !shared.apps.is_allowed(&head.app_file) {
@@ -529,19 +611,31 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
             config.group
         );
         log::error(&format!("refused request {uri}: {why}"));
-        reject(&reader, true, 500, 0, &why);
-        return false;
+        reject(&reader, !reused, 500, 0, &why);
+        return (false, None);
     }
     if shared.shutting_down() {
-        reject(&reader, true, 503, 0, "the daemon process is shutting down");
-        return false;
+        reject(
+            &reader,
+            !reused,
+            503,
+            0,
+            "the daemon process is shutting down",
+        );
+        return (false, None);
     }
-    // The preface and ACCEPTED in one write.
-    let mut accepted = protocol::preface().to_vec();
+    // The preface (on a new connection) and ACCEPTED, at once: a child that
+    // sees its connection end before ACCEPTED knows the app never ran, and
+    // may send the request again elsewhere.
+    let mut accepted = if reused {
+        Vec::new()
+    } else {
+        protocol::preface().to_vec()
+    };
     protocol::encode_accepted(&mut accepted, shared.pid);
     if let Err(e) = reader.get_ref().get_ref().write_all(&accepted) {
         log::info(&format!("{who}: gone before ACCEPTED: {e}"));
-        return false;
+        return (false, None);
     }
     let instance = match shared.apps.instance(&head.app_file, &head.init_config) {
         Ok(instance) => instance,
@@ -553,7 +647,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
                 0,
                 &format!("app {app} could not be loaded: {e}"),
             );
-            return false;
+            return (false, None);
         }
     };
 
@@ -582,8 +676,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> bool {
     };
     let rc = instance.handle(&request);
     *lock(&shared.running[slot]) = None;
-    ctx.into_inner().finish(rc);
-    true
+    (true, ctx.into_inner().finish(rc))
 }
 
 /// The resident set size in bytes, from /proc/self/statm.

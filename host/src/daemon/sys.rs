@@ -124,27 +124,33 @@ pub fn peer_cred(stream: &UnixStream) -> io::Result<PeerCred> {
     })
 }
 
-/// Waits up to `timeout_ms` for the descriptors to become readable; which
-/// are (EINTR counts as none).
-pub fn poll_readable<const N: usize>(
-    fds: [BorrowedFd<'_>; N],
-    timeout_ms: i32,
-) -> io::Result<[bool; N]> {
-    let mut pollfds = fds.map(|fd| libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    // SAFETY: pollfds is a valid array of N pollfd structs.
-    let rc = unsafe { libc::poll(pollfds.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
+/// Polls any number of descriptors for input; which are ready (input,
+/// hang-up or error).
+pub fn poll_readable_all(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
+    let mut pollfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: pollfds is a valid array of pollfd structs of the given length.
+    let rc = unsafe {
+        libc::poll(
+            pollfds.as_mut_ptr(),
+            pollfds.len() as libc::nfds_t,
+            timeout_ms,
+        )
+    };
     if rc == -1 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
-            return Ok([false; N]);
+            return Ok(vec![false; fds.len()]);
         }
         return Err(e);
     }
-    Ok(pollfds.map(|p| p.revents != 0))
+    Ok(pollfds.iter().map(|p| p.revents != 0).collect())
 }
 
 /// An entry of the user database.

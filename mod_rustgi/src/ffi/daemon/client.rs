@@ -9,7 +9,8 @@
 use std::ffi::c_int;
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use apache_sys as sys;
@@ -85,6 +86,96 @@ pub struct Outgoing<'a> {
     pub config: &'a Pairs,
 }
 
+/// A connection to a group's socket: a buffered reader and a writer.
+struct Connection {
+    reader: FrameReader<io::BufReader<UnixStream>>,
+    writer: UnixStream,
+    /// The daemon process at the other end (SO_PEERCRED), for messages.
+    pid: u32,
+}
+
+impl Connection {
+    fn new(stream: UnixStream) -> io::Result<Connection> {
+        let writer = stream.try_clone()?;
+        let pid = peer_pid(&stream).unwrap_or(0);
+        // Frames are read through a buffer: a small response is one read.
+        let reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, stream));
+        Ok(Connection {
+            reader,
+            writer,
+            pid,
+        })
+    }
+
+    /// Whether another request may follow on it: nothing unread is left.
+    fn is_clean(&self) -> bool {
+        self.reader.get_ref().buffer().is_empty()
+    }
+}
+
+/// The pid of the process at the other end of `stream`.
+fn peer_pid(stream: &UnixStream) -> Option<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most len bytes into cred, a ucred.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then(|| u32::try_from(cred.pid).unwrap_or(0))
+}
+
+/// Connections kept between requests, per group socket, in this Apache
+/// child: a request usually finds one and saves a connect and an accept.
+/// The daemon closes the ones it will not serve any more (recycling, idle);
+/// a request that finds its connection closed before the daemon took it is
+/// sent again on a new one.
+static POOL: Mutex<Vec<(PathBuf, Vec<Connection>)>> = Mutex::new(Vec::new());
+
+/// How many connections a child keeps per group.
+const POOL_SIZE: usize = 64;
+
+fn pool() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Vec<Connection>)>> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A kept connection the daemon has not closed. A live idle connection is
+/// never readable (the daemon sends nothing unasked); a readable one was
+/// closed by its process (recycled, stopped, idle too long).
+fn take_pooled(socket: &Path) -> Option<Connection> {
+    loop {
+        let connection = pool().iter_mut().find(|(p, _)| p == socket)?.1.pop()?;
+        let mut fd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&connection.writer),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd, without waiting.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        if ready == 0 {
+            return Some(connection);
+        }
+    }
+}
+
+fn put_pooled(socket: &Path, connection: Connection) {
+    let mut pool = pool();
+    match pool.iter_mut().find(|(p, _)| p == socket) {
+        Some((_, list)) if list.len() < POOL_SIZE => list.push(connection),
+        Some(_) => {}
+        None => pool.push((socket.to_path_buf(), vec![connection])),
+    }
+}
+
 /// Serves request `r` through `group`; returns the handler's status.
 ///
 /// # Safety
@@ -97,21 +188,11 @@ pub unsafe fn serve(
     let name = &group.name;
     // SAFETY: r is live (caller).
     let mut state = unsafe { RequestState::new(r, format!("group {name}")) };
-    let mut stream = match connect(&group.socket, group.connect_timeout) {
-        Ok(stream) => stream,
-        Err(e) => {
-            return state.fail(
-                sys::HTTP_SERVICE_UNAVAILABLE as c_int,
-                &format!("cannot connect to {}: {e}", group.socket.display()),
-            );
-        }
-    };
     // SAFETY: r is live; request_time is apr_time_t, µs since the epoch.
     let queue_start_us = u64::try_from(unsafe { (*r).request_time }).unwrap_or(0);
-    let mut out = Vec::with_capacity(8192);
-    out.extend_from_slice(&protocol::preface());
+    let mut frame = Vec::with_capacity(8192);
     let encoded = protocol::encode_request(
-        &mut out,
+        &mut frame,
         queue_start_us,
         // SAFETY: r is live.
         unsafe { has_body(r) },
@@ -126,43 +207,101 @@ pub unsafe fn serve(
             &format!("the request cannot be sent: {e}"),
         );
     }
-    let sent = stream
-        .set_write_timeout(Some(group.socket_timeout))
-        .and_then(|()| stream.write_all(&out));
-    if let Err(e) = sent {
-        return state.fail(
-            sys::HTTP_SERVICE_UNAVAILABLE as c_int,
-            &format!("cannot send the request to {}: {e}", group.socket.display()),
-        );
+    // A kept connection its process closed just as the request went out:
+    // the request was not taken, send it again on a new connection.
+    let mut pooled = true;
+    for _ in 0..2 {
+        let kept = if pooled {
+            take_pooled(&group.socket)
+        } else {
+            None
+        };
+        let (mut connection, fresh) = match kept {
+            Some(connection) => (connection, false),
+            None => match connect(&group.socket, group.connect_timeout).and_then(|stream| {
+                stream.set_write_timeout(Some(group.socket_timeout))?;
+                Connection::new(stream)
+            }) {
+                Ok(connection) => (connection, true),
+                Err(e) => {
+                    return state.fail(
+                        sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+                        &format!("cannot connect to {}: {e}", group.socket.display()),
+                    );
+                }
+            },
+        };
+        let sent = if fresh {
+            let mut out = Vec::with_capacity(protocol::PREFACE_LEN + frame.len());
+            out.extend_from_slice(&protocol::preface());
+            out.extend_from_slice(&frame);
+            connection.writer.write_all(&out)
+        } else {
+            connection.writer.write_all(&frame)
+        };
+        if let Err(e) = sent {
+            if fresh {
+                return state.fail(
+                    sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+                    &format!("cannot send the request to {}: {e}", group.socket.display()),
+                );
+            }
+            pooled = false;
+            continue;
+        }
+        match exchange(r, &mut state, &mut connection, group, fresh) {
+            Exchange::Retry => {
+                pooled = false;
+                continue;
+            }
+            Exchange::Done { status, reusable } => {
+                if reusable && connection.is_clean() {
+                    put_pooled(&group.socket, connection);
+                }
+                return status;
+            }
+        }
     }
-    exchange(r, &mut state, stream, group)
+    state.fail(
+        sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+        &format!("group {name} closed the connection before taking the request"),
+    )
+}
+
+/// How an exchange ended.
+enum Exchange {
+    /// A kept connection was closed before the daemon took the request: it
+    /// was never run, send it again.
+    Retry,
+    /// The request is over; `reusable` when the daemon ended it with END.
+    Done { status: c_int, reusable: bool },
+}
+
+fn done(status: c_int) -> Exchange {
+    Exchange::Done {
+        status,
+        reusable: false,
+    }
 }
 
 /// Reads the daemon's frames until the request ends.
 fn exchange(
     r: *mut sys::request_rec,
     state: &mut RequestState,
-    stream: UnixStream,
+    connection: &mut Connection,
     group: &GroupAddress,
-) -> c_int {
+    fresh: bool,
+) -> Exchange {
     let name = &group.name;
     let mut phase = Phase::Queued;
-    let mut pid = 0u32;
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(e) => {
-            return state.fail(
-                sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
-                &format!("socket: {e}"),
-            );
-        }
-    };
-    // Frames are read through a buffer: a small response is one read.
-    let mut reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, stream));
+    let mut pid = connection.pid;
+    state.set_label(format!("group {name}, pid {pid}"));
     let mut body = Vec::new();
     let mut frame = Vec::new();
-    let mut preface_read = false;
+    let mut preface_read = !fresh;
     let mut current_wait = None;
+    let reader = &mut connection.reader;
+    let writer = &mut connection.writer;
     loop {
         let wait = match phase {
             // The daemon refuses what waited past queue-timeout when it gets
@@ -173,16 +312,16 @@ fn exchange(
         };
         if current_wait != Some(wait) {
             if let Err(e) = reader.get_ref().get_ref().set_read_timeout(Some(wait)) {
-                return state.fail(
+                return done(state.fail(
                     sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
                     &format!("socket: {e}"),
-                );
+                ));
             }
             current_wait = Some(wait);
         }
         if !preface_read {
             if let Err(e) = reader.read_preface() {
-                return broken(state, phase, pid, group, &e);
+                return done(broken(state, phase, pid, group, &e));
             }
             preface_read = true;
         }
@@ -192,12 +331,23 @@ fn exchange(
         let decoded = match decoded {
             Ok(frame) => frame,
             Err(e)
+                if !fresh
+                    && phase == Phase::Queued
+                    && e.kind() != io::ErrorKind::InvalidData
+                    && !matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+            {
+                return Exchange::Retry;
+            }
+            Err(e)
                 if protocol::protocol_error(&e).is_some()
                     || e.kind() == io::ErrorKind::InvalidData =>
             {
-                return protocol_error(state, pid, group, &e.to_string());
+                return done(protocol_error(state, pid, group, &e.to_string()));
             }
-            Err(e) => return broken(state, phase, pid, group, &e),
+            Err(e) => return done(broken(state, phase, pid, group, &e)),
         };
         match decoded {
             Frame::Accepted(process) => {
@@ -224,27 +374,27 @@ fn exchange(
                     }
                 };
                 if let Err(e) = encoded {
-                    return protocol_error(state, pid, group, &e.to_string());
+                    return done(protocol_error(state, pid, group, &e.to_string()));
                 }
                 if let Err(e) = writer.write_all(&frame) {
-                    return broken(state, phase, pid, group, &e);
+                    return done(broken(state, phase, pid, group, &e));
                 }
             }
             Frame::Head(head) => {
                 if state.start_response(head.status, &head.headers.abi_pairs()) != 0 {
                     // Refused (logged): the response is a 500; stop listening.
-                    return state.finish(app_sdk::abi::ERROR);
+                    return done(state.finish(app_sdk::abi::ERROR));
                 }
                 phase = Phase::Responding;
             }
             Frame::Data(bytes) => {
                 if state.write(bytes) != 0 {
-                    return state.finish(app_sdk::abi::ERROR);
+                    return done(state.finish(app_sdk::abi::ERROR));
                 }
             }
             Frame::Flush => {
                 if state.flush() != 0 {
-                    return state.finish(app_sdk::abi::ERROR);
+                    return done(state.finish(app_sdk::abi::ERROR));
                 }
             }
             // SAFETY: r is the live request of this thread.
@@ -265,7 +415,11 @@ fn exchange(
                 } else {
                     app_sdk::abi::ERROR
                 };
-                return state.finish(rc);
+                let status = state.finish(rc);
+                return Exchange::Done {
+                    status,
+                    reusable: !state.client_gone(),
+                };
             }
             Frame::Reject(reject) => {
                 if reject.retry_after_seconds > 0 {
@@ -273,18 +427,18 @@ fn exchange(
                     unsafe { set_retry_after(r, reject.retry_after_seconds) };
                 }
                 let reason = String::from_utf8_lossy(&reject.reason).into_owned();
-                return state.fail(
+                return done(state.fail(
                     c_int::from(reject.status),
                     &format!("request refused: {reason}"),
-                );
+                ));
             }
             other => {
-                return protocol_error(
+                return done(protocol_error(
                     state,
                     pid,
                     group,
                     &format!("unexpected {:?} frame", other.kind()),
-                );
+                ));
             }
         }
     }
