@@ -10,27 +10,30 @@
 //!   [`BodyWriter`](crate::BodyWriter) and the logger.
 //!
 //! No panic crosses the C boundary: every `extern "C"` function catches
-//! unwinding. A panic hook, installed at the first `init`, records the message
-//! and location of panics on threads running glue code, so the glue can write
-//! them to the host's error log instead of stderr. Panics on other threads go
-//! to the hook that was there before.
+//! unwinding. The panic hook of `crate::panics`, installed at the
+//! first `init`, records the message and location of panics on threads
+//! running glue code, so the glue can write them to the host's error log
+//! instead of stderr. Panics on other threads go to the hook that was there
+//! before.
 //!
 //! Not a public API: it may change at any time.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ffi::{CStr, c_char, c_void};
 use std::io::{self, Write as _};
 use std::mem::size_of;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::{Once, OnceLock, PoisonError, RwLock};
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use crate::abi::{
     ABI_VERSION, ERROR, LOG_DEBUG, LOG_ERR, OK, RustgiApp, RustgiHostApi, RustgiInit, RustgiPair,
     RustgiRequest,
 };
+use crate::panics::{self, Capture};
+use crate::request_id::RequestIdScope;
 use crate::response::{BodyKind, Sink, StreamFn};
 use crate::{
     App, BodyWriter, Config, Environ, InitContext, RawHeaders, Request, RequestBody, Response,
@@ -50,24 +53,19 @@ type HostContext = (RustgiHostApi, *mut c_void);
 thread_local! {
     /// The host API and ctx of the `init` or `handle` running on this thread.
     static CURRENT: Cell<Option<HostContext>> = const { Cell::new(None) };
-    /// How many glue calls are running on this thread.
-    static GLUE_DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// The message and location of the last panic on this thread while it ran
-    /// glue code, recorded by the panic hook.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// A glue call running on this thread: sets [`CURRENT`] and [`GLUE_DEPTH`]
-/// and restores them when dropped, unwinding included.
+/// A glue call running on this thread: sets [`CURRENT`], captures panics
+/// (see [`panics`]) and restores both when dropped, unwinding included.
 struct Scope {
     previous: Option<HostContext>,
+    _capture: Capture,
 }
 
 impl Scope {
     fn enter(current: Option<HostContext>) -> Scope {
-        GLUE_DEPTH.with(|d| d.set(d.get() + 1));
-        LAST_PANIC.with(|p| p.borrow_mut().take());
         Scope {
+            _capture: Capture::enter(false),
             previous: CURRENT.with(|c| c.replace(current)),
         }
     }
@@ -76,7 +74,6 @@ impl Scope {
 impl Drop for Scope {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.previous));
-        GLUE_DEPTH.with(|d| d.set(d.get() - 1));
     }
 }
 
@@ -133,55 +130,9 @@ fn add_live_instances(delta: isize) {
     *live = live.saturating_add_signed(delta);
 }
 
-/// Installs the panic hook described in the module documentation, once.
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if GLUE_DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
-                return previous(info);
-            }
-            let mut text = payload_text(info.payload()).to_owned();
-            if let Some(location) = info.location() {
-                text = format!(
-                    "{text} (at {}:{}:{})",
-                    location.file(),
-                    location.line(),
-                    location.column()
-                );
-            }
-            let _ = LAST_PANIC.try_with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    *p = Some(text);
-                }
-            });
-        }));
-    });
-}
-
-fn payload_text(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "a panic with a payload that is not a string"
-    }
-}
-
-/// The message of a caught panic: what the hook recorded, or else the
-/// payload's text. Drops the payload without letting its destructor unwind.
+/// The message of a caught panic (see [`panics::report`]).
 fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    let recorded = LAST_PANIC
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
-        .ok()
-        .flatten();
-    let message = recorded.unwrap_or_else(|| payload_text(&*payload).to_owned());
-    if let Err(nested) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(nested);
-    }
-    message
+    panics::report(payload).message
 }
 
 /// Runs the body of an `extern "C"` function, turning a panic that escaped
@@ -322,7 +273,7 @@ unsafe fn init_app<A: App>(init: *const RustgiInit, instance: *mut *mut c_void) 
     };
     let _ = HOST_API.set(api);
     crate::logger::install();
-    install_panic_hook();
+    panics::install();
 
     // SAFETY: per the ABI, `config` holds `config_len` pairs valid during
     // the call; Config copies them.
@@ -414,6 +365,7 @@ unsafe fn handle_request<A: App>(instance: *mut c_void, request: *const RustgiRe
     let _scope = Scope::enter(Some((api, request.ctx)));
     let body = RequestBody::from_reader(HostBody(Rc::clone(&host)));
     let req = Request::new(environ, config, body);
+    let _request_id = RequestIdScope::enter(req.request_id());
     match panic::catch_unwind(AssertUnwindSafe(|| app.handle(req))) {
         Ok(res) => send_response(&host, res),
         Err(payload) => {

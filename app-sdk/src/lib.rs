@@ -13,7 +13,14 @@
 //! * [`App`], for apps with state, set up from the configuration by
 //!   [`App::init`];
 //! * [`export_handler!`] and [`export_app!`], which export a handler function
-//!   or an [`App`] from the library.
+//!   or an [`App`] from the library;
+//! * [`Router`]: static, typed (`/items/<id:int>`) and regex routes with
+//!   method sets, `HEAD`, `OPTIONS` and `405` handled, [`Controller`]s,
+//!   handlers taking extractors such as [`Path`], [`HttpError`] and
+//!   [`AnyError`], error and status handlers, before and after hooks, panic
+//!   pages, [`Cors`] and `/debug-info`, exported with [`export_router!`];
+//! * typed [`Config`] getters and an optional TOML config file
+//!   ([`Config::with_file`]).
 //!
 //! A complete app (`Cargo.toml` needs `[lib] crate-type = ["cdylib"]`):
 //!
@@ -39,7 +46,8 @@
 //! `init`): `error!` at `APLOG_ERR`, `warn!` at `APLOG_WARNING`, `info!` at
 //! `APLOG_INFO`, `debug!` at `APLOG_DEBUG` and `trace!` at `APLOG_TRACE1`.
 //! Apache's `LogLevel` decides which are kept. Records logged while a request
-//! is handled are filed with that request.
+//! is handled are filed with that request and tagged with its [`RequestId`]
+//! (`[req:ID] target: message`).
 //!
 //! # Panics
 //!
@@ -79,9 +87,68 @@ pub use environ::Environ;
 pub use request::{Request, RequestBody};
 pub use response::{BodyWriter, IntoResponse, RawHeaders, Response, ResponseBody};
 
+// Request data and responses: query strings, forms, multipart, JSON,
+// cookies, client info, files, conditional GET, sessions, Digest auth.
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
+mod body;
+mod client;
+mod conditional;
+mod cookies;
+mod digest;
+mod file;
+mod form;
+mod json;
+mod multipart;
+mod query;
+mod respond;
+mod session;
+#[cfg(test)]
+mod test_rng;
+
+pub use client::{ProxyListError, TRUSTED_PROXIES_KEY, TrustedProxies};
+pub use conditional::{ETag, conditional};
+pub use cookies::{Cookie, CookieError, Cookies, SameSite};
+pub use digest::{
+    Credentials, DigestAlgorithm, DigestAuth, DigestError, DigestRejection, HtDigest,
+};
+pub use file::{FileError, FileResponse};
+pub use form::{FileInfo, Form, FormError, FormLimits, InMemory, TempFiles, Upload, UploadSink};
+pub use json::{DEFAULT_JSON_LIMIT, Json, JsonError};
+pub use multipart::{Multipart, Part};
+pub use query::{ArgError, Args, DEFAULT_MAX_PAIRS};
+pub use respond::{Bytes, Html, NoContent, NotModified, Redirect};
+pub use session::{MIN_SECRET_LEN, SECRET_KEY, Session, SessionConfig, SessionError};
+
+// Routing, handlers and extractors, errors and hooks, controllers, CORS,
+// typed configuration, request ids.
+mod config_file;
+mod controller;
+mod cors;
+mod error;
+pub mod extract;
+mod handler;
+mod html;
+mod panics;
+mod request_id;
+pub mod router;
+
+pub use config::ConfigError;
+pub use controller::Controller;
+pub use cors::Cors;
+pub use error::{AnyError, HttpError};
+pub use extract::Path;
+pub use handler::Handler;
+pub use request_id::RequestId;
+pub use router::{MethodSet, PathParams, RequestHead, Router};
+
 /// The items most apps use: `use app_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::http::{self, HeaderMap, Method, StatusCode, header};
+    pub use crate::{
+        AnyError, ConfigError, Controller, Cors, HttpError, MethodSet, Path, RequestHead, Router,
+    };
     pub use crate::{
         App, BodyWriter, Config, InitContext, InitError, IntoResponse, Request, RequestBody,
         Response, ResponseBody,
@@ -173,6 +240,59 @@ macro_rules! export_handler {
             }
 
             $crate::export_app!(RustgiHandler);
+        };
+    };
+}
+
+/// Exports a [`Router`] as the library's app.
+///
+/// The argument is a build function called once per app instance, when the
+/// app starts: `fn(&Config) -> Router<S>` or `fn(&Config) -> Result<Router<S>,
+/// E>` with `E: Into<InitError>` (such as [`InitError`] or [`ConfigError`]).
+/// It gets the `RustgiAppConfig` pairs merged over the TOML file their
+/// `config_file` value names ([`Config::with_file`]); an error, or a panic
+/// (an invalid route), makes the host refuse to serve the app and log why.
+/// The router keeps that configuration for `/debug-info` and its `debug`
+/// flag unless the build function gave it one. Like [`export_app!`], use it
+/// once per library, in a `cdylib` crate.
+///
+/// ```rust,standalone_crate
+/// use app_sdk::extract::Path;
+/// use app_sdk::{Config, InitError, Router};
+///
+/// fn hello(Path(name): Path<String>) -> String {
+///     format!("Hello, {name}!")
+/// }
+///
+/// fn app(config: &Config) -> Result<Router, InitError> {
+///     let greeting = config.get("greeting").unwrap_or("Hi").to_owned();
+///     Ok(Router::new()
+///         .get("/", move || greeting.clone())
+///         .get("/hello/<name>", hello))
+/// }
+///
+/// app_sdk::export_router!(app);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! export_router {
+    ($build:expr) => {
+        const _: () = {
+            struct RustgiRouter($crate::router::RouterApp);
+
+            impl $crate::App for RustgiRouter {
+                fn init(
+                    ctx: &$crate::InitContext,
+                ) -> ::core::result::Result<Self, $crate::InitError> {
+                    $crate::router::init_router(ctx, $build).map(RustgiRouter)
+                }
+
+                fn handle(&self, req: $crate::Request) -> $crate::Response {
+                    self.0.handle(req)
+                }
+            }
+
+            $crate::export_app!(RustgiRouter);
         };
     };
 }

@@ -4,7 +4,8 @@
 //! another logger) with the maximum level at `Trace`: Apache's `LogLevel`
 //! decides what is kept. A record logged on a thread that is running `init`
 //! or `handle` carries that call's context, so Apache files it with the
-//! virtual host and request; other records are logged with no context.
+//! virtual host and request, and starts with `[req:ID] `, the request's
+//! [`RequestId`](crate::RequestId); other records are logged with no context.
 
 use std::sync::Once;
 
@@ -39,9 +40,13 @@ pub(crate) const fn host_level(level: Level) -> i32 {
     }
 }
 
-/// The line sent to the host: `target: message`.
+/// The line sent to the host: `target: message`, after `[req:ID] ` when a
+/// request is being handled on this thread.
 fn format_record(record: &Record<'_>) -> String {
-    format!("{}: {}", record.target(), record.args())
+    crate::request_id::with_current(|id| match id {
+        Some(id) => format!("[req:{id}] {}: {}", record.target(), record.args()),
+        None => format!("{}: {}", record.target(), record.args()),
+    })
 }
 
 impl Log for HostLogger {
@@ -79,5 +84,18 @@ mod tests {
                 .build(),
         );
         assert_eq!(line, "echo::db: hello 1");
+    }
+
+    #[test]
+    fn records_carry_the_request_id() {
+        let _scope = crate::request_id::RequestIdScope::enter("abc-1");
+        let line = format_record(
+            &Record::builder()
+                .args(format_args!("hi"))
+                .target("app")
+                .level(Level::Warn)
+                .build(),
+        );
+        assert_eq!(line, "[req:abc-1] app: hi");
     }
 }

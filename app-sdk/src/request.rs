@@ -66,6 +66,8 @@ impl Request {
     /// or `/` as a last resort. The headers come from the `HTTP_*` variables
     /// (`HTTP_X_FOO_BAR` becomes `x-foo-bar`) plus `CONTENT_TYPE` and
     /// `CONTENT_LENGTH`; variables that do not make a valid header are left out.
+    /// The [extensions](Request::extensions) start with the request's
+    /// [`RequestId`](crate::RequestId).
     pub fn new(environ: Environ, config: Config, body: RequestBody) -> Request {
         let method = environ
             .get_bytes("REQUEST_METHOD")
@@ -73,6 +75,8 @@ impl Request {
             .unwrap_or(Method::GET);
         let uri = uri_from_environ(&environ);
         let headers = headers_from_environ(&environ);
+        let mut extensions = Extensions::new();
+        extensions.insert(crate::RequestId::from_environ(&environ));
         let text = |name| {
             environ
                 .get_bytes(name)
@@ -88,7 +92,7 @@ impl Request {
             query_string: text("QUERY_STRING"),
             environ,
             config,
-            extensions: Extensions::new(),
+            extensions,
             body,
         }
     }

@@ -1,0 +1,1141 @@
+//! Form bodies: urlencoded and `multipart/form-data`, under [`FormLimits`],
+//! collected into a [`Form`] whose files go to an [`UploadSink`].
+
+use std::fmt;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use http::StatusCode;
+use tempfile::NamedTempFile;
+
+use crate::body::{LimitedReadError, read_limited, request_media_type};
+use crate::multipart::Multipart;
+use crate::extract::FromRequest;
+use crate::query::{ArgError, Args, DEFAULT_MAX_PAIRS};
+use crate::{HttpError, IntoResponse, Request, RequestBody, Response};
+
+/// Limits on a form body; going over one fails with a [`FormError`] that
+/// answers 413 Payload Too Large.
+///
+/// | limit | default | applies to |
+/// |---|---|---|
+/// | [`body`](FormLimits::body) | 16 MiB | the whole body, files included |
+/// | [`memory`](FormLimits::memory) | 2 MiB | an urlencoded body; all non-file multipart fields together |
+/// | [`fields`](FormLimits::fields) | 1000 | pairs, or parts (fields and files) |
+/// | [`field_size`](FormLimits::field_size) | 1 MiB | one non-file multipart field |
+/// | [`file_size`](FormLimits::file_size) | 16 MiB | one uploaded file |
+/// | [`header_size`](FormLimits::header_size) | 8 KiB | the header block of one multipart part |
+///
+/// ```
+/// use app_sdk::FormLimits;
+///
+/// let limits = FormLimits {
+///     body: 100 << 20,
+///     file_size: 50 << 20,
+///     fields: 20,
+///     ..FormLimits::default()
+/// };
+/// assert_eq!(limits.memory, 2 << 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormLimits {
+    /// The most bytes of body read in all.
+    pub body: u64,
+    /// The most bytes of an urlencoded body, and of all the non-file fields
+    /// of a multipart body together.
+    pub memory: usize,
+    /// The most pairs (urlencoded) or parts (multipart).
+    pub fields: usize,
+    /// The most bytes of one non-file multipart field.
+    pub field_size: usize,
+    /// The most bytes of one uploaded file.
+    pub file_size: u64,
+    /// The most bytes of the header block of one multipart part (at most
+    /// 1 MiB counts; the parser's buffer is a little larger than this).
+    pub header_size: usize,
+}
+
+impl Default for FormLimits {
+    fn default() -> FormLimits {
+        FormLimits {
+            body: 16 << 20,
+            memory: 2 << 20,
+            fields: DEFAULT_MAX_PAIRS,
+            field_size: 1 << 20,
+            file_size: 16 << 20,
+            header_size: 8 << 10,
+        }
+    }
+}
+
+impl FormLimits {
+    /// Reads the limits from the app's configuration, keeping the default
+    /// of each key that is not set: `form_max_body`, `form_max_memory`,
+    /// `form_max_fields`, `form_max_field_size`, `form_max_file_size` and
+    /// `form_max_header_size`. Sizes are bytes, or a number with a `K`, `M`
+    /// or `G` suffix (powers of 1024). A value that does not parse is an
+    /// error for [`App::init`](crate::App::init).
+    ///
+    /// ```
+    /// use app_sdk::{Config, FormLimits};
+    ///
+    /// let config = Config::from_iter([("form_max_body", "64M"), ("form_max_fields", "50")]);
+    /// let limits = FormLimits::from_config(&config).unwrap();
+    /// assert_eq!(limits.body, 64 << 20);
+    /// assert_eq!(limits.fields, 50);
+    ///
+    /// let bad = Config::from_iter([("form_max_body", "lots")]);
+    /// assert!(FormLimits::from_config(&bad).is_err());
+    /// ```
+    pub fn from_config(config: &crate::Config) -> Result<FormLimits, crate::InitError> {
+        let mut limits = FormLimits::default();
+        let get = |key: &str| -> Result<Option<u64>, crate::InitError> {
+            config
+                .get(key)
+                .map(|v| {
+                    parse_size(v)
+                        .ok_or_else(|| crate::InitError::new(format!("{key}: {v:?} is not a size")))
+                })
+                .transpose()
+        };
+        let small = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        if let Some(v) = get("form_max_body")? {
+            limits.body = v;
+        }
+        if let Some(v) = get("form_max_memory")? {
+            limits.memory = small(v);
+        }
+        if let Some(v) = get("form_max_fields")? {
+            limits.fields = small(v);
+        }
+        if let Some(v) = get("form_max_field_size")? {
+            limits.field_size = small(v);
+        }
+        if let Some(v) = get("form_max_file_size")? {
+            limits.file_size = v;
+        }
+        if let Some(v) = get("form_max_header_size")? {
+            limits.header_size = small(v);
+        }
+        Ok(limits)
+    }
+}
+
+/// Parses `123`, `4K`, `16M`, `1G` (powers of 1024).
+fn parse_size(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let (digits, shift) = match value.as_bytes().last()? {
+        b'k' | b'K' => (&value[..value.len() - 1], 10),
+        b'm' | b'M' => (&value[..value.len() - 1], 20),
+        b'g' | b'G' => (&value[..value.len() - 1], 30),
+        _ => (value, 0),
+    };
+    let n: u64 = digits.trim().parse().ok()?;
+    n.checked_mul(1 << shift)
+}
+
+/// Why a form body was refused. [`status`](FormError::status) gives the
+/// answer, which [`IntoResponse`] sends with the message as plain text.
+///
+/// ```
+/// use app_sdk::{FormError, IntoResponse};
+///
+/// let err = FormError::BodyTooLarge { limit: 1024 };
+/// assert_eq!(err.status(), 413);
+/// assert_eq!(err.to_string(), "the body is larger than 1024 bytes");
+/// assert_eq!(FormError::Malformed("bad".into()).into_response().status(), 400);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FormError {
+    /// The body is not a form (415).
+    UnsupportedMediaType(String),
+    /// The body is larger than [`FormLimits::body`] (or, urlencoded, than
+    /// [`FormLimits::memory`]) (413).
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// More pairs or parts than [`FormLimits::fields`] (413).
+    TooManyFields {
+        /// The limit.
+        limit: usize,
+    },
+    /// A field larger than [`FormLimits::field_size`], or the fields
+    /// together larger than [`FormLimits::memory`] (413).
+    FieldTooLarge {
+        /// The field's name.
+        name: String,
+        /// The limit that was reached, in bytes.
+        limit: usize,
+    },
+    /// A file larger than [`FormLimits::file_size`] (413).
+    FileTooLarge {
+        /// The field's name.
+        name: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A part's header block larger than [`FormLimits::header_size`] (413).
+    HeaderTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body does not parse (400).
+    Malformed(String),
+    /// An [`UploadSink`] refused a file (400).
+    Rejected(String),
+    /// Reading the body failed: the client went away or sent a bad body
+    /// (400; the host answers for itself when it knows better).
+    Read(io::Error),
+    /// Storing a file failed (500).
+    Storage(io::Error),
+}
+
+impl FormError {
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            FormError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            FormError::BodyTooLarge { .. }
+            | FormError::TooManyFields { .. }
+            | FormError::FieldTooLarge { .. }
+            | FormError::FileTooLarge { .. }
+            | FormError::HeaderTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            FormError::Malformed(_) | FormError::Rejected(_) | FormError::Read(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            FormError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error as an [`io::Error`] holding it, for [`Read`]
+    /// implementations.
+    pub(crate) fn into_io(self) -> io::Error {
+        let kind = match &self {
+            FormError::Read(e) | FormError::Storage(e) => e.kind(),
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, self)
+    }
+
+    /// Gets back the `FormError` inside an error of a
+    /// [`Part`](crate::Part)'s [`Read`] implementation; any other error
+    /// becomes [`FormError::Read`].
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use app_sdk::{FormError, FormLimits, Multipart};
+    ///
+    /// let body = b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\ncut sh";
+    /// let mut mp = Multipart::new(&body[..], "b", FormLimits::default()).unwrap();
+    /// let mut part = mp.next_part().unwrap().unwrap();
+    /// let err = part.read_to_end(&mut Vec::new()).unwrap_err();
+    /// assert!(matches!(FormError::from_io(err), FormError::Malformed(_)));
+    /// ```
+    pub fn from_io(err: io::Error) -> FormError {
+        if err.get_ref().is_some_and(|e| e.is::<FormError>()) {
+            if let Some(inner) = err.into_inner() {
+                if let Ok(form) = inner.downcast::<FormError>() {
+                    return *form;
+                }
+            }
+            return FormError::Malformed("the body failed to parse".into());
+        }
+        FormError::Read(err)
+    }
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormError::UnsupportedMediaType(t) if t.is_empty() => {
+                write!(f, "the body is not a form (no Content-Type)")
+            }
+            FormError::UnsupportedMediaType(t) => write!(f, "the body is not a form but {t}"),
+            FormError::BodyTooLarge { limit } => {
+                write!(f, "the body is larger than {limit} bytes")
+            }
+            FormError::TooManyFields { limit } => {
+                write!(f, "the form has more than {limit} fields")
+            }
+            FormError::FieldTooLarge { name, limit } => {
+                write!(f, "the form field {name:?} is larger than {limit} bytes")
+            }
+            FormError::FileTooLarge { name, limit } => {
+                write!(f, "the file of field {name:?} is larger than {limit} bytes")
+            }
+            FormError::HeaderTooLarge { limit } => {
+                write!(f, "a multipart header block is larger than {limit} bytes")
+            }
+            FormError::Malformed(m) => write!(f, "malformed form: {m}"),
+            FormError::Rejected(m) => write!(f, "upload refused: {m}"),
+            FormError::Read(e) => write!(f, "reading the body failed: {e}"),
+            FormError::Storage(e) => write!(f, "storing an upload failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FormError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FormError::Read(e) | FormError::Storage(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// An I/O error of an [`UploadSink`] (so that sinks can use `?`).
+impl From<io::Error> for FormError {
+    fn from(e: io::Error) -> FormError {
+        FormError::Storage(e)
+    }
+}
+
+/// An [`HttpError`] with the status of [`FormError::status`], the message,
+/// and the error as its source; a 500 says no more than its status to the
+/// client, and the error goes to the error log.
+impl From<FormError> for HttpError {
+    fn from(e: FormError) -> HttpError {
+        let status = e.status();
+        if status.is_server_error() {
+            log::error!("{e}");
+            return HttpError::from(status).with_source(e);
+        }
+        HttpError::new(status, e.to_string()).with_source(e)
+    }
+}
+
+/// The page of the [`HttpError`] it converts into.
+impl IntoResponse for FormError {
+    fn into_response(self) -> Response {
+        HttpError::from(self).into_response()
+    }
+}
+
+/// What the client said about an uploaded file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    name: String,
+    filename: String,
+    content_type: Option<String>,
+    size: u64,
+}
+
+impl FileInfo {
+    /// The form field's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file name as the client gave it. It may hold anything, `../`
+    /// included: never use it as a path; see
+    /// [`safe_filename`](FileInfo::safe_filename).
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+
+    /// The file name reduced to something safe to show or to use as the last
+    /// component of a path: what follows the last `/` or `\`, without
+    /// control characters, and never empty, `.` or `..` (those give
+    /// `"upload"`).
+    ///
+    /// ```
+    /// use app_sdk::FileInfo;
+    ///
+    /// let info = FileInfo::new("doc", "../../etc/pass\nwd", None);
+    /// assert_eq!(info.safe_filename(), "pass wd");
+    /// assert_eq!(FileInfo::new("doc", "C:\\Users\\me\\a.txt", None).safe_filename(), "a.txt");
+    /// assert_eq!(FileInfo::new("doc", "..", None).safe_filename(), "upload");
+    /// ```
+    pub fn safe_filename(&self) -> String {
+        let base = self.filename.rsplit(['/', '\\']).next().unwrap_or_default();
+        let clean: String = base
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let clean = clean.trim();
+        if clean.is_empty() || clean == "." || clean == ".." {
+            "upload".to_owned()
+        } else {
+            clean.to_owned()
+        }
+    }
+
+    /// The part's `Content-Type`, as the client gave it.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// The file's size in bytes: 0 while it is being received (in
+    /// [`UploadSink::open`]), the full size after.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A description of a file (for tests of an [`UploadSink`]).
+    pub fn new(name: &str, filename: &str, content_type: Option<&str>) -> FileInfo {
+        FileInfo {
+            name: name.to_owned(),
+            filename: filename.to_owned(),
+            content_type: content_type.map(str::to_owned),
+            size: 0,
+        }
+    }
+}
+
+/// Where [`Multipart::read_form`] streams uploaded files, as PoorWSGI's
+/// `file_callback`: [`TempFiles`] (the default) and [`InMemory`] are two;
+/// an app can write its own to stream files elsewhere.
+///
+/// For each file, [`open`](UploadSink::open) makes a writer, the file's
+/// bytes are written to it as they arrive (never more than
+/// [`FormLimits::file_size`]), and [`finish`](UploadSink::finish) turns it
+/// into what the [`Form`] keeps. A file over the limit, or any error, drops
+/// the writer without calling `finish`.
+///
+/// ```
+/// use std::io;
+/// use app_sdk::{FileInfo, FormError, UploadSink};
+///
+/// /// Counts the bytes of each file instead of keeping them.
+/// struct Sizes;
+///
+/// impl UploadSink for Sizes {
+///     type Writer = io::Sink;
+///     type Output = u64;
+///
+///     fn open(&mut self, file: &FileInfo) -> Result<io::Sink, FormError> {
+///         if !file.filename().ends_with(".csv") {
+///             return Err(FormError::Rejected("only CSV files".into()));
+///         }
+///         Ok(io::sink())
+///     }
+///
+///     fn finish(&mut self, file: &FileInfo, _: io::Sink) -> Result<u64, FormError> {
+///         Ok(file.size())
+///     }
+/// }
+/// ```
+pub trait UploadSink {
+    /// Where the bytes of one file go.
+    type Writer: Write;
+    /// What the [`Form`] keeps of one file.
+    type Output;
+
+    /// Starts a file. An error fails the whole form: use
+    /// [`FormError::Rejected`] to refuse a file with 400.
+    fn open(&mut self, file: &FileInfo) -> Result<Self::Writer, FormError>;
+
+    /// Ends a file whose bytes have all been written to `writer`.
+    fn finish(&mut self, file: &FileInfo, writer: Self::Writer) -> Result<Self::Output, FormError>;
+}
+
+/// An [`UploadSink`] that writes each file to a new temporary file, deleted
+/// when it is dropped (keep it with [`NamedTempFile::persist`]). The
+/// [`Form`] gets the files rewound to their start.
+#[derive(Clone, Debug, Default)]
+pub struct TempFiles {
+    dir: Option<PathBuf>,
+}
+
+impl TempFiles {
+    /// Temporary files in the system's temporary directory (`$TMPDIR`).
+    ///
+    /// ```
+    /// let sink = app_sdk::TempFiles::new();
+    /// ```
+    pub fn new() -> TempFiles {
+        TempFiles::default()
+    }
+
+    /// Temporary files in `dir`, for example one on the file system where
+    /// they will be persisted.
+    ///
+    /// ```
+    /// let sink = app_sdk::TempFiles::in_dir("/srv/uploads/tmp");
+    /// ```
+    pub fn in_dir(dir: impl AsRef<Path>) -> TempFiles {
+        TempFiles {
+            dir: Some(dir.as_ref().to_owned()),
+        }
+    }
+}
+
+impl UploadSink for TempFiles {
+    type Writer = NamedTempFile;
+    type Output = NamedTempFile;
+
+    fn open(&mut self, _: &FileInfo) -> Result<NamedTempFile, FormError> {
+        Ok(match &self.dir {
+            Some(dir) => NamedTempFile::new_in(dir)?,
+            None => NamedTempFile::new()?,
+        })
+    }
+
+    fn finish(
+        &mut self,
+        _: &FileInfo,
+        mut file: NamedTempFile,
+    ) -> Result<NamedTempFile, FormError> {
+        file.flush()?;
+        file.rewind()?;
+        Ok(file)
+    }
+}
+
+/// An [`UploadSink`] that keeps each file in memory, as bytes (bounded by
+/// [`FormLimits::file_size`] each and [`FormLimits::body`] in all).
+///
+/// ```
+/// use app_sdk::{FormLimits, InMemory, Multipart};
+///
+/// let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=a.txt\r\n\r\nhi\r\n--b--";
+/// let mut mp = Multipart::new(&body[..], "b", FormLimits::default()).unwrap();
+/// let form = mp.read_form(&mut InMemory).unwrap();
+/// assert_eq!(form.file("f").unwrap().content(), b"hi");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InMemory;
+
+impl UploadSink for InMemory {
+    type Writer = Vec<u8>;
+    type Output = Vec<u8>;
+
+    fn open(&mut self, _: &FileInfo) -> Result<Vec<u8>, FormError> {
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self, _: &FileInfo, bytes: Vec<u8>) -> Result<Vec<u8>, FormError> {
+        Ok(bytes)
+    }
+}
+
+/// One uploaded file: what the client said of it ([`FileInfo`]) and what
+/// the [`UploadSink`] made of it (for [`TempFiles`], a [`NamedTempFile`]).
+#[derive(Debug)]
+pub struct Upload<T = NamedTempFile> {
+    info: FileInfo,
+    content: T,
+}
+
+impl<T> Upload<T> {
+    /// What the client said of the file.
+    pub fn info(&self) -> &FileInfo {
+        &self.info
+    }
+
+    /// What the sink made of the file.
+    pub fn content(&self) -> &T {
+        &self.content
+    }
+
+    /// What the sink made of the file, mutably (to read a temporary file).
+    pub fn content_mut(&mut self) -> &mut T {
+        &mut self.content
+    }
+
+    /// Takes what the sink made of the file.
+    pub fn into_content(self) -> T {
+        self.content
+    }
+}
+
+/// A parsed form: its non-file fields as [`Args`], and its uploaded files.
+///
+/// ```
+/// use std::io::Read;
+/// use app_sdk::{Config, Environ, Request, RequestBody};
+///
+/// let body = "--b\r\nContent-Disposition: form-data; name=title\r\n\r\nHi\r\n\
+///             --b\r\nContent-Disposition: form-data; name=doc; filename=a.txt\r\n\r\n\
+///             text\r\n--b--\r\n";
+/// let env = Environ::from_iter([("CONTENT_TYPE", "multipart/form-data; boundary=b")]);
+/// let mut req = Request::new(env, Config::new(), RequestBody::from_bytes(body));
+/// let mut form = req.form().unwrap();
+/// assert_eq!(form.get("title"), Some("Hi"));
+/// let doc = form.file_mut("doc").unwrap();
+/// assert_eq!(doc.info().filename(), "a.txt");
+/// let mut text = String::new();
+/// doc.content_mut().read_to_string(&mut text).unwrap();
+/// assert_eq!(text, "text");
+/// ```
+#[derive(Debug)]
+pub struct Form<T = NamedTempFile> {
+    fields: Args,
+    files: Vec<Upload<T>>,
+}
+
+impl<T> Default for Form<T> {
+    fn default() -> Form<T> {
+        Form {
+            fields: Args::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
+impl<T> Form<T> {
+    /// The non-file fields.
+    pub fn fields(&self) -> &Args {
+        &self.fields
+    }
+
+    /// The first value of the field `name` (see [`Args::get`]).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name)
+    }
+
+    /// Every value of the field `name` (see [`Args::get_all`]).
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.fields.get_all(name)
+    }
+
+    /// The first value of `name` parsed as a `T` (see [`Args::get_as`]).
+    pub fn get_as<V: std::str::FromStr>(&self, name: &str) -> Result<Option<V>, ArgError>
+    where
+        V::Err: fmt::Display,
+    {
+        self.fields.get_as(name)
+    }
+
+    /// The first value of `name` parsed as a `T`, required (see
+    /// [`Args::require`]).
+    pub fn require<V: std::str::FromStr>(&self, name: &str) -> Result<V, ArgError>
+    where
+        V::Err: fmt::Display,
+    {
+        self.fields.require(name)
+    }
+
+    /// The first file uploaded as `name`.
+    pub fn file(&self, name: &str) -> Option<&Upload<T>> {
+        self.files.iter().find(|f| f.info.name == name)
+    }
+
+    /// The first file uploaded as `name`, mutably.
+    pub fn file_mut(&mut self, name: &str) -> Option<&mut Upload<T>> {
+        self.files.iter_mut().find(|f| f.info.name == name)
+    }
+
+    /// Every file uploaded as `name` (a field can hold several).
+    pub fn files_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Upload<T>> + 'a {
+        self.files.iter().filter(move |f| f.info.name == name)
+    }
+
+    /// All files, in order.
+    pub fn files(&self) -> &[Upload<T>] {
+        &self.files
+    }
+
+    /// Takes all files.
+    pub fn into_files(self) -> Vec<Upload<T>> {
+        self.files
+    }
+}
+
+/// The body read with [`Request::form`] (default limits, files in
+/// temporary files) as a handler's last argument; a [`FormError`] is the
+/// response when it fails.
+///
+/// ```
+/// use app_sdk::{Form, Router};
+///
+/// let router = Router::new().post("/contact", |form: Form| {
+///     format!("thanks, {}", form.get("name").unwrap_or("stranger"))
+/// });
+/// # let _ = router;
+/// ```
+impl FromRequest for Form {
+    type Rejection = FormError;
+
+    fn from_request(mut req: Request) -> Result<Form, FormError> {
+        req.form()
+    }
+}
+
+impl<R: Read> Multipart<R> {
+    /// Reads the whole body into a [`Form`]: fields into memory, files into
+    /// `sink`, under the parser's [`FormLimits`] (fields, field sizes,
+    /// memory, file sizes). A file part with an empty file name (a file
+    /// input left empty) is skipped.
+    ///
+    /// ```
+    /// use app_sdk::{FormError, FormLimits, InMemory, Multipart};
+    ///
+    /// let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n\
+    ///              too big\r\n--b--";
+    /// let limits = FormLimits { file_size: 3, ..FormLimits::default() };
+    /// let mut mp = Multipart::new(&body[..], "b", limits).unwrap();
+    /// let err = mp.read_form(&mut InMemory).unwrap_err();
+    /// assert!(matches!(err, FormError::FileTooLarge { .. }));
+    /// assert_eq!(err.status(), 413);
+    /// ```
+    pub fn read_form<S: UploadSink>(&mut self, sink: &mut S) -> Result<Form<S::Output>, FormError> {
+        let limits = *self.limits();
+        let mut form = Form::default();
+        let mut memory = 0usize;
+        while let Some(mut part) = self.next_part()? {
+            let name = part.name().to_owned();
+            match part.filename().map(str::to_owned) {
+                Some(filename) if filename.is_empty() => while part.read_chunk()?.is_some() {},
+                Some(filename) => {
+                    let mut info = FileInfo {
+                        name,
+                        filename,
+                        content_type: part.content_type().map(str::to_owned),
+                        size: 0,
+                    };
+                    let mut writer = sink.open(&info)?;
+                    while let Some(chunk) = part.read_chunk()? {
+                        info.size += chunk.len() as u64;
+                        if info.size > limits.file_size {
+                            return Err(FormError::FileTooLarge {
+                                name: info.name,
+                                limit: limits.file_size,
+                            });
+                        }
+                        writer.write_all(chunk).map_err(FormError::Storage)?;
+                    }
+                    let content = sink.finish(&info, writer)?;
+                    form.files.push(Upload { info, content });
+                }
+                None => {
+                    let mut value = Vec::new();
+                    while let Some(chunk) = part.read_chunk()? {
+                        let limit = limits.field_size.min(limits.memory - memory);
+                        if value.len() + chunk.len() > limit {
+                            return Err(FormError::FieldTooLarge { name, limit });
+                        }
+                        value.extend_from_slice(chunk);
+                    }
+                    memory += value.len();
+                    let value = match String::from_utf8(value) {
+                        Ok(v) => v,
+                        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                    };
+                    form.fields.push(name, value);
+                }
+            }
+        }
+        Ok(form)
+    }
+}
+
+impl Request {
+    /// Reads the body as a form under the default [`FormLimits`], uploaded
+    /// files going to temporary files ([`TempFiles`]). See
+    /// [`form_with`](Request::form_with).
+    ///
+    /// ```
+    /// use app_sdk::{Config, Environ, FormError, Request, RequestBody};
+    ///
+    /// let env = Environ::from_iter([
+    ///     ("REQUEST_METHOD", "POST"),
+    ///     ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+    /// ]);
+    /// let body = RequestBody::from_bytes("name=Ada+Lovelace&lang=en&lang=fr");
+    /// let mut req = Request::new(env, Config::new(), body);
+    /// let form = req.form().unwrap();
+    /// assert_eq!(form.get("name"), Some("Ada Lovelace"));
+    /// assert_eq!(form.get_all("lang"), ["en", "fr"]);
+    ///
+    /// let env = Environ::from_iter([("CONTENT_TYPE", "application/json")]);
+    /// let mut req = Request::new(env, Config::new(), RequestBody::from_bytes("{}"));
+    /// assert_eq!(req.form().unwrap_err().status(), 415);
+    /// ```
+    pub fn form(&mut self) -> Result<Form, FormError> {
+        self.form_with(&FormLimits::default(), &mut TempFiles::new())
+    }
+
+    /// Reads the body as a form: `application/x-www-form-urlencoded`
+    /// (strictly, see [`Args::parse_strict`]; the body at most
+    /// [`FormLimits::memory`] bytes) or `multipart/form-data` (see
+    /// [`Multipart::read_form`]), files going to `sink`.
+    ///
+    /// A request without a `Content-Type` and without a body gives an empty
+    /// form; any other media type fails with
+    /// [`FormError::UnsupportedMediaType`] (415). A body announced larger
+    /// than [`FormLimits::body`] is refused before it is read.
+    ///
+    /// ```
+    /// use app_sdk::{Config, Environ, FormLimits, InMemory, Request, RequestBody};
+    ///
+    /// let body = "--b\r\nContent-Disposition: form-data; name=f; filename=a.bin\r\n\r\n\
+    ///             \x00\x01\r\n--b--\r\n";
+    /// let env = Environ::from_iter([("CONTENT_TYPE", "multipart/form-data; boundary=b")]);
+    /// let mut req = Request::new(env, Config::new(), RequestBody::from_bytes(body));
+    /// let limits = FormLimits { file_size: 1 << 20, ..FormLimits::default() };
+    /// let form = req.form_with(&limits, &mut InMemory).unwrap();
+    /// assert_eq!(form.file("f").unwrap().content(), &[0, 1]);
+    /// ```
+    pub fn form_with<S: UploadSink>(
+        &mut self,
+        limits: &FormLimits,
+        sink: &mut S,
+    ) -> Result<Form<S::Output>, FormError> {
+        let media = request_media_type(self);
+        match media.as_ref().map(|m| m.essence.as_str()) {
+            Some("application/x-www-form-urlencoded") => {
+                let limit = limits.body.min(limits.memory as u64);
+                let bytes = read_limited(self, limit).map_err(|e| match e {
+                    LimitedReadError::TooLarge => FormError::BodyTooLarge { limit },
+                    LimitedReadError::Io(e) => FormError::Read(e),
+                })?;
+                Ok(Form {
+                    fields: Args::parse_strict(&bytes, limits.fields)?,
+                    files: Vec::new(),
+                })
+            }
+            Some("multipart/form-data") => self.multipart(limits)?.read_form(sink),
+            None => match read_limited(self, 0) {
+                Ok(_) => Ok(Form::default()),
+                Err(LimitedReadError::TooLarge) => {
+                    Err(FormError::UnsupportedMediaType(String::new()))
+                }
+                Err(LimitedReadError::Io(e)) => Err(FormError::Read(e)),
+            },
+            Some(other) => Err(FormError::UnsupportedMediaType(other.to_owned())),
+        }
+    }
+
+    /// A streaming parser of a `multipart/form-data` body, for apps that
+    /// handle each part themselves (see [`Multipart`]). Fails with 415 when
+    /// the body is not multipart, 400 when the boundary is missing or bad,
+    /// and 413 when the body is announced larger than [`FormLimits::body`].
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use app_sdk::{Config, Environ, FormLimits, Request, RequestBody};
+    ///
+    /// let body = "--b\r\nContent-Disposition: form-data; name=n\r\n\r\n42\r\n--b--\r\n";
+    /// let env = Environ::from_iter([("CONTENT_TYPE", "multipart/form-data; boundary=b")]);
+    /// let mut req = Request::new(env, Config::new(), RequestBody::from_bytes(body));
+    /// let mut mp = req.multipart(&FormLimits::default()).unwrap();
+    /// while let Some(mut part) = mp.next_part().unwrap() {
+    ///     let mut value = String::new();
+    ///     part.read_to_string(&mut value).unwrap();
+    ///     assert_eq!((part.name(), value.as_str()), ("n", "42"));
+    /// }
+    /// ```
+    pub fn multipart(
+        &mut self,
+        limits: &FormLimits,
+    ) -> Result<Multipart<&mut RequestBody>, FormError> {
+        let content_type = self
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let boundary = Multipart::<&mut RequestBody>::boundary_of(&content_type)?;
+        if crate::body::announced_length(self).is_some_and(|len| len > limits.body) {
+            return Err(FormError::BodyTooLarge { limit: limits.body });
+        }
+        Multipart::new(self.body_mut(), &boundary, *limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Environ};
+
+    fn request(content_type: Option<&str>, body: &[u8]) -> Request {
+        let mut env = Environ::new();
+        if let Some(ct) = content_type {
+            env.push("CONTENT_TYPE", ct);
+        }
+        Request::new(env, Config::new(), RequestBody::from_bytes(body.to_vec()))
+    }
+
+    const MP: &str = "multipart/form-data; boundary=XX";
+
+    fn multipart_body(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (name, filename, data) in parts {
+            body.extend_from_slice(b"--XX\r\nContent-Disposition: form-data; name=\"");
+            body.extend_from_slice(name.as_bytes());
+            body.push(b'"');
+            if let Some(f) = filename {
+                body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+                body.extend_from_slice(b"\r\nContent-Type: application/octet-stream");
+            }
+            body.extend_from_slice(b"\r\n\r\n");
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--XX--\r\n");
+        body
+    }
+
+    #[test]
+    fn urlencoded_forms() {
+        let mut req = request(
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            b"a=1&b=%C3%A9&a=2",
+        );
+        let form = req.form().unwrap();
+        assert_eq!(form.get_all("a"), ["1", "2"]);
+        assert_eq!(form.get("b"), Some("é"));
+        assert_eq!(form.get_as::<i32>("a").unwrap(), Some(1));
+        assert_eq!(form.require::<i32>("a").unwrap(), 1);
+        assert!(form.files().is_empty());
+        assert_eq!(form.fields.len(), 3);
+
+        let mut req = request(Some("application/x-www-form-urlencoded"), b"a=%zz");
+        assert_eq!(req.form().unwrap_err().status(), StatusCode::BAD_REQUEST);
+
+        let big = vec![b'a'; 100];
+        let mut req = request(Some("application/x-www-form-urlencoded"), &big);
+        let err = req
+            .form_with(
+                &FormLimits {
+                    memory: 99,
+                    ..FormLimits::default()
+                },
+                &mut InMemory,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, FormError::BodyTooLarge { limit: 99 }),
+            "{err}"
+        );
+        let mut req = request(Some("application/x-www-form-urlencoded"), &big);
+        assert!(
+            req.form_with(
+                &FormLimits {
+                    memory: 100,
+                    ..FormLimits::default()
+                },
+                &mut InMemory
+            )
+            .is_ok()
+        );
+
+        let mut req = request(Some("application/x-www-form-urlencoded"), b"a&b&c");
+        let err = req
+            .form_with(
+                &FormLimits {
+                    fields: 2,
+                    ..FormLimits::default()
+                },
+                &mut InMemory,
+            )
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn announced_lengths_are_refused_early() {
+        let mut env = Environ::from_iter([("CONTENT_TYPE", MP), ("CONTENT_LENGTH", "1000")]);
+        env.push("REQUEST_METHOD", "POST");
+        let mut req = Request::new(env, Config::new(), RequestBody::from_bytes("never read"));
+        let err = req
+            .multipart(&FormLimits {
+                body: 999,
+                ..FormLimits::default()
+            })
+            .unwrap_err();
+        assert!(matches!(err, FormError::BodyTooLarge { limit: 999 }));
+        assert_eq!(req.body_mut().read_to_vec(100).unwrap(), b"never read");
+    }
+
+    #[test]
+    fn media_types() {
+        let mut req = request(None, b"");
+        assert!(req.form().unwrap().fields.is_empty());
+        let mut req = request(None, b"x");
+        let err = req.form().unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(err.to_string(), "the body is not a form (no Content-Type)");
+        let mut req = request(Some("text/plain"), b"x");
+        assert_eq!(
+            req.form().unwrap_err().to_string(),
+            "the body is not a form but text/plain"
+        );
+        let mut req = request(Some("multipart/form-data"), b"x");
+        assert_eq!(req.form().unwrap_err().status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn multipart_forms_with_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = multipart_body(&[
+            ("title", None, b"Hello"),
+            ("doc", Some("a.txt"), b"file one"),
+            ("doc", Some("b.txt"), b"file two"),
+            ("empty", Some(""), b""),
+            ("title", None, b"\xff"),
+        ]);
+        let mut req = request(Some(MP), &body);
+        let mut form = req
+            .form_with(&FormLimits::default(), &mut TempFiles::in_dir(dir.path()))
+            .unwrap();
+        assert_eq!(form.get_all("title"), ["Hello", "\u{fffd}"]);
+        assert_eq!(form.files().len(), 2);
+        let names: Vec<_> = form
+            .files_named("doc")
+            .map(|f| f.info().filename())
+            .collect();
+        assert_eq!(names, ["a.txt", "b.txt"]);
+        assert!(form.file("empty").is_none());
+        let doc = form.file_mut("doc").unwrap();
+        assert_eq!(doc.info().size(), 8);
+        assert_eq!(doc.info().content_type(), Some("application/octet-stream"));
+        assert!(doc.content().path().starts_with(dir.path()));
+        let mut text = String::new();
+        doc.content_mut().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "file one");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let files = form.into_files();
+        let kept = files.into_iter().next().unwrap().into_content();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(kept);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn multipart_limits() {
+        let body = multipart_body(&[("a", None, b"12345"), ("b", None, b"678")]);
+        let read = |limits: FormLimits| request(Some(MP), &body).form_with(&limits, &mut InMemory);
+        let ok = read(FormLimits::default()).unwrap();
+        assert_eq!(ok.get("b"), Some("678"));
+        let err = read(FormLimits {
+            field_size: 4,
+            ..FormLimits::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, FormError::FieldTooLarge { name, limit: 4 } if name == "a"),
+            "{err}"
+        );
+        let err = read(FormLimits {
+            memory: 7,
+            ..FormLimits::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, FormError::FieldTooLarge { name, limit: 2 } if name == "b"),
+            "{err}"
+        );
+        assert!(
+            read(FormLimits {
+                memory: 8,
+                ..FormLimits::default()
+            })
+            .is_ok()
+        );
+        let err = read(FormLimits {
+            fields: 1,
+            ..FormLimits::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, FormError::TooManyFields { limit: 1 }));
+        let err = read(FormLimits {
+            body: 50,
+            ..FormLimits::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, FormError::BodyTooLarge { limit: 50 }));
+
+        let body = multipart_body(&[("f", Some("x"), &[7; 10_000])]);
+        let read = |limits: FormLimits| request(Some(MP), &body).form_with(&limits, &mut InMemory);
+        assert_eq!(
+            read(FormLimits::default()).unwrap().files()[0]
+                .content()
+                .len(),
+            10_000
+        );
+        let err = read(FormLimits {
+            file_size: 9_999,
+            ..FormLimits::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, FormError::FileTooLarge { limit: 9_999, .. }));
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.to_string().contains("\"f\""));
+    }
+
+    #[test]
+    fn sinks_can_refuse_and_fail() {
+        struct Picky;
+        impl UploadSink for Picky {
+            type Writer = Vec<u8>;
+            type Output = ();
+            fn open(&mut self, file: &FileInfo) -> Result<Vec<u8>, FormError> {
+                match file.filename() {
+                    "bad" => Err(FormError::Rejected("no".into())),
+                    "io" => Err(io::Error::other("disk full").into()),
+                    _ => Ok(Vec::new()),
+                }
+            }
+            fn finish(&mut self, _: &FileInfo, _: Vec<u8>) -> Result<(), FormError> {
+                Ok(())
+            }
+        }
+        let status = |filename| {
+            let body = multipart_body(&[("f", Some(filename), b"x")]);
+            match request(Some(MP), &body).form_with(&FormLimits::default(), &mut Picky) {
+                Ok(_) => StatusCode::OK,
+                Err(e) => e.into_response().status(),
+            }
+        };
+        assert_eq!(status("ok"), StatusCode::OK);
+        assert_eq!(status("bad"), StatusCode::BAD_REQUEST);
+        assert_eq!(status("io"), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn errors_survive_io_wrapping() {
+        let e = FormError::TooManyFields { limit: 3 }.into_io();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(matches!(
+            FormError::from_io(e),
+            FormError::TooManyFields { limit: 3 }
+        ));
+        let plain = io::Error::new(io::ErrorKind::UnexpectedEof, "eof");
+        assert!(matches!(FormError::from_io(plain), FormError::Read(_)));
+        let storage = FormError::Storage(io::Error::other("x"));
+        assert!(std::error::Error::source(&storage).is_some());
+        let res = storage.into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let http = HttpError::of(&res).unwrap();
+        assert_eq!(http.message(), "Internal Server Error");
+        let res = FormError::TooManyFields { limit: 2 }.into_response();
+        assert_eq!(
+            HttpError::of(&res).unwrap().message(),
+            "the form has more than 2 fields"
+        );
+    }
+
+    #[test]
+    fn sizes_and_config() {
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size(" 4k "), Some(4096));
+        assert_eq!(parse_size("2M"), Some(2 << 20));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("M"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("99999999999999999999G"), None);
+        let config = Config::from_iter([
+            ("form_max_memory", "1K"),
+            ("form_max_field_size", "10"),
+            ("form_max_file_size", "1M"),
+            ("form_max_header_size", "2K"),
+        ]);
+        let limits = FormLimits::from_config(&config).unwrap();
+        assert_eq!(
+            limits,
+            FormLimits {
+                memory: 1024,
+                field_size: 10,
+                file_size: 1 << 20,
+                header_size: 2048,
+                ..FormLimits::default()
+            }
+        );
+        let err = FormLimits::from_config(&Config::from_iter([("form_max_fields", "x")]));
+        assert!(err.unwrap_err().to_string().contains("form_max_fields"));
+    }
+}
