@@ -173,6 +173,16 @@ pub fn default_user() -> Option<(String, String)> {
     (euid == 0).then(|| ("nobody".to_owned(), "nogroup".to_owned()))
 }
 
+/// `HOST:PORT` as `Listen` and `ServerName` take it: an IPv6 address is
+/// put in brackets (`[::1]:8000`).
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Quotes `s` as one argument of an httpd.conf directive: wraps it in double
 /// quotes and escapes the double quotes inside (Apache unescapes only `\"`).
 pub fn quote(s: &str) -> String {
@@ -387,8 +397,9 @@ impl HttpdConf {
 
         line!("# Written by rustgi (rustgi::httpd_conf); needs nothing from /etc/apache2.");
         line!("ServerRoot {root}");
-        line!("Listen {}:{}", self.listen_host, self.port);
-        line!("ServerName {}:{}", self.listen_host, self.port);
+        let addr = host_port(&self.listen_host, self.port);
+        line!("Listen {addr}");
+        line!("ServerName {addr}");
         line!("PidFile {}", quote_path(&self.pid_file_path()));
         line!("DefaultRuntimeDir {root}");
         line!("ErrorLog {}", quote_path(&self.error_log_path()));
@@ -590,6 +601,15 @@ mod tests {
         assert!(on.contains("CustomLog \"/r/access_log\""));
         let off = HttpdConf::new("/r", 1).access_log(false).render();
         assert!(!off.contains("CustomLog"));
+    }
+
+    #[test]
+    fn ipv6_hosts_get_brackets() {
+        assert_eq!(host_port("::1", 80), "[::1]:80");
+        assert_eq!(host_port("[::1]", 80), "[::1]:80");
+        assert_eq!(host_port("0.0.0.0", 80), "0.0.0.0:80");
+        let text = HttpdConf::new("/r", 81).listen_host("::").render();
+        assert!(lines(&text).contains(&"Listen [::]:81"), "{text}");
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! * [`httpd_conf`] builds a complete, standalone httpd.conf.
 //! * [`apache`] finds the `apache2` binary, checks configurations
 //!   (`apache2 -t`) and runs a server ([`apache::Server`]) until it is stopped.
+//! * [`cli`] is the `rustgi` command itself: `serve`, `setup-server`,
+//!   `module-config`, `install-module`, `new` and `status`.
 
 pub mod apache;
+pub mod cli;
 pub mod httpd_conf;
 
 pub use apache::{Server, StartError, config_test, free_port};

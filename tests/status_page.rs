@@ -31,10 +31,7 @@ fn server(options: &str) -> TestServer {
 fn status(srv: &TestServer) -> Value {
     let resp = srv.get("/rustgi-status?json");
     assert_eq!(resp.status(), 200, "{}", resp.text());
-    assert_eq!(
-        resp.header("content-type").as_deref(),
-        Some("application/json")
-    );
+    assert_eq!(resp.header("content-type"), Some("application/json"));
     serde_json::from_slice(&resp.body).expect("the status page's JSON")
 }
 

@@ -85,3 +85,34 @@ fn same_app_in_two_hosts_gets_each_hosts_configuration() {
         assert_eq!(echo.init_config(), map(&[("site", site)]), "Host: {host}");
     }
 }
+
+/// A virtual host without any Rustgi* directive still gets a configuration
+/// of its own: it inherits the main server's alias (with an app instance of
+/// its own) and the main server's daemon group is defined once.
+#[test]
+fn a_host_without_rustgi_directives_inherits_the_main_servers() {
+    common::daemon::require_daemon();
+    let srv = TestServer::builder()
+        .app(Artifact::Echo)
+        .config(
+            "RustgiDaemonProcess shared processes=1 threads=2 home=@ROOT@\n\
+             RustgiScriptAlias /app @APPS@/libecho.so process-group=shared\n\
+             RustgiAppConfig where main\n\
+             <VirtualHost *:@PORT@>\n\
+             ServerName plain.test\n\
+             </VirtualHost>",
+        )
+        .start();
+    let echo = srv.echo(&Request::get("/app/x").header("Host", "plain.test"));
+    assert_eq!(echo.str("path_info"), "/x");
+    assert_eq!(echo.env("rustgi.process_group").as_deref(), Some("shared"));
+    assert_eq!(
+        echo.init_config().get("where").map(String::as_str),
+        Some("main")
+    );
+    assert!(
+        !srv.error_log().contains("defined twice"),
+        "{}",
+        srv.error_log()
+    );
+}

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
-use crate::Request;
+use crate::extract::FromRequestParts;
+use crate::{HttpError, Request};
 
 /// The most bytes of name and value together that browsers keep.
 const MAX_COOKIE_SIZE: usize = 4096;
@@ -428,6 +429,33 @@ impl fmt::Display for CookieError {
 }
 
 impl std::error::Error for CookieError {}
+
+/// A 500 caused by the error (an invalid cookie is the app's bug), which
+/// goes to the error log.
+impl From<CookieError> for HttpError {
+    fn from(e: CookieError) -> HttpError {
+        log::error!("{e}");
+        HttpError::internal().with_source(e)
+    }
+}
+
+/// The request's cookies ([`Request::cookies`]) as a handler argument.
+///
+/// ```
+/// use app_sdk::{Cookies, Router};
+///
+/// let router = Router::new().get("/", |cookies: Cookies| {
+///     format!("theme: {}", cookies.get("theme").unwrap_or("light"))
+/// });
+/// # let _ = router;
+/// ```
+impl FromRequestParts for Cookies {
+    type Rejection = std::convert::Infallible;
+
+    fn from_request_parts(req: &mut Request) -> Result<Cookies, Self::Rejection> {
+        Ok(req.cookies())
+    }
+}
 
 /// An HTTP token byte (RFC 9110 `tchar`).
 pub(crate) fn is_token_byte(b: u8) -> bool {

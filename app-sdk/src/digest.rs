@@ -24,7 +24,7 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use crate::session::{MIN_SECRET_LEN, SECRET_KEY, derive_key};
-use crate::{Config, InitError, IntoResponse, Request, Response};
+use crate::{Config, HttpError, InitError, IntoResponse, Request, Response};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -507,18 +507,25 @@ impl fmt::Display for DigestRejection {
 
 impl std::error::Error for DigestRejection {}
 
+/// An [`HttpError`] with the status and every challenge (one
+/// `WWW-Authenticate` header each, which custom status pages keep too).
+impl From<DigestRejection> for HttpError {
+    fn from(r: DigestRejection) -> HttpError {
+        let mut err = HttpError::from(r.status);
+        if r.status == StatusCode::BAD_REQUEST {
+            err = err.with_message(r.to_string());
+        }
+        for challenge in &r.challenges {
+            err = err.add_header(WWW_AUTHENTICATE, challenge.clone());
+        }
+        err
+    }
+}
+
+/// The page of the [`HttpError`] it converts into, with every challenge.
 impl IntoResponse for DigestRejection {
     fn into_response(self) -> Response {
-        let body = if self.status == StatusCode::BAD_REQUEST {
-            "The Digest uri is not the request's.\n"
-        } else {
-            "Unauthorized\n"
-        };
-        let mut res = (self.status, body).into_response();
-        for challenge in self.challenges {
-            res.headers_mut().append(WWW_AUTHENTICATE, challenge);
-        }
-        res
+        HttpError::from(self).into_response()
     }
 }
 

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use http::header::{CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use crate::{IntoResponse, Response, ResponseBody, html};
+use crate::{
+    ArgError, CookieError, DigestRejection, FileError, FormError, IntoResponse, JsonError,
+    Response, ResponseBody, SessionError, html,
+};
 
 /// An HTTP error: a status, a message for the client, extra headers, and
 /// optionally the error that caused it.
@@ -121,20 +124,47 @@ impl HttpError {
     }
 
     /// The error with a header its response carries (`Allow` for a 405,
-    /// `WWW-Authenticate` for a 401...), replacing any earlier value. Custom
-    /// pages made by status handlers keep it too.
+    /// `Retry-After` for a 503...), replacing every earlier value of that
+    /// name; [`add_header`](HttpError::add_header) adds one instead. Custom
+    /// pages made by status handlers keep it too. A value that is not a
+    /// valid header value is left out.
+    ///
+    /// ```
+    /// use app_sdk::http::{StatusCode, header};
+    /// use app_sdk::{HttpError, IntoResponse};
+    ///
+    /// let err = HttpError::from(StatusCode::SERVICE_UNAVAILABLE)
+    ///     .with_header(header::RETRY_AFTER, "60")
+    ///     .with_header(header::RETRY_AFTER, "120");
+    /// assert_eq!(err.into_response().headers()["retry-after"], "120");
+    /// ```
+    pub fn with_header(mut self, name: HeaderName, value: impl TryInto<HeaderValue>) -> HttpError {
+        if let Ok(value) = value.try_into() {
+            self.inner.headers.insert(name, value);
+        }
+        self
+    }
+
+    /// The error with one more value of a header, after those it has: for
+    /// headers that may be repeated, such as several `WWW-Authenticate`
+    /// challenges of a 401. Custom pages made by status handlers keep them
+    /// all. A value that is not a valid header value is left out.
     ///
     /// ```
     /// use app_sdk::http::{StatusCode, header};
     /// use app_sdk::{HttpError, IntoResponse};
     ///
     /// let err = HttpError::from(StatusCode::UNAUTHORIZED)
-    ///     .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"shop\"");
-    /// assert_eq!(err.into_response().headers()["www-authenticate"], "Basic realm=\"shop\"");
+    ///     .add_header(header::WWW_AUTHENTICATE, "Digest realm=\"shop\", algorithm=SHA-256")
+    ///     .add_header(header::WWW_AUTHENTICATE, "Digest realm=\"shop\", algorithm=MD5");
+    /// let res = err.into_response();
+    /// let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    /// assert_eq!(challenges.len(), 2);
+    /// assert!(challenges[0].to_str().unwrap().ends_with("SHA-256"));
     /// ```
-    pub fn with_header(mut self, name: HeaderName, value: impl TryInto<HeaderValue>) -> HttpError {
+    pub fn add_header(mut self, name: HeaderName, value: impl TryInto<HeaderValue>) -> HttpError {
         if let Ok(value) = value.try_into() {
-            self.inner.headers.insert(name, value);
+            self.inner.headers.append(name, value);
         }
         self
     }
@@ -261,8 +291,12 @@ impl HttpError {
             );
             *res.body_mut() = ResponseBody::from(self.page(debug));
         }
+        // The error's headers replace the page's (all values of a name).
+        for name in self.inner.headers.keys() {
+            res.headers_mut().remove(name);
+        }
         for (name, value) in &self.inner.headers {
-            res.headers_mut().insert(name, value.clone());
+            res.headers_mut().append(name, value.clone());
         }
         res.extensions_mut().insert(self.clone());
         res
@@ -347,11 +381,22 @@ impl IntoResponse for HttpError {
 /// Any error, for handlers that use `?` on errors of many types.
 ///
 /// Every `E: std::error::Error + Send + Sync + 'static` converts into it. As a
-/// response it is the [`HttpError`] it holds, or else a 500 [`HttpError`]
-/// whose source is the error: the client sees "500 Internal Server Error",
-/// the [error handler](crate::Router::on_error) registered for the error's
-/// type (or the type of one of its sources) can answer instead, and debug
-/// pages show the error.
+/// response ([`into_http_error`](AnyError::into_http_error)) it is:
+///
+/// * the [`HttpError`] it holds;
+/// * for an error of the SDK, the [`HttpError`] that error converts into,
+///   with the same status as the error's own response: [`FormError`] (400,
+///   413, 415...), [`JsonError`], [`ArgError`], [`FileError`] (404, 403),
+///   [`DigestRejection`] (401 with its challenges), [`CookieError`] and
+///   [`SessionError`] (500);
+/// * for any other error, a 500 [`HttpError`] whose source is the error: the
+///   client sees "500 Internal Server Error", the [error
+///   handler](crate::Router::on_error) registered for the error's type (or
+///   the type of one of its sources) can answer instead, and debug pages show
+///   the error.
+///
+/// So `?` on the SDK's errors in a handler returning `Result<T, AnyError>`
+/// answers as returning the error itself would.
 ///
 /// ```
 /// use app_sdk::http::StatusCode;
@@ -372,7 +417,7 @@ impl IntoResponse for HttpError {
 /// let err = HttpError::of(&res).unwrap();
 /// assert!(err.causes().nth(1).unwrap().is::<std::num::ParseIntError>());
 /// ```
-pub struct AnyError(Box<dyn Error + Send + Sync + 'static>);
+pub struct AnyError(BoxError);
 
 impl AnyError {
     /// An error with just a message (it becomes a 500).
@@ -406,20 +451,43 @@ impl AnyError {
         self.0
     }
 
-    /// The [`HttpError`] it holds, or a 500 caused by the error.
+    /// The [`HttpError`] it holds, the one the SDK error it holds converts
+    /// into (see [`AnyError`]), or else a 500 caused by the error.
     ///
     /// ```
-    /// use app_sdk::{AnyError, HttpError};
+    /// use app_sdk::{AnyError, Args, FileResponse, HttpError};
     ///
     /// assert_eq!(AnyError::from(HttpError::forbidden()).into_http_error().status(), 403);
+    /// let missing = Args::parse("").require::<u32>("page").unwrap_err();
+    /// assert_eq!(AnyError::from(missing).into_http_error().status(), 400);
+    /// let gone = FileResponse::open("/nonexistent/file").unwrap_err();
+    /// assert_eq!(AnyError::from(gone).into_http_error().status(), 404);
     /// assert_eq!(AnyError::msg("oops").into_http_error().status(), 500);
     /// ```
     pub fn into_http_error(self) -> HttpError {
-        match self.0.downcast::<HttpError>() {
-            Ok(http) => *http,
-            Err(other) => HttpError::internal().with_shared_source(Arc::from(other)),
-        }
+        sdk_error::<HttpError>(self.0)
+            .or_else(sdk_error::<FormError>)
+            .or_else(sdk_error::<JsonError>)
+            .or_else(sdk_error::<ArgError>)
+            .or_else(sdk_error::<FileError>)
+            .or_else(sdk_error::<DigestRejection>)
+            .or_else(sdk_error::<CookieError>)
+            .or_else(sdk_error::<SessionError>)
+            .unwrap_or_else(|other| HttpError::internal().with_shared_source(Arc::from(other)))
     }
+}
+
+/// A boxed error, as [`AnyError`] holds it.
+type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// The [`HttpError`] `err` converts into if it is an `E`, else `err` back:
+/// one link of [`AnyError::into_http_error`]'s chain.
+fn sdk_error<E>(err: BoxError) -> Result<HttpError, BoxError>
+where
+    E: Error + Send + Sync + 'static,
+    HttpError: From<E>,
+{
+    err.downcast::<E>().map(|e| HttpError::from(*e))
 }
 
 impl<E: Error + Send + Sync + 'static> From<E> for AnyError {
@@ -504,6 +572,71 @@ mod tests {
         let res = HttpError::from(StatusCode::NOT_MODIFIED).into_response();
         assert!(!res.headers().contains_key(CONTENT_TYPE));
         assert_eq!(res.body().as_bytes(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn repeated_headers() {
+        let err = HttpError::from(StatusCode::UNAUTHORIZED)
+            .with_header(ALLOW, "GET")
+            .with_header(ALLOW, "POST")
+            .add_header(WWW_AUTHENTICATE, "Digest a")
+            .add_header(WWW_AUTHENTICATE, "bad\nvalue")
+            .add_header(WWW_AUTHENTICATE, "Digest b");
+        assert_eq!(err.headers().get_all(ALLOW).iter().count(), 1);
+        assert_eq!(err.headers()[ALLOW], "POST");
+        let res = err.into_response();
+        let challenges: Vec<_> = res.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+        assert_eq!(challenges, ["Digest a", "Digest b"]);
+        // The error's headers replace the page's.
+        let res = HttpError::internal()
+            .add_header(CONTENT_TYPE, "text/x-a")
+            .add_header(CONTENT_TYPE, "text/x-b")
+            .into_response();
+        let types: Vec<_> = res.headers().get_all(CONTENT_TYPE).iter().collect();
+        assert_eq!(types, ["text/x-a", "text/x-b"]);
+    }
+
+    #[test]
+    fn any_error_answers_sdk_errors_as_they_do() {
+        let statuses = |any: AnyError, own: StatusCode| {
+            let http = any.into_http_error();
+            assert_eq!(http.status(), own, "{http}");
+            assert!(http.source().is_some() || own == StatusCode::UNAUTHORIZED);
+        };
+        statuses(
+            FormError::Malformed("x".into()).into(),
+            StatusCode::BAD_REQUEST,
+        );
+        statuses(
+            FormError::BodyTooLarge { limit: 1 }.into(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        );
+        statuses(
+            JsonError::UnsupportedMediaType("text/plain".into()).into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        );
+        statuses(ArgError::new("n", None).into(), StatusCode::BAD_REQUEST);
+        statuses(
+            FileError(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).into(),
+            StatusCode::FORBIDDEN,
+        );
+        statuses(
+            CookieError::Name("a b".into()).into(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        );
+        statuses(
+            SessionError::MissingSecret.into(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        );
+        // The message is the one the error's own response shows.
+        let http = AnyError::from(ArgError::new("page", None)).into_http_error();
+        assert_eq!(http.message(), "the argument \"page\" is missing");
+        // Error handlers still find the SDK error as the source.
+        assert!(http.causes().nth(1).unwrap().is::<ArgError>());
+        // Other errors stay 500s caused by them.
+        let http = AnyError::from(std::fmt::Error).into_http_error();
+        assert_eq!(http.status(), 500);
+        assert!(http.source().unwrap().is::<std::fmt::Error>());
     }
 
     #[test]

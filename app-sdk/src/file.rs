@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use crate::conditional::{
     ETag, Precondition, evaluate, not_modified, precondition_failed, to_seconds,
 };
-use crate::{IntoResponse, Request, Response, ResponseBody};
+use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};
 
 /// The most ranges a `Range` header may list before it is ignored.
 const MAX_RANGES: usize = 64;
@@ -445,14 +445,23 @@ impl From<io::Error> for FileError {
     }
 }
 
+/// An [`HttpError`] with the status of [`FileError::status`] and the error
+/// as its source (which only debug pages show: the message does not name
+/// the file); a 500 goes to the error log.
+impl From<FileError> for HttpError {
+    fn from(e: FileError) -> HttpError {
+        let status = e.status();
+        if status.is_server_error() {
+            log::error!("{e}");
+        }
+        HttpError::from(status).with_source(e)
+    }
+}
+
+/// The page of the [`HttpError`] it converts into.
 impl IntoResponse for FileError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            log::error!("{self}");
-        }
-        let reason = status.canonical_reason().unwrap_or("Error");
-        (status, format!("{reason}\n")).into_response()
+        HttpError::from(self).into_response()
     }
 }
 

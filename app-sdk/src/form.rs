@@ -9,8 +9,8 @@ use http::StatusCode;
 use tempfile::NamedTempFile;
 
 use crate::body::{LimitedReadError, read_limited, request_media_type};
-use crate::multipart::Multipart;
 use crate::extract::FromRequest;
+use crate::multipart::Multipart;
 use crate::query::{ArgError, Args, DEFAULT_MAX_PAIRS};
 use crate::{HttpError, IntoResponse, Request, RequestBody, Response};
 

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::body::{LimitedReadError, read_limited, request_media_type};
-use crate::{IntoResponse, Request, Response, ResponseBody};
+use crate::extract::FromRequest;
+use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};
 
 /// The default limit of [`Request::json`]: 1 MiB.
 pub const DEFAULT_JSON_LIMIT: u64 = 1 << 20;
@@ -184,9 +185,38 @@ impl std::error::Error for JsonError {
     }
 }
 
+/// An [`HttpError`] with the status of [`JsonError::status`], the message,
+/// and the error as its source.
+impl From<JsonError> for HttpError {
+    fn from(e: JsonError) -> HttpError {
+        HttpError::new(e.status(), e.to_string()).with_source(e)
+    }
+}
+
+/// The page of the [`HttpError`] it converts into.
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
-        (self.status(), format!("{self}\n")).into_response()
+        HttpError::from(self).into_response()
+    }
+}
+
+/// The body read with [`Request::json`] as a handler's last argument; a
+/// [`JsonError`] (400, 413 or 415) is the response when it fails.
+///
+/// ```
+/// use app_sdk::{Json, Router};
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Note { text: String }
+///
+/// let router = Router::new().post("/notes", |Json(note): Json<Note>| Json(note));
+/// # let _ = router;
+/// ```
+impl<T: DeserializeOwned> FromRequest for Json<T> {
+    type Rejection = JsonError;
+
+    fn from_request(mut req: Request) -> Result<Json<T>, JsonError> {
+        req.json().map(Json)
     }
 }
 

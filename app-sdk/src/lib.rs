@@ -92,6 +92,7 @@ pub use response::{BodyWriter, IntoResponse, RawHeaders, Response, ResponseBody}
 #[doc(hidden)]
 #[path = "fuzz_hooks.rs"]
 pub mod __fuzz;
+mod args_de;
 mod body;
 mod client;
 mod conditional;
@@ -107,6 +108,7 @@ mod session;
 #[cfg(test)]
 mod test_rng;
 
+pub use args_de::Query;
 pub use client::{ProxyListError, TRUSTED_PROXIES_KEY, TrustedProxies};
 pub use conditional::{ETag, conditional};
 pub use cookies::{Cookie, CookieError, Cookies, SameSite};
@@ -152,6 +154,10 @@ pub mod prelude {
     pub use crate::{
         App, BodyWriter, Config, InitContext, InitError, IntoResponse, Request, RequestBody,
         Response, ResponseBody,
+    };
+    pub use crate::{
+        Args, Bytes, Cookie, Cookies, FileResponse, Form, FormLimits, Html, Json, NoContent, Query,
+        Redirect, SameSite, Session, SessionConfig, conditional,
     };
 }
 

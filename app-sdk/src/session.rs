@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::{Config, Cookie, CookieError, InitError, Request, SameSite};
+use crate::{Config, Cookie, CookieError, HttpError, InitError, Request, SameSite};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -695,6 +695,15 @@ impl std::error::Error for SessionError {}
 impl From<CookieError> for SessionError {
     fn from(e: CookieError) -> SessionError {
         SessionError::Cookie(e)
+    }
+}
+
+/// A 500 caused by the error (a session that cannot be saved is the app's
+/// bug), which goes to the error log.
+impl From<SessionError> for HttpError {
+    fn from(e: SessionError) -> HttpError {
+        log::error!("{e}");
+        HttpError::internal().with_source(e)
     }
 }
 

@@ -57,6 +57,12 @@ pub enum Artifact {
     /// `libfaults.so`, the test app that misbehaves on request (daemon
     /// mode tests).
     Faults,
+    /// `libsimple.so`, the example app ported from PoorWSGI's simple.py
+    /// (`examples/simple`).
+    Simple,
+    /// `libcontrollers.so`, the example app in 15Watt_Wsgi's style
+    /// (`examples/controllers`).
+    Controllers,
 }
 
 impl Artifact {
@@ -67,6 +73,8 @@ impl Artifact {
             Artifact::Echo => "libecho.so",
             Artifact::CHello => "libc_hello.so",
             Artifact::Faults => "libfaults.so",
+            Artifact::Simple => "libsimple.so",
+            Artifact::Controllers => "libcontrollers.so",
         }
     }
 

@@ -2,7 +2,7 @@
 //! handler, error and status handlers, panics, after hooks.
 
 use http::header::ALLOW;
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::head::RequestHead;
 use super::methods::MethodSet;
@@ -129,11 +129,7 @@ impl<S: Send + Sync + 'static> Router<S> {
         if debug && (err.detail().is_some() || err.causes().nth(1).is_some()) {
             let mut page = err.render(true);
             let (parts, _) = res.into_parts();
-            for (name, value) in &parts.headers {
-                if !page.headers().contains_key(name) {
-                    page.headers_mut().append(name, value.clone());
-                }
-            }
+            add_missing_headers(page.headers_mut(), &parts.headers);
             return page;
         }
         res
@@ -147,15 +143,22 @@ fn keep_error(mut page: Response, err: &HttpError) -> Response {
     if page.status() == StatusCode::OK {
         *page.status_mut() = err.status();
     }
-    for (name, value) in err.headers() {
-        if !page.headers().contains_key(name) {
-            page.headers_mut().insert(name, value.clone());
-        }
-    }
+    add_missing_headers(page.headers_mut(), err.headers());
     if HttpError::of(&page).is_none() {
         page.extensions_mut().insert(err.clone());
     }
     page
+}
+
+/// Adds to `to` every value of each header of `from` that `to` has none of.
+fn add_missing_headers(to: &mut HeaderMap, from: &HeaderMap) {
+    for name in from.keys() {
+        if !to.contains_key(name) {
+            for value in from.get_all(name) {
+                to.append(name, value.clone());
+            }
+        }
+    }
 }
 
 fn allow_value(allow: &MethodSet) -> HeaderValue {

@@ -776,3 +776,32 @@ fn routers_are_send_and_sync() {
     check::<Router>();
     check::<Router<String>>();
 }
+
+#[test]
+fn status_pages_keep_repeated_headers() {
+    use http::header::WWW_AUTHENTICATE;
+    let router = Router::new()
+        .get("/private", || -> Result<&'static str, AnyError> {
+            Err(HttpError::from(StatusCode::UNAUTHORIZED)
+                .add_header(WWW_AUTHENTICATE, "Digest a")
+                .add_header(WWW_AUTHENTICATE, "Digest b")
+                .into())
+        })
+        .get("/form", || -> Result<&'static str, AnyError> {
+            Err(crate::FormError::Malformed("no boundary".into()).into())
+        })
+        .on_status(
+            StatusCode::UNAUTHORIZED,
+            |_: &RequestHead, _: &HttpError| "log in first",
+        );
+    let res = router.handle(request("GET", "/private"));
+    let challenges: Vec<_> = res.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+    assert_eq!(challenges, ["Digest a", "Digest b"]);
+    assert_eq!(text(res), (401, "log in first".to_owned()));
+    // An SDK error through AnyError answers with its own status, and the
+    // debug page keeps it.
+    assert_eq!(send(&router, "GET", "/form").0, 400);
+    let (status, page) = send(&router.debug(true), "GET", "/form");
+    assert_eq!(status, 400);
+    assert!(page.contains("no boundary"), "{page}");
+}

@@ -83,6 +83,9 @@ pub struct Conversation {
     head_sent: bool,
     /// DATA not sent yet (payload only).
     pending: Vec<u8>,
+    /// Body bytes received and not yet read by the app, from `body_at`.
+    body_buf: Vec<u8>,
+    body_at: usize,
     body_started: bool,
     /// The daemon refused the app's response: the request ends with END(1).
     refused: bool,
@@ -113,6 +116,8 @@ impl Conversation {
             head: None,
             head_sent: false,
             pending: Vec::new(),
+            body_buf: Vec::new(),
+            body_at: 0,
             body_started: false,
             refused: false,
             gone: false,
@@ -223,28 +228,54 @@ impl Conversation {
     }
 
     /// `read_body`: up to `buf.len()` body bytes, 0 at the end, or ERROR.
+    /// The daemon asks the child for the most a READ may carry and keeps
+    /// what the app did not take for its next reads: few round trips for a
+    /// large upload, at most one frame of body in memory.
     pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
-        if self.gone || self.body == BodyState::Failed {
+        if self.gone {
             return ERROR as isize;
         }
-        if self.body == BodyState::Done || buf.is_empty() {
+        if buf.is_empty() {
             return 0;
         }
-        let want = buf.len().min(MAX_READ as usize) as u32;
+        if self.body_at < self.body_buf.len() {
+            let n = buf.len().min(self.body_buf.len() - self.body_at);
+            buf[..n].copy_from_slice(&self.body_buf[self.body_at..self.body_at + n]);
+            self.body_at += n;
+            return n as isize;
+        }
+        if self.body == BodyState::Failed {
+            return ERROR as isize;
+        }
+        if self.body == BodyState::Done {
+            return 0;
+        }
         let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 4);
-        if protocol::encode_read(&mut frame, want).is_err()
+        if protocol::encode_read(&mut frame, MAX_READ).is_err()
             || !self.send_raw(&frame)
             || !self.push("READ")
         {
             return ERROR as isize;
         }
-        match self.receive_body(&mut buf[..want as usize]) {
+        let mut body = std::mem::take(&mut self.body_buf);
+        body.resize(MAX_READ as usize, 0);
+        let received = self.receive_body(&mut body);
+        self.body_buf = body;
+        match received {
             Ok(Some(n)) => {
                 self.activity.touch();
-                n as isize
+                self.body_buf.truncate(n);
+                let given = n.min(buf.len());
+                buf[..given].copy_from_slice(&self.body_buf[..given]);
+                self.body_at = given;
+                given as isize
             }
-            Ok(None) => ERROR as isize,
+            Ok(None) => {
+                self.body_buf.clear();
+                ERROR as isize
+            }
             Err(e) => {
+                self.body_buf.clear();
                 self.lost("while the app read the request body", &e);
                 ERROR as isize
             }

@@ -46,6 +46,8 @@ struct Conn {
 
 /// How long a connection may wait for its next request.
 const IDLE_CONNECTION: Duration = Duration::from_secs(60);
+/// How long a new connection may wait behind kept ones.
+const LISTENER_PRIORITY: Duration = Duration::from_millis(100);
 /// How many idle connections a process keeps.
 const MAX_IDLE_CONNECTIONS: usize = 1024;
 
@@ -115,12 +117,23 @@ impl Shared {
         self.config.threads - st.idle
     }
 
+    /// How many more connections the acceptor may hand to workers now: the
+    /// idle workers, within what maximum-requests leaves.
+    fn capacity(&self, st: &State) -> usize {
+        if st.stop.is_some() {
+            return 0;
+        }
+        let max = self.config.maximum_requests;
+        if max == 0 {
+            return st.idle;
+        }
+        let left = max.saturating_sub(st.served + self.in_flight(st) as u64);
+        st.idle.min(usize::try_from(left).unwrap_or(usize::MAX))
+    }
+
     /// Whether the acceptor may take another connection.
     fn may_accept(&self, st: &State) -> bool {
-        let max = self.config.maximum_requests;
-        st.stop.is_none()
-            && st.idle > 0
-            && (max == 0 || st.served + (self.in_flight(st) as u64) < max)
+        self.capacity(st) > 0
     }
 
     fn shutting_down(&self) -> bool {
@@ -354,12 +367,15 @@ fn signal_thread(shared: &'static Shared, mut signals: Signals) {
 
 fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
     let tick = Duration::from_secs(1);
-    // Connections between requests, and since when.
-    let mut idle: Vec<(Conn, Instant)> = Vec::new();
+    // Connections between requests: since when, and since when a request
+    // waits on them (served first come, first served).
+    let mut idle: Vec<(Conn, Instant, Option<Instant>)> = Vec::new();
+    // Since when a new connection waits in the backlog.
+    let mut listener_ready: Option<Instant> = None;
     loop {
         {
             let mut st = shared.state();
-            idle.extend(st.returned.drain(..).map(|c| (c, Instant::now())));
+            idle.extend(st.returned.drain(..).map(|c| (c, Instant::now(), None)));
             while !shared.may_accept(&st) {
                 if st.stop.is_some() {
                     // Closing them tells the Apache children to take their
@@ -372,10 +388,10 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
                     .wait_timeout(st, tick)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
-                idle.extend(st.returned.drain(..).map(|c| (c, Instant::now())));
+                idle.extend(st.returned.drain(..).map(|c| (c, Instant::now(), None)));
             }
         }
-        idle.retain(|(_, since)| since.elapsed() < IDLE_CONNECTION);
+        idle.retain(|(_, since, ready)| ready.is_some() || since.elapsed() < IDLE_CONNECTION);
         if idle.len() > MAX_IDLE_CONNECTIONS {
             let excess = idle.len() - MAX_IDLE_CONNECTIONS;
             idle.drain(..excess);
@@ -383,16 +399,16 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
         // A connection whose next request is already buffered needs no poll.
         if let Some(i) = idle
             .iter()
-            .position(|(c, _)| !c.reader.get_ref().buffer().is_empty())
+            .position(|(c, _, _)| !c.reader.get_ref().buffer().is_empty())
         {
-            let (conn, _) = idle.swap_remove(i);
+            let (conn, _, _) = idle.remove(i);
             hand_over(shared, conn);
             continue;
         }
         let mut fds = vec![listener.as_raw_fd(), wake.as_raw_fd()];
         fds.extend(
             idle.iter()
-                .map(|(c, _)| c.reader.get_ref().get_ref().as_raw_fd()),
+                .map(|(c, _, _)| c.reader.get_ref().get_ref().as_raw_fd()),
         );
         let ready = match sys::poll_readable_all(&fds, 1000) {
             Ok(ready) => ready,
@@ -406,16 +422,40 @@ fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
             let mut buf = [0; 64];
             while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
         }
-        // Idle connections first: their requests were sent already. One at a
-        // time, so that each hand-over sees a free worker.
-        if let Some(i) = ready[2..].iter().position(|&r| r) {
-            let (conn, _) = idle.swap_remove(i);
-            hand_over(shared, conn);
-            continue;
+        let now = Instant::now();
+        for (entry, &r) in idle.iter_mut().zip(&ready[2..]) {
+            if r && entry.2.is_none() {
+                entry.2 = Some(now);
+            }
+        }
+        if ready[0] {
+            listener_ready.get_or_insert(now);
+        } else {
+            listener_ready = None;
+        }
+        // A new connection that has waited a while goes first; then the kept
+        // connections whose requests came, in the order they came, as many
+        // as idle workers can take.
+        let listener_first = listener_ready.is_some_and(|t| t.elapsed() > LISTENER_PRIORITY);
+        if !listener_first {
+            let mut waiting: Vec<usize> =
+                (0..idle.len()).filter(|&i| idle[i].2.is_some()).collect();
+            waiting.sort_by_key(|&i| idle[i].2);
+            let room = shared.capacity(&shared.state());
+            let mut taken: Vec<usize> = waiting.into_iter().take(room).collect();
+            if !taken.is_empty() {
+                taken.sort_unstable_by(|a, b| b.cmp(a));
+                let conns: Vec<Conn> = taken.into_iter().map(|i| idle.remove(i).0).collect();
+                for conn in conns.into_iter().rev() {
+                    hand_over(shared, conn);
+                }
+                continue;
+            }
         }
         if !ready[0] {
             continue;
         }
+        listener_ready = None;
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
             Err(e)

@@ -31,7 +31,10 @@ pub static mut rustgi_module: sys::module = sys::module {
     merge_server_config: Some(merge_server_config),
     cmds: directives::COMMANDS.as_ptr(),
     register_hooks: Some(hooks::register),
-    flags: 0,
+    // Every virtual host gets a configuration of its own, merged from the
+    // main server's, even without a Rustgi* directive: its own app instances,
+    // and no group seen twice.
+    flags: sys::AP_MODULE_FLAG_ALWAYS_MERGE as c_int,
 };
 
 /// The index Apache gave this module, for config vectors and log tags.

@@ -165,13 +165,45 @@ impl RequestState {
     }
 
     pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
+        self.read_input(buf, true).unwrap_or(0)
+    }
+
+    /// Fills `buf` with request body: waits for the first bytes, then takes
+    /// what the client has sent already without waiting any more (a bulk
+    /// upload fills it; an interactive one is not held back). The number of
+    /// bytes, 0 at the end, or ERROR.
+    pub fn fill_body(&mut self, buf: &mut [u8]) -> isize {
+        let first = match self.read_input(buf, true) {
+            Some(n) if n > 0 => n as usize,
+            other => return other.unwrap_or(0),
+        };
+        let mut filled = first;
+        while filled < buf.len() {
+            match self.read_input(&mut buf[filled..], false) {
+                Some(n) if n > 0 => filled += n as usize,
+                // The end, nothing more yet, or an error (it comes back on the
+                // next read, after the bytes already read).
+                _ => break,
+            }
+        }
+        filled as isize
+    }
+
+    /// One read of the body: Some(bytes), Some(0) at the end, Some(ERROR),
+    /// or None when `block` is false and nothing has come yet.
+    fn read_input(&mut self, buf: &mut [u8], block: bool) -> Option<isize> {
         if self.body_error.is_some() {
-            return ERROR as isize;
+            return Some(ERROR as isize);
         }
         if self.input_done || buf.is_empty() {
-            return 0;
+            return Some(0);
         }
         let r = self.r;
+        let mode = if block {
+            sys::apr_read_type_e_APR_BLOCK_READ
+        } else {
+            sys::apr_read_type_e_APR_NONBLOCK_READ
+        };
         // SAFETY: r is live on this thread; the brigade lives in r's pool and
         // is only used by this request; flatten copies at most buf.len()
         // bytes into buf.
@@ -184,9 +216,13 @@ impl RequestState {
                     (*r).input_filters,
                     self.input,
                     sys::ap_input_mode_t_AP_MODE_READBYTES,
-                    sys::apr_read_type_e_APR_BLOCK_READ,
+                    mode,
                     buf.len().min(i32::MAX as usize) as sys::apr_off_t,
                 );
+                if !block && rv == libc::EAGAIN {
+                    sys::apr_brigade_cleanup(self.input.cast());
+                    return None;
+                }
                 if rv != 0 {
                     sys::apr_brigade_cleanup(self.input.cast());
                     let status = sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int);
@@ -197,7 +233,7 @@ impl RequestState {
                         rv,
                         &format!("reading the request body failed (status {status})"),
                     );
-                    return ERROR as isize;
+                    return Some(ERROR as isize);
                 }
                 let eos = sys::rustgi_shim_brigade_has_eos(self.input) != 0;
                 let mut len: sys::apr_size_t = buf.len();
@@ -205,7 +241,10 @@ impl RequestState {
                 sys::apr_brigade_cleanup(self.input.cast());
                 self.input_done = eos;
                 if len > 0 || eos {
-                    return len as isize;
+                    return Some(len as isize);
+                }
+                if !block {
+                    return None;
                 }
             }
         }

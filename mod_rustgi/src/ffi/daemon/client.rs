@@ -360,7 +360,7 @@ fn exchange(
                     (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize),
                     0,
                 );
-                let n = state.read_body(&mut body);
+                let n = state.fill_body(&mut body);
                 frame.clear();
                 let encoded = match usize::try_from(n) {
                     Ok(0) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),

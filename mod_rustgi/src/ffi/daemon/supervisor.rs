@@ -23,7 +23,7 @@ use super::spawn::{LISTEN_FD, SpawnPlan};
 use crate::config::ProcessGroup;
 use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
-use crate::ffi::module::{dir_conf, rustgi_module, server_conf};
+use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
 use crate::ffi::{c_bytes, log};
 use crate::status::{self, GroupFile, Restart};
 use crate::users;
@@ -130,9 +130,15 @@ fn servers(main: *mut sys::server_rec) -> Vec<*mut sys::server_rec> {
 fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
     let servers = servers(main);
     let mut defined: Vec<Defined> = Vec::new();
+    let mut seen: Vec<*const ServerConf> = Vec::new();
     for &s in &servers {
         // SAFETY: s is a live server; its config was made by this module.
         let (conf, is_virtual) = unsafe { (server_conf(s), (*s).is_virtual != 0) };
+        // A configuration shared with another server defines its groups once.
+        if seen.contains(&std::ptr::from_ref(conf)) {
+            continue;
+        }
+        seen.push(conf);
         for spec in &conf.daemons {
             if let Some(other) = defined.iter().find(|d| d.spec.name == spec.name) {
                 return Err(format!(

@@ -1,0 +1,23 @@
+//! `rustgi-chaos`: reliability runs against a real Apache with mod_rustgi,
+//! whose figures go into RELIABILITY.md.
+//!
+//! * [`chaos`]: load held against a daemon group while its processes are
+//!   killed, crashed, timed out, recycled, restarted and redeployed; every
+//!   failed request must be explained by a fault, no body may be corrupted
+//!   and no Apache child may crash.
+//! * [`hostile`]: malformed, oversized, slow and smuggling requests over
+//!   raw TCP, each of which must get a 4xx or a clean close, never a 5xx
+//!   (shared with `tests/hostile.rs`); [`hostile_run`] runs them for the
+//!   report.
+//!
+//! `wire`, `logs` and `hostile` use only the standard library, so that the
+//! workspace's end-to-end tests can compile them too (`#[path]`).
+
+pub mod chaos;
+pub mod hostile;
+pub mod hostile_run;
+pub mod logs;
+pub mod procfs;
+pub mod report;
+pub mod site;
+pub mod wire;

@@ -1,0 +1,85 @@
+//! Hostile requests over raw TCP, against the echo app embedded and in a
+//! daemon group: malformed chunked framing, truncated bodies, NUL and
+//! invalid UTF-8 in the path, query and headers, oversized request lines
+//! and headers, bodies over LimitRequestBody, slow clients cut off by
+//! mod_reqtimeout, and request smuggling (Content-Length with
+//! Transfer-Encoding, duplicate Content-Length). Each gets a 4xx or a clean
+//! close (or, if it is odd but valid HTTP, a correct answer from the app),
+//! never a 5xx; no Apache child crashes and no daemon process dies.
+//!
+//! The list lives in `chaos/src/hostile.rs`, shared with
+//! `rustgi-chaos --hostile`, which publishes the counts in RELIABILITY.md.
+
+mod common;
+
+#[allow(dead_code)]
+#[path = "../chaos/src/wire.rs"]
+mod wire;
+
+#[allow(dead_code)]
+#[path = "../chaos/src/logs.rs"]
+mod logs;
+
+#[allow(dead_code)]
+#[path = "../chaos/src/hostile.rs"]
+mod hostile;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::daemon::require_daemon;
+use common::{Artifact, TestServer};
+
+#[test]
+fn hostile_requests_get_4xx_or_a_clean_close_never_5xx() {
+    require_daemon();
+    let mut builder = TestServer::builder().app(Artifact::Echo);
+    for m in hostile::MODULES {
+        builder = builder.module(m);
+    }
+    let srv = builder.config(hostile::SERVER_CONFIG).start();
+    let addr = srv.addr();
+    // Both modes answer before the hostile requests start.
+    for prefix in [hostile::EMBEDDED, hostile::DAEMON] {
+        let resp = srv.get(&format!("{prefix}/ready"));
+        assert_eq!(resp.status(), 200, "{prefix}: {}", resp.text());
+    }
+
+    let started = Instant::now();
+    let cases = hostile::all_cases(&addr.to_string());
+    let tried = cases.len();
+    let outcomes = hostile::run_all(addr, cases, 8);
+    let took = started.elapsed();
+    eprintln!(
+        "{} hostile requests in {took:?}:\n{}",
+        outcomes.len(),
+        hostile::describe_all(&outcomes)
+    );
+    assert_eq!(outcomes.len(), tried);
+    let failures = hostile::describe_failures(&outcomes);
+    assert!(
+        failures.is_empty(),
+        "hostile requests that did not get a 4xx or a clean close:\n{failures}"
+    );
+    let (_, all) = hostile::counts(&outcomes);
+    assert_eq!(all.server_errors, 0);
+
+    // Nothing crashed and nothing answered 5xx, not even to the clients
+    // that hung up (they are judged by the logs).
+    thread::sleep(Duration::from_millis(500));
+    let log = srv.error_log();
+    let crashes = logs::child_crashes(&log, &BTreeSet::new());
+    assert!(crashes.is_empty(), "Apache children crashed:\n{crashes:#?}");
+    let deaths = logs::daemon_deaths(&log, 0);
+    assert!(deaths.is_empty(), "daemon processes died: {deaths:#?}");
+    let access = fs::read_to_string(srv.root().join("access_log")).unwrap_or_default();
+    let errors = logs::server_errors(&access);
+    assert!(errors.is_empty(), "5xx in the access_log:\n{errors:#?}");
+    // The server still serves, in both modes.
+    for prefix in [hostile::EMBEDDED, hostile::DAEMON] {
+        let resp = srv.get(&format!("{prefix}/after"));
+        assert_eq!(resp.status(), 200, "{prefix} after: {}", resp.text());
+    }
+}
