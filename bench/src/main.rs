@@ -96,8 +96,7 @@ fn run(args: &Args) -> Result<(), String> {
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" "));
     let load_before = report::load_average();
-    // What the rest of the machine uses, while nothing of ours runs.
-    let busy_before = report::cpu_busy(Duration::from_secs(3));
+    let cpu = report::CpuShare::start();
     if !have_wrk() {
         return Err("wrk is not installed (bench/run installs it: apt-get install wrk)".into());
     }
@@ -125,19 +124,22 @@ fn run(args: &Args) -> Result<(), String> {
     }
 
     let load_after = report::load_average();
-    let busy_after = report::cpu_busy(Duration::from_secs(3));
-    let busy = |b: Option<f64>| {
-        b.map(|b| format!("{:.0} %", b * 100.0))
-            .unwrap_or_else(|| "?".to_owned())
-    };
+    let share = cpu
+        .finish()
+        .map(|(ours, others)| {
+            format!(
+                "the benchmark (wrk, Apache, the daemons, hyper) used {:.0} % of the CPUs' time, \
+                 other work on the machine {:.0} %",
+                ours * 100.0,
+                others * 100.0
+            )
+        })
+        .unwrap_or_else(|| "the CPU time could not be told".to_owned());
     notes.push(format!(
-        "Other work on the machine: its CPUs were {} busy in the 3 s before the run and {} \
-         in the 3 s after it, with nothing of the benchmark running (load average, 1, 5 and \
-         15 min: {load_before} before, {load_after} after). Figures taken while others \
-         use the CPUs are lower and noisier; the ratios, within one run with the cases \
-         alternating, suffer less.",
-        busy(busy_before),
-        busy(busy_after),
+        "During the run {share} (load average, 1, 5 and 15 min: {load_before} before, \
+         {load_after} after). What others use is taken from the benchmark: figures are \
+         lower and noisier then (see min–max); the ratios, within one run with the cases \
+         alternating, suffer less."
     ));
     notes.extend(args.notes.iter().cloned());
     notes.push(format!(

@@ -267,13 +267,58 @@ fn cpu_jiffies() -> Option<(u64, u64)> {
     Some((total - idle, total))
 }
 
-/// How busy the CPUs are, 0 to 1, over `sample` (while we do nothing: the
-/// rest of the machine's load).
-pub fn cpu_busy(sample: Duration) -> Option<f64> {
-    let (b0, t0) = cpu_jiffies()?;
-    std::thread::sleep(sample);
-    let (b1, t1) = cpu_jiffies()?;
-    (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64)
+/// The CPU time of this process and of its reaped children (wrk, hyper,
+/// and Apache with everything it reaped: its children and the daemons).
+fn own_cpu() -> Duration {
+    let mut total = Duration::ZERO;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes one rusage into the valid pointer.
+        if unsafe { libc::getrusage(who, &mut ru) } == 0 {
+            for tv in [ru.ru_utime, ru.ru_stime] {
+                total += Duration::from_secs(u64::try_from(tv.tv_sec).unwrap_or(0))
+                    + Duration::from_micros(u64::try_from(tv.tv_usec).unwrap_or(0));
+            }
+        }
+    }
+    total
+}
+
+/// Who used the CPUs during a stretch of time: the machine's busy jiffies
+/// against our own CPU time.
+pub struct CpuShare {
+    jiffies: Option<(u64, u64)>,
+    own: Duration,
+}
+
+impl CpuShare {
+    pub fn start() -> CpuShare {
+        CpuShare {
+            jiffies: cpu_jiffies(),
+            own: own_cpu(),
+        }
+    }
+
+    /// The shares of all the CPUs' time since `start`, 0 to 1, that the
+    /// benchmark (this process and its reaped children) and everything
+    /// else used: `(ours, others)`.
+    pub fn finish(&self) -> Option<(f64, f64)> {
+        let (b0, t0) = self.jiffies?;
+        let (b1, t1) = cpu_jiffies()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if t1 <= t0 || hz <= 0 {
+            return None;
+        }
+        let total = (t1 - t0) as f64;
+        let ours = (own_cpu().saturating_sub(self.own)).as_secs_f64() * hz as f64;
+        let busy = (b1 - b0) as f64;
+        Some((
+            (ours / total).min(1.0),
+            ((busy - ours).max(0.0) / total).min(1.0),
+        ))
+    }
 }
 
 /// The workspace's git commit, and whether the work tree differs from it.

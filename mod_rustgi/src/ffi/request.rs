@@ -402,6 +402,9 @@ impl RequestState {
                 );
                 (*(*r).connection).keepalive = sys::ap_conn_keepalive_e_AP_CONN_CLOSE;
             }
+            // FLUSH first: the response goes out now instead of waiting for
+            // the MPM to write it after the handler returns.
+            sys::rustgi_shim_brigade_append_flush(self.output);
             sys::rustgi_shim_brigade_append_eos(self.output);
             sys::ap_pass_brigade((*r).output_filters, self.output);
             sys::apr_brigade_cleanup(self.output.cast());

@@ -92,6 +92,8 @@ struct Connection {
     writer: UnixStream,
     /// The daemon process at the other end (SO_PEERCRED), for messages.
     pid: u32,
+    /// The read timeout the socket has now (set only when it changes).
+    read_timeout: Option<Duration>,
 }
 
 impl Connection {
@@ -104,6 +106,7 @@ impl Connection {
             reader,
             writer,
             pid,
+            read_timeout: None,
         })
     }
 
@@ -299,7 +302,7 @@ fn exchange(
     let mut body = Vec::new();
     let mut frame = Vec::new();
     let mut preface_read = !fresh;
-    let mut current_wait = None;
+    let current_wait = &mut connection.read_timeout;
     let reader = &mut connection.reader;
     let writer = &mut connection.writer;
     loop {
@@ -310,14 +313,14 @@ fn exchange(
             Phase::Running => group.request_timeout + Duration::from_secs(1),
             Phase::Responding => group.socket_timeout,
         };
-        if current_wait != Some(wait) {
+        if *current_wait != Some(wait) {
             if let Err(e) = reader.get_ref().get_ref().set_read_timeout(Some(wait)) {
                 return done(state.fail(
                     sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
                     &format!("socket: {e}"),
                 ));
             }
-            current_wait = Some(wait);
+            *current_wait = Some(wait);
         }
         if !preface_read {
             if let Err(e) = reader.read_preface() {
