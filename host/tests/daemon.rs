@@ -334,17 +334,7 @@ impl Client {
     }
 
     fn send_request(&mut self, spec: &RequestSpec) {
-        let mut out = protocol::preface().to_vec();
-        encode_request(
-            &mut out,
-            spec.queue_start_us,
-            spec.has_body,
-            &spec.app_file,
-            &spec.init_config,
-            &spec.environ,
-            &spec.config,
-        )
-        .unwrap();
+        let out = spec.encode(true);
         self.write(&out).unwrap();
     }
 
@@ -1005,18 +995,30 @@ fn cpu_time_limit_recycles_on_sigxcpu() {
 impl Client {
     /// Sends a request on a connection that already carried one: no preface.
     fn send_next_request(&mut self, spec: &RequestSpec) {
-        let mut out = Vec::new();
+        let out = spec.encode(false);
+        self.write(&out).unwrap();
+    }
+}
+
+impl RequestSpec {
+    /// The REQUEST frame, after the preface when `preface`.
+    fn encode(&self, preface: bool) -> Vec<u8> {
+        let mut out = if preface {
+            protocol::preface().to_vec()
+        } else {
+            Vec::new()
+        };
         encode_request(
             &mut out,
-            spec.queue_start_us,
-            spec.has_body,
-            &spec.app_file,
-            &spec.init_config,
-            &spec.environ,
-            &spec.config,
+            self.queue_start_us,
+            self.has_body,
+            &self.app_file,
+            &self.init_config,
+            &self.environ,
+            &self.config,
         )
         .unwrap();
-        self.write(&out).unwrap();
+        out
     }
 }
 
