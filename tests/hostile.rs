@@ -83,3 +83,38 @@ fn hostile_requests_get_4xx_or_a_clean_close_never_5xx() {
         assert_eq!(resp.status(), 200, "{prefix} after: {}", resp.text());
     }
 }
+
+/// With `LimitRequestFieldSize` raised, a request head can outgrow the
+/// daemon protocol's 1 MiB REQUEST frame: the client gets 431, as it would
+/// for a head over Apache's own limits, not a 500.
+#[test]
+fn a_request_head_over_the_protocol_limit_is_a_4xx_in_daemon_mode() {
+    require_daemon();
+    let srv = TestServer::builder()
+        .app(Artifact::Echo)
+        .config(
+            "LimitRequestFieldSize 100000\n\
+             RustgiDaemonProcess big processes=1 threads=2 home=@ROOT@\n\
+             RustgiScriptAlias /emb @APPS@/libecho.so\n\
+             RustgiScriptAlias /dmn @APPS@/libecho.so process-group=big",
+        )
+        .start();
+    let value = "f".repeat(60_000);
+    for (prefix, ok) in [("/emb", true), ("/dmn", false)] {
+        let mut req = common::http::Request::get(&format!("{prefix}/big"));
+        for i in 0..20 {
+            req = req.header(&format!("X-F{i}"), &value);
+        }
+        let resp = srv.send(&req);
+        if ok {
+            // Embedded, the app gets the 1.2 MB of headers.
+            assert_eq!(resp.status(), 200, "{prefix}: {}", resp.text());
+        } else {
+            assert!(
+                (400..500).contains(&resp.status()),
+                "{prefix}: a 1.2 MB request head got {} (want a 4xx, e.g. 431)",
+                resp.status()
+            );
+        }
+    }
+}

@@ -770,7 +770,15 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
     let mut faults = std::mem::take(&mut *faults.lock().unwrap_or_else(|e| e.into_inner()));
     faults.sort_by(|a, b| a.start.total_cmp(&b.start));
     let utc = procfs::utc_offset();
-    let mut report = analyze(&log, clock, utc, &samples, &mut faults, parent_alive);
+    let mut report = analyze(
+        &log,
+        clock,
+        utc,
+        apache,
+        &samples,
+        &mut faults,
+        parent_alive,
+    );
     report.seconds = seconds;
     report.clients = opts.clients;
     report.seed = opts.seed;
@@ -805,10 +813,15 @@ const CRASH_WINDOW: f64 = 1.0;
 /// Clock slack between a kill and a request's times.
 const SLACK: f64 = 0.05;
 
+/// `apache`: the pid of Apache's parent. Before a daemon process takes a
+/// request (ACCEPTED), an Apache child knows no daemon pid; its lines may
+/// then name the socket's creator (SO_PEERCRED), Apache's parent, which is
+/// no daemon.
 fn analyze(
     log: &str,
     clock: Clock,
     utc: i64,
+    apache: u32,
     samples: &[Sample],
     faults: &mut [Fault],
     parent_alive: bool,
@@ -835,7 +848,8 @@ fn analyze(
                     .collect::<String>()
                     .parse()
                     .ok()
-            });
+            })
+            .filter(|pid| *pid != apache);
         by_port
             .entry(port)
             .or_default()
@@ -1098,6 +1112,7 @@ mod tests {
             log,
             clock,
             0,
+            20853,
             &[sample(35056, 9.7, 9.86, Some(502))],
             &mut [kill(20855)],
             true,
@@ -1109,6 +1124,7 @@ mod tests {
             log,
             clock,
             0,
+            20853,
             &[sample(35056, 9.7, 9.86, Some(502))],
             &mut [kill(1)],
             true,
@@ -1119,6 +1135,7 @@ mod tests {
             log,
             clock,
             0,
+            20853,
             &[sample(40000, 9.9, 9.95, Some(502))],
             &mut [kill(20855)],
             true,
@@ -1129,10 +1146,31 @@ mod tests {
             log,
             clock,
             0,
+            20853,
             &[sample(35056, 9.7, 9.86, Some(503))],
             &mut [kill(20855)],
             true,
         );
         assert_eq!(r.unexplained.len(), 1);
+        // A line that names Apache's parent (a request its process died
+        // with before taking it): the pid is unknown, the time decides.
+        let log = "\
+[Sat Nov 21 14:19:49.854842 2026] [rustgi:error] [pid 20858:tid 20861] [client 127.0.0.1:35058] group chaos, pid 20853: the daemon closed the connection before taking the request: Connection reset by peer (os error 104)
+";
+        let r = analyze(
+            log,
+            clock,
+            0,
+            20853,
+            &[sample(35058, 9.7, 9.86, Some(502))],
+            &mut [kill(20855)],
+            true,
+        );
+        assert!(r.unexplained.is_empty(), "{:?}", r.unexplained);
+        assert!(
+            r.failed_by_cause.keys().all(|k| k.ends_with("(by time)")),
+            "{:?}",
+            r.failed_by_cause
+        );
     }
 }

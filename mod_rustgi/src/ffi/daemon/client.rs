@@ -90,7 +90,7 @@ pub struct Outgoing<'a> {
 struct Connection {
     reader: FrameReader<io::BufReader<UnixStream>>,
     writer: UnixStream,
-    /// The daemon process at the other end (SO_PEERCRED), for messages.
+    /// The daemon process that took its last request (from ACCEPTED).
     pid: u32,
     /// The read timeout the socket has now (set only when it changes).
     read_timeout: Option<Duration>,
@@ -99,7 +99,7 @@ struct Connection {
 impl Connection {
     fn new(stream: UnixStream) -> io::Result<Connection> {
         let writer = stream.try_clone()?;
-        let pid = peer_pid(&stream).unwrap_or(0);
+        let pid = 0;
         // Frames are read through a buffer: a small response is one read.
         let reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, stream));
         Ok(Connection {
@@ -114,27 +114,6 @@ impl Connection {
     fn is_clean(&self) -> bool {
         self.reader.get_ref().buffer().is_empty()
     }
-}
-
-/// The pid of the process at the other end of `stream`.
-fn peer_pid(stream: &UnixStream) -> Option<u32> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most len bytes into cred, a ucred.
-    let rc = unsafe {
-        libc::getsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(stream),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut cred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then(|| u32::try_from(cred.pid).unwrap_or(0))
 }
 
 /// Connections kept between requests, per group socket, in this Apache
@@ -205,15 +184,17 @@ pub unsafe fn serve(
         request.config,
     );
     if let Err(e) = encoded {
+        // Only the protocol's limits make encoding fail: the head is too big.
         return state.fail(
-            sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+            sys::HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE as c_int,
             &format!("the request cannot be sent: {e}"),
         );
     }
     // A kept connection its process closed just as the request went out:
     // the request was not taken, send it again on a new connection.
     let mut pooled = true;
-    for _ in 0..2 {
+    let mut last_error = String::from("the daemon closed the connection before taking the request");
+    for _ in 0..3 {
         let kept = if pooled {
             take_pooled(&group.socket)
         } else {
@@ -243,17 +224,14 @@ pub unsafe fn serve(
             connection.writer.write_all(&frame)
         };
         if let Err(e) = sent {
-            if fresh {
-                return state.fail(
-                    sys::HTTP_SERVICE_UNAVAILABLE as c_int,
-                    &format!("cannot send the request to {}: {e}", group.socket.display()),
-                );
-            }
+            // Not delivered: try a new connection while attempts remain.
+            last_error = format!("cannot send the request to {}: {e}", group.socket.display());
             pooled = false;
             continue;
         }
         match exchange(r, &mut state, &mut connection, group, fresh) {
             Exchange::Retry => {
+                last_error = "the daemon closed the connection before taking the request".into();
                 pooled = false;
                 continue;
             }
@@ -265,9 +243,16 @@ pub unsafe fn serve(
             }
         }
     }
-    state.fail(
-        sys::HTTP_SERVICE_UNAVAILABLE as c_int,
-        &format!("group {name} closed the connection before taking the request"),
+    // Three connections in a row ended before a process took the request
+    // (processes crashing or stopping at once): no process could be reached.
+    state.fail(sys::HTTP_SERVICE_UNAVAILABLE as c_int, &last_error)
+}
+
+/// Whether `e` is the connection ending (not a timeout, not garbage).
+fn ends_before_accepted(e: &io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
 
@@ -298,11 +283,14 @@ fn exchange(
     let name = &group.name;
     let mut phase = Phase::Queued;
     let mut pid = connection.pid;
-    state.set_label(format!("group {name}, pid {pid}"));
+    if pid != 0 {
+        state.set_label(format!("group {name}, pid {pid}"));
+    }
     let mut body = Vec::new();
     let mut frame = Vec::new();
     let mut preface_read = !fresh;
     let current_wait = &mut connection.read_timeout;
+    let connection_pid = &mut connection.pid;
     let reader = &mut connection.reader;
     let writer = &mut connection.writer;
     loop {
@@ -324,6 +312,9 @@ fn exchange(
         }
         if !preface_read {
             if let Err(e) = reader.read_preface() {
+                if ends_before_accepted(&e) {
+                    return Exchange::Retry;
+                }
                 return done(broken(state, phase, pid, group, &e));
             }
             preface_read = true;
@@ -333,9 +324,11 @@ fn exchange(
         });
         let decoded = match decoded {
             Ok(frame) => frame,
+            // The connection ended before ACCEPTED: the daemon never ran the
+            // app (it sends ACCEPTED before it calls it), so the request can
+            // go again on a new connection.
             Err(e)
-                if !fresh
-                    && phase == Phase::Queued
+                if phase == Phase::Queued
                     && e.kind() != io::ErrorKind::InvalidData
                     && !matches!(
                         e.kind(),
@@ -355,6 +348,7 @@ fn exchange(
         match decoded {
             Frame::Accepted(process) => {
                 pid = process;
+                *connection_pid = process;
                 state.set_label(format!("group {name}, pid {pid}"));
                 phase = Phase::Running;
             }

@@ -705,7 +705,7 @@ fn on_death(dead: *const Process, status: c_int) {
         let p = state.retired.swap_remove(i);
         log::server(
             std::ptr::null(),
-            sys::APLOG_INFO as i32,
+            sys::APLOG_NOTICE as i32,
             0,
             &format!("group {}: retired process {} {how}", p.group, p.proc_.pid),
         );
