@@ -1,10 +1,15 @@
-//! Serving: the acceptor, the worker threads, the monitor and the signal
-//! thread, and how the process stops.
+//! Serving: the worker threads, the monitor and the signal thread, and how
+//! the process stops.
 //!
-//! The acceptor waits until a worker is idle before it accepts, so that
-//! connections nobody can serve yet stay in the kernel's backlog of the
-//! group's socket, for whichever process of the group is free first. It
-//! polls the (non-blocking) listener and a wake-up socket with a 1 s tick.
+//! Idle workers wait together on one epoll instance that watches the
+//! group's listening socket and the connections kept between requests, each
+//! reported to one worker at a time ("one shot"). The worker that is told
+//! about a source serves it itself: it accepts (or takes the kept
+//! connection), arms the listener again for the next idle worker, reads the
+//! request and runs the app, with no hand-over between threads. Only idle
+//! workers wait, so a process with none idle accepts nothing, and new
+//! connections stay in the kernel's backlog of the group's socket for
+//! whichever process of the group is free first.
 //!
 //! Stopping: a recycle trigger (maximum-requests, restart-interval,
 //! inactivity-timeout, memory-limit, cpu-time-limit, script reloading,
@@ -15,11 +20,12 @@
 //! at the deadline it exits 0 at once, without calling shutdown (a hung
 //! handle cannot be stopped, and the instance is still in use).
 
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::collections::HashMap;
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,20 +41,34 @@ use super::setup::Identity;
 use super::{log, status, sys};
 use crate::protocol::{self, Kind, RequestHead};
 
-/// A connection accepted for a worker.
 /// A connection to serve: new, or back for another request.
 struct Conn {
     reader: Reader,
     peer: sys::PeerCred,
     /// It carried a request before: no preface either way.
     reused: bool,
+    /// Its token in the epoll set, once it has been kept there.
+    token: Option<u64>,
 }
 
+impl Conn {
+    fn fd(&self) -> std::os::fd::RawFd {
+        self.reader.get_ref().get_ref().as_raw_fd()
+    }
+}
+
+/// A connection kept between requests.
+struct Kept {
+    conn: Conn,
+    since: Instant,
+}
+
+/// The epoll token of the listening socket; connections count up from 0.
+const LISTENER: u64 = u64::MAX;
 /// How long a connection may wait for its next request.
 const IDLE_CONNECTION: Duration = Duration::from_secs(60);
-/// How long a new connection may wait behind kept ones.
-const LISTENER_PRIORITY: Duration = Duration::from_millis(100);
-/// How many idle connections a process keeps.
+/// How many idle connections a process keeps; more are closed after their
+/// request (the Apache child opens another when it needs one).
 const MAX_IDLE_CONNECTIONS: usize = 1024;
 
 /// A request a worker is running, for the request timeout.
@@ -67,15 +87,14 @@ struct Stop {
 }
 
 struct State {
-    /// Workers neither serving nor promised a queued connection.
+    /// Workers not serving a connection.
     idle: usize,
-    queue: VecDeque<Conn>,
-    /// Connections the workers gave back after a request, for the acceptor
-    /// to watch.
-    returned: Vec<Conn>,
     /// Requests handed to an app.
     served: u64,
     stop: Option<Stop>,
+    /// Ready sources a worker left alone because maximum-requests leaves no
+    /// room; armed again when room comes back.
+    parked: Vec<u64>,
 }
 
 /// Why the process stops.
@@ -95,13 +114,18 @@ pub struct Shared {
     started: Instant,
     activity: Activity,
     state: Mutex<State>,
-    /// Stop requests and idle workers: the acceptor and the main thread.
+    /// Stop requests, and requests finished while stopping: the main
+    /// thread.
     cond: Condvar,
-    /// A connection is queued: one idle worker.
-    work: Condvar,
     running: Vec<Mutex<Option<Running>>>,
-    /// Written to wake the acceptor from its poll.
-    wake: UnixStream,
+    listener: UnixListener,
+    /// Where the idle workers wait for the listener and the kept
+    /// connections.
+    epoll: sys::Epoll,
+    /// Connections between requests, by token (never reused, so a report
+    /// for a connection closed meanwhile finds nothing).
+    kept: Mutex<HashMap<u64, Kept>>,
+    next_token: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,23 +141,11 @@ impl Shared {
         self.config.threads - st.idle
     }
 
-    /// How many more connections the acceptor may hand to workers now: the
-    /// idle workers, within what maximum-requests leaves.
-    fn capacity(&self, st: &State) -> usize {
-        if st.stop.is_some() {
-            return 0;
-        }
+    /// Whether maximum-requests leaves room for `more` requests besides
+    /// those served and in flight.
+    fn has_room(&self, st: &State, more: u64) -> bool {
         let max = self.config.maximum_requests;
-        if max == 0 {
-            return st.idle;
-        }
-        let left = max.saturating_sub(st.served + self.in_flight(st) as u64);
-        st.idle.min(usize::try_from(left).unwrap_or(usize::MAX))
-    }
-
-    /// Whether the acceptor may take another connection.
-    fn may_accept(&self, st: &State) -> bool {
-        self.capacity(st) > 0
+        max == 0 || st.served + self.in_flight(st) as u64 + more <= max
     }
 
     fn shutting_down(&self) -> bool {
@@ -181,7 +193,10 @@ impl Shared {
             }
         }
         self.cond.notify_all();
-        let _ = (&self.wake).write(&[1]);
+        // Nothing new is taken: closing the kept connections tells the
+        // Apache children to send their next requests elsewhere.
+        let _ = self.epoll.remove(self.listener.as_raw_fd());
+        lock(&self.kept).clear();
     }
 }
 
@@ -206,15 +221,13 @@ pub fn run(
         ));
         return 1;
     }
-    let (wake_rx, wake_tx) = match UnixStream::pair() {
-        Ok(pair) => pair,
+    let epoll = match sys::Epoll::new() {
+        Ok(epoll) => epoll,
         Err(e) => {
-            log::error(&format!("cannot create the wake-up socket: {e}"));
+            log::error(&format!("cannot create an epoll instance: {e}"));
             return 1;
         }
     };
-    let _ = wake_rx.set_nonblocking(true);
-    let _ = wake_tx.set_nonblocking(true);
     let signals = match Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGXCPU, SIGHUP]) {
         Ok(s) => s,
         Err(e) => {
@@ -234,18 +247,23 @@ pub fn run(
         activity: Activity::default(),
         state: Mutex::new(State {
             idle: threads,
-            queue: VecDeque::new(),
-            returned: Vec::new(),
             served: 0,
             stop: None,
+            parked: Vec::new(),
         }),
         cond: Condvar::new(),
-        work: Condvar::new(),
         running: (0..threads).map(|_| Mutex::new(None)).collect(),
-        wake: wake_tx,
+        listener,
+        epoll,
+        kept: Mutex::new(HashMap::new()),
+        next_token: AtomicU64::new(0),
         config,
     }));
     shared.activity.touch();
+    if let Err(e) = shared.epoll.add(shared.listener.as_raw_fd(), LISTENER) {
+        log::error(&format!("cannot watch the listening socket: {e}"));
+        return 1;
+    }
 
     let spawned = (|| -> io::Result<()> {
         spawn("rustgi-signals", 0, move || signal_thread(shared, signals))?;
@@ -255,9 +273,6 @@ pub fn run(
             })?;
         }
         spawn("rustgi-monitor", 0, move || monitor(shared))?;
-        spawn("rustgi-acceptor", 0, move || {
-            acceptor(shared, listener, wake_rx)
-        })?;
         Ok(())
     })();
     if let Err(e) = spawned {
@@ -365,165 +380,145 @@ fn signal_thread(shared: &'static Shared, mut signals: Signals) {
     }
 }
 
-fn acceptor(shared: &'static Shared, listener: UnixListener, wake: UnixStream) {
-    let tick = Duration::from_secs(1);
-    // Connections between requests: since when, and since when a request
-    // waits on them (served first come, first served).
-    let mut idle: Vec<(Conn, Instant, Option<Instant>)> = Vec::new();
-    // Since when a new connection waits in the backlog.
-    let mut listener_ready: Option<Instant> = None;
-    loop {
-        {
-            let mut st = shared.state();
-            idle.extend(st.returned.drain(..).map(|c| (c, Instant::now(), None)));
-            while !shared.may_accept(&st) {
-                if st.stop.is_some() {
-                    // Closing them tells the Apache children to take their
-                    // next requests elsewhere.
-                    st.returned.clear();
-                    return;
-                }
-                st = shared
-                    .cond
-                    .wait_timeout(st, tick)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-                idle.extend(st.returned.drain(..).map(|c| (c, Instant::now(), None)));
-            }
-        }
-        idle.retain(|(_, since, ready)| ready.is_some() || since.elapsed() < IDLE_CONNECTION);
-        if idle.len() > MAX_IDLE_CONNECTIONS {
-            let excess = idle.len() - MAX_IDLE_CONNECTIONS;
-            idle.drain(..excess);
-        }
-        // A connection whose next request is already buffered needs no poll.
-        if let Some(i) = idle
-            .iter()
-            .position(|(c, _, _)| !c.reader.get_ref().buffer().is_empty())
-        {
-            let (conn, _, _) = idle.remove(i);
-            hand_over(shared, conn);
-            continue;
-        }
-        let mut fds = vec![listener.as_raw_fd(), wake.as_raw_fd()];
-        fds.extend(
-            idle.iter()
-                .map(|(c, _, _)| c.reader.get_ref().get_ref().as_raw_fd()),
-        );
-        let ready = match sys::poll_readable_all(&fds, 1000) {
-            Ok(ready) => ready,
-            Err(e) => {
-                log::error(&format!("poll on the listening socket failed: {e}"));
-                std::thread::sleep(tick);
-                continue;
-            }
-        };
-        if ready[1] {
-            let mut buf = [0; 64];
-            while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
-        }
-        let now = Instant::now();
-        for (entry, &r) in idle.iter_mut().zip(&ready[2..]) {
-            if r && entry.2.is_none() {
-                entry.2 = Some(now);
-            }
-        }
-        if ready[0] {
-            listener_ready.get_or_insert(now);
-        } else {
-            listener_ready = None;
-        }
-        // A new connection that has waited a while goes first; then the kept
-        // connections whose requests came, in the order they came, as many
-        // as idle workers can take.
-        let listener_first = listener_ready.is_some_and(|t| t.elapsed() > LISTENER_PRIORITY);
-        if !listener_first {
-            let mut waiting: Vec<usize> =
-                (0..idle.len()).filter(|&i| idle[i].2.is_some()).collect();
-            waiting.sort_by_key(|&i| idle[i].2);
-            let room = shared.capacity(&shared.state());
-            let mut taken: Vec<usize> = waiting.into_iter().take(room).collect();
-            if !taken.is_empty() {
-                taken.sort_unstable_by(|a, b| b.cmp(a));
-                let conns: Vec<Conn> = taken.into_iter().map(|i| idle.remove(i).0).collect();
-                for conn in conns.into_iter().rev() {
-                    hand_over(shared, conn);
-                }
-                continue;
-            }
-        }
-        if !ready[0] {
-            continue;
-        }
-        listener_ready = None;
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::ConnectionAborted
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => {
-                // EMFILE and the like: wait rather than spin.
-                log::error(&format!("accept failed: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        // accept4 gives a blocking socket even from a non-blocking listener.
-        let peer = match sys::peer_cred(&stream) {
-            Ok(peer) => peer,
-            Err(e) => {
-                log::error(&format!("cannot get the credentials of a connection: {e}"));
-                continue;
-            }
-        };
-        if peer.uid != 0 && !shared.config.peer_uids.contains(&peer.uid) {
-            log::error(&format!(
-                "refused a connection from uid {} (pid {})",
-                peer.uid, peer.pid
-            ));
-            continue;
-        }
-        hand_over(
-            shared,
-            Conn {
-                reader: request::reader(stream),
-                peer,
-                reused: false,
-            },
-        );
-    }
-}
-
-/// Gives a connection to an idle worker.
-fn hand_over(shared: &'static Shared, conn: Conn) {
-    shared.activity.touch();
-    {
-        let mut st = shared.state();
-        st.idle -= 1;
-        st.queue.push_back(conn);
-    }
-    shared.work.notify_one();
-}
-
 fn worker(shared: &'static Shared, slot: usize) {
     loop {
-        let conn = {
-            let mut st = shared.state();
-            loop {
-                if let Some(conn) = st.queue.pop_front() {
-                    break conn;
-                }
-                st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+        let token = match shared.epoll.wait_one() {
+            Ok(Some(token)) => token,
+            Ok(None) => continue,
+            Err(e) => {
+                log::error(&format!("epoll_wait failed: {e}"));
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
             }
         };
-        let peer = conn.peer;
+        if !claim(shared, token) {
+            continue;
+        }
+        let conn = if token == LISTENER {
+            accept(shared)
+        } else {
+            lock(&shared.kept).remove(&token).map(|kept| kept.conn)
+        };
+        match conn {
+            Some(conn) => serve_connection(shared, slot, conn),
+            // Another process took it, or the connection was closed meanwhile.
+            None => release(shared),
+        }
+    }
+}
+
+/// Makes this worker busy for a reported source; false when it must be left
+/// alone: the process is stopping (then nothing arms it again), or
+/// maximum-requests leaves no room (then it is parked).
+fn claim(shared: &Shared, token: u64) -> bool {
+    let mut st = shared.state();
+    if st.stop.is_some() {
+        return false;
+    }
+    if !shared.has_room(&st, 1) {
+        st.parked.push(token);
+        return false;
+    }
+    st.idle -= 1;
+    true
+}
+
+/// Makes this worker idle again; arms the parked sources when there is room
+/// for them.
+fn release(shared: &Shared) {
+    let parked = {
+        let mut st = shared.state();
+        st.idle += 1;
+        if st.stop.is_some() {
+            // The main thread waits for the last request in flight.
+            shared.cond.notify_all();
+            Vec::new()
+        } else if !st.parked.is_empty() && shared.has_room(&st, 1) {
+            std::mem::take(&mut st.parked)
+        } else {
+            Vec::new()
+        }
+    };
+    for token in parked {
+        arm_again(shared, token);
+    }
+}
+
+/// Arms a source a worker was told about and did not take.
+fn arm_again(shared: &Shared, token: u64) {
+    let fd = if token == LISTENER {
+        shared.listener.as_raw_fd()
+    } else {
+        match lock(&shared.kept).get(&token) {
+            Some(kept) => kept.conn.fd(),
+            None => return,
+        }
+    };
+    // A stopping process no longer watches the listener.
+    if let Err(e) = shared.epoll.rearm(fd, token)
+        && !shared.stopping()
+    {
+        log::error(&format!("cannot watch a socket again: {e}"));
+    }
+}
+
+/// Accepts a connection from the listener, then arms the listener for the
+/// next idle worker; None when there is none (another process was quicker)
+/// or it is refused.
+fn accept(shared: &Shared) -> Option<Conn> {
+    let accepted = shared.listener.accept();
+    if !shared.stopping() {
+        arm_again(shared, LISTENER);
+    }
+    let stream = match accepted {
+        Ok((stream, _)) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock
+                    | io::ErrorKind::Interrupted
+                    | io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            return None;
+        }
+        Err(e) => {
+            // EMFILE and the like: wait rather than spin.
+            log::error(&format!("accept failed: {e}"));
+            std::thread::sleep(Duration::from_millis(100));
+            return None;
+        }
+    };
+    // accept4 gives a blocking socket even from a non-blocking listener.
+    let peer = match sys::peer_cred(&stream) {
+        Ok(peer) => peer,
+        Err(e) => {
+            log::error(&format!("cannot get the credentials of a connection: {e}"));
+            return None;
+        }
+    };
+    if peer.uid != 0 && !shared.config.peer_uids.contains(&peer.uid) {
+        log::error(&format!(
+            "refused a connection from uid {} (pid {})",
+            peer.uid, peer.pid
+        ));
+        return None;
+    }
+    Some(Conn {
+        reader: request::reader(stream),
+        peer,
+        reused: false,
+        token: None,
+    })
+}
+
+/// Serves the requests of a connection this worker claimed: the one that is
+/// ready, and the following ones already buffered; then keeps the
+/// connection for its next request and makes the worker idle.
+fn serve_connection(shared: &'static Shared, slot: usize, mut conn: Conn) {
+    shared.activity.touch();
+    loop {
+        let (peer, token) = (conn.peer, conn.token);
         let (counted, back) = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, slot, conn)))
             .unwrap_or_else(|_| {
                 log::error("a worker thread panicked while serving a request");
@@ -531,33 +526,78 @@ fn worker(shared: &'static Shared, slot: usize) {
             });
         *lock(&shared.running[slot]) = None;
         shared.activity.touch();
-        let served = {
+        let (served, go_on) = {
             let mut st = shared.state();
-            st.idle += 1;
             if counted {
                 st.served += 1;
             }
-            // The connection may carry the child's next request, unless the
-            // process is stopping (then closing it sends that request to
-            // another process).
-            if let Some(reader) = back.filter(|_| st.stop.is_none()) {
-                st.returned.push(Conn {
-                    reader,
-                    peer,
-                    reused: true,
-                });
-            }
-            st.served
+            // Counting this worker as busy still, room for one more is room
+            // for its next request.
+            let go_on = st.stop.is_none() && shared.has_room(&st, 0);
+            (st.served, go_on)
         };
-        shared.cond.notify_all();
-        let _ = (&shared.wake).write(&[1]);
         let max = shared.config.maximum_requests;
         if counted && max > 0 && served >= max {
             shared.request_stop(StopCause::Recycle(format!(
                 "{served} requests served (maximum-requests)"
             )));
         }
+        let Some(reader) = back else {
+            break;
+        };
+        let next = Conn {
+            reader,
+            peer,
+            reused: true,
+            token,
+        };
+        // A next request already buffered needs no wait.
+        if go_on && !next.reader.get_ref().buffer().is_empty() {
+            conn = next;
+            continue;
+        }
+        keep(shared, next);
+        break;
     }
+    release(shared);
+}
+
+/// Keeps a connection between requests, watched for the next one; unless
+/// the process is stopping (then closing it sends the child's next request
+/// to another process).
+fn keep(shared: &Shared, mut conn: Conn) {
+    let mut kept = lock(&shared.kept);
+    // request_stop closes the kept connections after setting stop: checked
+    // under the same lock, none is kept after that.
+    if shared.stopping() || kept.len() >= MAX_IDLE_CONNECTIONS {
+        return;
+    }
+    let fd = conn.fd();
+    let watched = match conn.token {
+        Some(token) => shared.epoll.rearm(fd, token),
+        None => {
+            let token = shared.next_token.fetch_add(1, Ordering::Relaxed);
+            conn.token = Some(token);
+            shared.epoll.add(fd, token)
+        }
+    };
+    if let Err(e) = watched {
+        log::error(&format!("cannot watch a kept connection: {e}"));
+        return;
+    }
+    let token = conn.token.unwrap_or_default();
+    kept.insert(
+        token,
+        Kept {
+            conn,
+            since: Instant::now(),
+        },
+    );
+}
+
+/// Closes the connections that have waited too long for a request.
+fn close_idle_connections(shared: &Shared) {
+    lock(&shared.kept).retain(|_, kept| kept.since.elapsed() < IDLE_CONNECTION);
 }
 
 /// Sends a REJECT (after the preface, unless it went out with ACCEPTED);
@@ -596,6 +636,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
         mut reader,
         peer,
         reused,
+        ..
     } = conn;
     let config = &shared.config;
     let who = format!("connection from pid {}", peer.pid);
@@ -767,6 +808,7 @@ fn monitor(shared: &'static Shared) {
     loop {
         std::thread::sleep(Duration::from_secs(1));
         write_status(shared);
+        close_idle_connections(shared);
         if shared.stopping() {
             continue;
         }

@@ -124,33 +124,61 @@ pub fn peer_cred(stream: &UnixStream) -> io::Result<PeerCred> {
     })
 }
 
-/// Polls any number of descriptors for input; which are ready (input,
-/// hang-up or error).
-pub fn poll_readable_all(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut pollfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: pollfds is a valid array of pollfd structs of the given length.
-    let rc = unsafe {
-        libc::poll(
-            pollfds.as_mut_ptr(),
-            pollfds.len() as libc::nfds_t,
-            timeout_ms,
-        )
-    };
-    if rc == -1 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![false; fds.len()]);
-        }
-        return Err(e);
+/// An epoll instance on which the idle workers wait together, each for one
+/// ready source at a time.
+///
+/// Every source is watched "one shot": after it is reported to one worker it
+/// stays quiet until that worker arms it again, so a connection or the
+/// listener never wakes two workers.
+pub struct Epoll(OwnedFd);
+
+impl Epoll {
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 takes no pointers.
+        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: fd was just created and is owned by nothing else.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
-    Ok(pollfds.iter().map(|p| p.revents != 0).collect())
+
+    fn ctl(&self, op: c_int, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
+            u64: token,
+        };
+        // SAFETY: event is a valid epoll_event for the duration of the call
+        // (the kernel copies it); fd is a descriptor the caller keeps open.
+        check(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut event) }).map(drop)
+    }
+
+    /// Watches `fd` for input (or hang-up), reported once with `token`.
+    pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, token)
+    }
+
+    /// Watches `fd`, already added, for one more report.
+    pub fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token)
+    }
+
+    /// Stops watching `fd`.
+    pub fn remove(&self, fd: RawFd) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_DEL, fd, 0)
+    }
+
+    /// Waits for one ready source: its token, or `None` when a signal
+    /// interrupted the wait.
+    pub fn wait_one(&self) -> io::Result<Option<u64>> {
+        let mut event = MaybeUninit::<libc::epoll_event>::uninit();
+        // SAFETY: event has room for the one event maxevents allows.
+        let rc = unsafe { libc::epoll_wait(self.0.as_raw_fd(), event.as_mut_ptr(), 1, -1) };
+        match check(rc) {
+            // SAFETY: the kernel filled the one event it reported.
+            Ok(1) => Ok(Some(unsafe { event.assume_init() }.u64)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// An entry of the user database.

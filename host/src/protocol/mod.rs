@@ -804,6 +804,9 @@ pub enum Outcome {
     Error = 1,
 }
 
+/// The length of an ACCEPTED frame, header included.
+pub const ACCEPTED_LEN: usize = HEADER_LEN + 4;
+
 /// Appends an ACCEPTED frame.
 pub fn encode_accepted(out: &mut Vec<u8>, pid: u32) {
     out.extend_from_slice(&frame_header(Kind::Accepted, 4));
@@ -1001,6 +1004,22 @@ impl<R: Read> FrameReader<R> {
 
     pub fn into_inner(self) -> R {
         self.inner
+    }
+}
+
+impl<R: Read> FrameReader<io::BufReader<R>> {
+    /// Whether a whole frame is already buffered, so that reading it needs
+    /// no read from the socket (and cannot wait). A buffered header that
+    /// does not decode counts as whole: reading it fails at once.
+    pub fn frame_buffered(&self) -> bool {
+        let buffered = self.inner.buffer();
+        let Some(header) = buffered.first_chunk::<HEADER_LEN>() else {
+            return false;
+        };
+        match decode_header(header) {
+            Ok((_, len)) => buffered.len() - HEADER_LEN >= len as usize,
+            Err(_) => true,
+        }
     }
 }
 

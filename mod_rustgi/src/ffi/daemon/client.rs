@@ -24,12 +24,27 @@ use crate::ffi::request::RequestState;
 /// Where a request stands, for the meaning of a timeout or a closed socket.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Sent, waiting for a daemon thread to take it.
+    /// Just sent: waiting a moment for ACCEPTED together with a fast app's
+    /// response, so that they wake this thread once.
+    Sent,
+    /// Waiting for a daemon thread to take it.
     Queued,
     /// Taken, no response yet.
     Running,
     /// The response head came.
     Responding,
+}
+
+/// How long a request waits for its ACCEPTED together with more (see
+/// [`Phase::Sent`]) before it waits for ACCEPTED alone.
+const SENT_WAIT: Duration = Duration::from_millis(50);
+
+/// Whether a read failed by timing out (rather than the connection ending).
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Connects to `socket`, retrying while the group is (re)starting, for up to
@@ -94,6 +109,8 @@ struct Connection {
     pid: u32,
     /// The read timeout the socket has now (set only when it changes).
     read_timeout: Option<Duration>,
+    /// The socket's SO_RCVLOWAT now (set only when it changes).
+    low_water: usize,
 }
 
 impl Connection {
@@ -107,7 +124,68 @@ impl Connection {
             writer,
             pid,
             read_timeout: None,
+            low_water: 1,
         })
+    }
+
+    /// Sets the socket's SO_RCVLOWAT: a blocking read waits until that many
+    /// bytes came (or the read timeout passed, or the connection ended, when
+    /// it returns what there is).
+    fn set_low_water(&mut self, bytes: usize) -> io::Result<()> {
+        if self.low_water == bytes {
+            return Ok(());
+        }
+        let value = c_int::try_from(bytes).unwrap_or(c_int::MAX);
+        // SAFETY: setsockopt reads one c_int from a valid pointer, with its
+        // size; the descriptor is open (owned by self.writer).
+        let rc = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&self.writer),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const value).cast(),
+                size_of::<c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        self.low_water = bytes;
+        Ok(())
+    }
+
+    /// Prepares the socket for a read that may wait, in `phase`.
+    ///
+    /// Just after sending, the read waits for more than ACCEPTED, for up to
+    /// [`SENT_WAIT`]: a fast app's response then wakes this thread once,
+    /// with ACCEPTED, instead of twice. ACCEPTED alone still comes through
+    /// when that wait ends (a slow app is then known to be running) or the
+    /// connection ends (the daemon died running it).
+    fn prepare_wait(
+        &mut self,
+        phase: Phase,
+        preface: bool,
+        group: &GroupAddress,
+    ) -> io::Result<()> {
+        let (wait, low_water) = match phase {
+            Phase::Sent => (
+                SENT_WAIT,
+                protocol::ACCEPTED_LEN + 1 + if preface { protocol::PREFACE_LEN } else { 0 },
+            ),
+            // The daemon refuses what waited past queue-timeout when it gets
+            // to it; if no process gets to it at all, give up a bit later.
+            Phase::Queued => (group.queue_timeout + Duration::from_secs(1), 1),
+            Phase::Running => (group.request_timeout + Duration::from_secs(1), 1),
+            Phase::Responding => (group.socket_timeout, 1),
+        };
+        if self.read_timeout != Some(wait) {
+            self.reader
+                .get_ref()
+                .get_ref()
+                .set_read_timeout(Some(wait))?;
+            self.read_timeout = Some(wait);
+        }
+        self.set_low_water(low_water)
     }
 
     /// Whether another request may follow on it: nothing unread is left.
@@ -250,10 +328,7 @@ pub unsafe fn serve(
 
 /// Whether `e` is the connection ending (not a timeout, not garbage).
 fn ends_before_accepted(e: &io::Error) -> bool {
-    !matches!(
-        e.kind(),
-        io::ErrorKind::InvalidData | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    e.kind() != io::ErrorKind::InvalidData && !timed_out(e)
 }
 
 /// How an exchange ended.
@@ -281,7 +356,7 @@ fn exchange(
     fresh: bool,
 ) -> Exchange {
     let name = &group.name;
-    let mut phase = Phase::Queued;
+    let mut phase = Phase::Sent;
     let mut pid = connection.pid;
     if pid != 0 {
         state.set_label(format!("group {name}, pid {pid}"));
@@ -289,29 +364,25 @@ fn exchange(
     let mut body = Vec::new();
     let mut frame = Vec::new();
     let mut preface_read = !fresh;
-    let current_wait = &mut connection.read_timeout;
-    let connection_pid = &mut connection.pid;
-    let reader = &mut connection.reader;
-    let writer = &mut connection.writer;
     loop {
-        let wait = match phase {
-            // The daemon refuses what waited past queue-timeout when it gets
-            // to it; if no process gets to it at all, give up a bit later.
-            Phase::Queued => group.queue_timeout + Duration::from_secs(1),
-            Phase::Running => group.request_timeout + Duration::from_secs(1),
-            Phase::Responding => group.socket_timeout,
-        };
-        if *current_wait != Some(wait) {
-            if let Err(e) = reader.get_ref().get_ref().set_read_timeout(Some(wait)) {
+        // Only a read that may wait needs the phase's settings: a fast
+        // response comes whole with the first read, and the settings of the
+        // connection's previous request are already right for that read.
+        if !preface_read || !connection.reader.frame_buffered() {
+            if let Err(e) = connection.prepare_wait(phase, !preface_read, group) {
                 return done(state.fail(
                     sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
                     &format!("socket: {e}"),
                 ));
             }
-            *current_wait = Some(wait);
         }
+        let reader = &mut connection.reader;
         if !preface_read {
             if let Err(e) = reader.read_preface() {
+                if phase == Phase::Sent && timed_out(&e) {
+                    phase = Phase::Queued;
+                    continue;
+                }
                 if ends_before_accepted(&e) {
                     return Exchange::Retry;
                 }
@@ -324,16 +395,18 @@ fn exchange(
         });
         let decoded = match decoded {
             Ok(frame) => frame,
+            // Nothing yet: wait for ACCEPTED alone.
+            Err(e) if phase == Phase::Sent && timed_out(&e) => {
+                phase = Phase::Queued;
+                continue;
+            }
             // The connection ended before ACCEPTED: the daemon never ran the
             // app (it sends ACCEPTED before it calls it), so the request can
             // go again on a new connection.
             Err(e)
-                if phase == Phase::Queued
+                if matches!(phase, Phase::Sent | Phase::Queued)
                     && e.kind() != io::ErrorKind::InvalidData
-                    && !matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
+                    && !timed_out(&e) =>
             {
                 return Exchange::Retry;
             }
@@ -348,7 +421,7 @@ fn exchange(
         match decoded {
             Frame::Accepted(process) => {
                 pid = process;
-                *connection_pid = process;
+                connection.pid = process;
                 state.set_label(format!("group {name}, pid {pid}"));
                 phase = Phase::Running;
             }
@@ -373,7 +446,7 @@ fn exchange(
                 if let Err(e) = encoded {
                     return done(protocol_error(state, pid, group, &e.to_string()));
                 }
-                if let Err(e) = writer.write_all(&frame) {
+                if let Err(e) = connection.writer.write_all(&frame) {
                     return done(broken(state, phase, pid, group, &e));
                 }
             }
@@ -473,12 +546,8 @@ fn broken(
     if state.client_gone() {
         return sys::OK as c_int;
     }
-    let timed_out = matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    );
-    match (phase, timed_out) {
-        (Phase::Queued, true) => {
+    match (phase, timed_out(e)) {
+        (Phase::Sent | Phase::Queued, true) => {
             // SAFETY: the state's request is live on this thread.
             unsafe { set_retry_after(state.request(), 1) };
             state.fail(
@@ -500,7 +569,7 @@ fn broken(
                 group.socket_timeout.as_secs()
             ),
         ),
-        (Phase::Queued, false) => state.fail(
+        (Phase::Sent | Phase::Queued, false) => state.fail(
             sys::HTTP_BAD_GATEWAY as c_int,
             &format!("the daemon closed the connection before taking the request: {e}"),
         ),
