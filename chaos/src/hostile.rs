@@ -5,13 +5,21 @@
 //! few that are odd but valid HTTP, be served correctly by the app), never
 //! a 5xx, and must crash nothing.
 //!
+//! The app-level cases ([`app_cases`]) go past Apache to an app built on
+//! app-sdk, `examples/simple`: malformed and oversized forms and JSON
+//! bodies, forged and garbage session cookies. Each must get exactly the
+//! answer app-sdk documents for it (400, 413, 415, or the redirect to the
+//! login page of a client without a session), never a 5xx.
+//!
 //! The same list serves `tests/hostile.rs` (which compiles this file with
 //! `#[path]`, beside `wire.rs` and `logs.rs`) and `rustgi-chaos --hostile`,
 //! which reports the counts in RELIABILITY.md. Standard library only.
 //!
-//! The cases run against the echo app at [`EMBEDDED`] (inside Apache's
-//! children) and at [`DAEMON`] (a daemon group), with the server
-//! configuration [`SERVER_CONFIG`] and `mod_reqtimeout` loaded.
+//! The protocol-level cases run against the echo app at [`EMBEDDED`]
+//! (inside Apache's children) and at [`DAEMON`] (a daemon group), the
+//! app-level ones against `examples/simple` at [`SIMPLE_EMBEDDED`] and
+//! [`SIMPLE_DAEMON`], with the server configuration [`SERVER_CONFIG`] and
+//! `mod_reqtimeout` loaded.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
@@ -23,25 +31,45 @@ use std::time::{Duration, Instant};
 
 use crate::wire::{self, Response};
 
-/// `LimitRequestBody` in [`SERVER_CONFIG`].
+/// `LimitRequestBody` in [`SERVER_CONFIG`] (outside `examples/simple`).
 pub const LIMIT_REQUEST_BODY: usize = 65_536;
 
 /// Where the echo app runs embedded.
 pub const EMBEDDED: &str = "/emb";
 /// Where the echo app runs in the daemon group `hostile`.
 pub const DAEMON: &str = "/dmn";
+/// Where `examples/simple` runs embedded.
+pub const SIMPLE_EMBEDDED: &str = "/semb";
+/// Where `examples/simple` runs in the daemon group `hostile`.
+pub const SIMPLE_DAEMON: &str = "/sdmn";
 /// The modules the configuration needs besides the defaults.
 pub const MODULES: &[&str] = &["reqtimeout"];
 
 /// The configuration the cases expect (placeholders `@APPS@`: the directory
-/// holding `libecho.so`, `@ROOT@`: the server root). The timeouts of
-/// `mod_reqtimeout` are short so that the slow clients take seconds.
+/// holding `libecho.so` and `libsimple.so`, `@ROOT@`: the server root). The
+/// timeouts of `mod_reqtimeout` are short so that the slow clients take
+/// seconds.
+///
+/// `examples/simple` needs a `secret_key` of 32 bytes or more and an
+/// existing `static_dir` (no case asks for its `simple.txt`). Its locations
+/// lift `LimitRequestBody`, so that the app-level cases meet app-sdk's own
+/// limits rather than Apache's.
 pub const SERVER_CONFIG: &str = "\
 RequestReadTimeout header=2-4,MinRate=500 body=3,MinRate=500
 LimitRequestBody 65536
 RustgiDaemonProcess hostile processes=1 threads=8 home=@ROOT@
 RustgiScriptAlias /emb @APPS@/libecho.so
 RustgiScriptAlias /dmn @APPS@/libecho.so process-group=hostile
+RustgiScriptAlias /semb @APPS@/libsimple.so
+RustgiScriptAlias /sdmn @APPS@/libsimple.so process-group=hostile
+RustgiAppConfig secret_key hostile-runs-only-secret-0123456789abcdef
+RustgiAppConfig static_dir @APPS@
+<Location /semb>
+    LimitRequestBody 0
+</Location>
+<Location /sdmn>
+    LimitRequestBody 0
+</Location>
 ";
 
 /// How long a read may block (the slow cases have [`SLOW_LIMIT`]).
@@ -62,9 +90,13 @@ pub enum Category {
     BodyLimit,
     Slow,
     Smuggling,
-    /// App-level inputs (multipart, JSON, session cookies): see
+    /// Malformed and oversized forms, multipart and urlencoded: see
     /// [`app_cases`].
-    App,
+    Forms,
+    /// Malformed, deeply nested and oversized JSON bodies.
+    Json,
+    /// Forged, garbage and oversized session cookies.
+    Sessions,
 }
 
 impl Category {
@@ -77,7 +109,9 @@ impl Category {
             Category::BodyLimit => "bodies over LimitRequestBody",
             Category::Slow => "slow and stalled clients",
             Category::Smuggling => "request smuggling (CL/TE)",
-            Category::App => "app level (multipart, JSON, sessions)",
+            Category::Forms => "app level: multipart and urlencoded forms",
+            Category::Json => "app level: JSON bodies",
+            Category::Sessions => "app level: session cookies",
         }
     }
 }
@@ -117,6 +151,13 @@ pub enum Expect {
     /// For an HTTP/0.9 request: a 4xx, a clean close, or a bare HTTP/0.9
     /// answer (no status line) from the app holding each of these strings.
     Http09(Vec<String>),
+    /// Exactly the answer app-sdk documents for the input: this status,
+    /// with a body holding each of these strings (the app's own message,
+    /// not a page of Apache's).
+    Answer { status: u16, holding: Vec<String> },
+    /// A redirect (3xx) whose `Location` ends with this path: the app
+    /// treating the client as one without a session.
+    RedirectTo(String),
 }
 
 /// One hostile request.
@@ -776,23 +817,730 @@ pub fn cases(prefix: &str, host: &str) -> Vec<Case> {
     out
 }
 
-/// SLOT for the app-level cases (the app-sdk engineers add them): multipart
-/// without a boundary or with a broken one, truncated parts, oversized
-/// fields, deeply nested and invalid JSON, garbage and tampered session
-/// cookies. Return them with [`Category::App`]; their app must be mapped in
-/// [`SERVER_CONFIG`] (e.g. `RustgiScriptAlias /sdk @APPS@/libsdk_app.so`,
-/// and the same with `process-group=hostile`) and copied into `@APPS@` by
-/// the callers (`tests/hostile.rs` and `rustgi-chaos --hostile`). Every
-/// app-level case must get a 4xx, never a 5xx, exactly as the others.
-pub fn app_cases(_prefix: &str, _host: &str) -> Vec<Case> {
-    Vec::new()
+// app-sdk's default limits (`FormLimits::default()`, `DEFAULT_JSON_LIMIT`),
+// which `examples/simple` keeps.
+const FORM_BODY: usize = 16 << 20;
+const FORM_MEMORY: usize = 2 << 20;
+const FORM_FIELDS: usize = 1000;
+const FORM_FIELD_SIZE: usize = 1 << 20;
+const FORM_HEADER_SIZE: usize = 8 << 10;
+const JSON_LIMIT: usize = 1 << 20;
+
+/// The boundary of the multipart bodies below (as [`MULTIPART`] gives it).
+const BOUNDARY: &str = "XX";
+/// The `Content-Type` of the multipart bodies below.
+const MULTIPART: &str = "multipart/form-data; boundary=XX";
+
+/// One part: its header block, then its data.
+fn part(headers: &str, data: &[u8]) -> Vec<u8> {
+    [
+        format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes(),
+        data,
+        b"\r\n",
+    ]
+    .concat()
 }
 
-/// Every case, in both modes.
+/// One non-file field.
+fn field(name: &str, data: &[u8]) -> Vec<u8> {
+    part(
+        &format!("Content-Disposition: form-data; name=\"{name}\""),
+        data,
+    )
+}
+
+/// `parts` and the closing delimiter.
+fn closed(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = parts.concat();
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// `body` in chunks of `size` bytes, then the last chunk.
+fn chunked(body: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + body.len() / size * 10 + 5);
+    for chunk in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// `bytes` in base64url without padding, as app-sdk's session cookies
+/// carry their payload and tag.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 3);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// `len` arbitrary but fixed bytes (all values), for forged tags and
+/// ciphertexts.
+fn arbitrary_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 151 + 7) as u8).collect()
+}
+
+/// A signed session cookie in app-sdk's format (`s1.` payload `.` tag)
+/// granting `{"login": true}` until 2100, with a tag of `tag_len` bytes
+/// made up without the key: what a client forging a login would send.
+fn forged_signed_session(tag_len: usize) -> String {
+    let mut payload = 4_102_444_800u64.to_be_bytes().to_vec();
+    payload.extend_from_slice(br#"{"login":true}"#);
+    format!(
+        "s1.{}.{}",
+        base64url(&payload),
+        base64url(&arbitrary_bytes(tag_len))
+    )
+}
+
+/// What app-sdk answers with the status and the message of its error.
+fn answer(status: u16, holding: &[&str]) -> Expect {
+    Expect::Answer {
+        status,
+        holding: holding.iter().map(|h| s(h)).collect(),
+    }
+}
+
+/// The app-level cases against `examples/simple` at `prefix`
+/// ([`SIMPLE_EMBEDDED`] or [`SIMPLE_DAEMON`]), with `host` for the `Host`
+/// header: forms (`POST /test/upload`, `/test/form`, `/login`), JSON
+/// (`POST /test/json`) and session cookies (`GET /private`). Each gets the
+/// answer app-sdk documents: a malformed body 400, one over a limit 413,
+/// one of the wrong type 415, and a cookie that is not a valid session the
+/// redirect to `/login` of a client without one.
+pub fn app_cases(prefix: &str, host: &str) -> Vec<Case> {
+    let mut list = AppCases {
+        prefix,
+        host,
+        cases: Vec::new(),
+    };
+    list.multipart_framing();
+    list.multipart_parts();
+    list.form_limits();
+    list.urlencoded();
+    list.json();
+    list.sessions();
+    list.cases
+}
+
+/// The app-level cases of one mode, as they are made.
+struct AppCases<'a> {
+    prefix: &'a str,
+    host: &'a str,
+    cases: Vec<Case>,
+}
+
+impl AppCases<'_> {
+    fn add(
+        &mut self,
+        name: &str,
+        category: Category,
+        what: &'static str,
+        raw: Vec<u8>,
+        expect: Expect,
+    ) {
+        self.cases.push(Case {
+            id: format!("{}/{name}", self.prefix.trim_start_matches('/')),
+            category,
+            what,
+            sending: Sending::Whole(raw),
+            expect,
+        });
+    }
+
+    /// A request for `path` under the app with `headers` and `body`.
+    fn request(&self, method: &str, path: &str, headers: &[&[u8]], body: &[u8]) -> Vec<u8> {
+        let mut all: Vec<&[u8]> = vec![b"Connection: close"];
+        all.extend_from_slice(headers);
+        let target = format!("{}{path}", self.prefix);
+        [
+            wire::head(method, target.as_bytes(), self.host, &all),
+            body.to_vec(),
+        ]
+        .concat()
+    }
+
+    /// A POST of `body` (with its `Content-Length`) as `content_type`.
+    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+        let content_type = format!("Content-Type: {content_type}");
+        let length = format!("Content-Length: {}", body.len());
+        self.request(
+            "POST",
+            path,
+            &[content_type.as_bytes(), length.as_bytes()],
+            body,
+        )
+    }
+
+    /// A multipart upload to `/test/upload`.
+    fn upload(&self, content_type: &str, body: &[u8]) -> Vec<u8> {
+        self.post("/test/upload", content_type, body)
+    }
+
+    /// `GET /private` with `cookie` as its `Cookie` header.
+    fn private_with(&self, cookie: &[u8]) -> Vec<u8> {
+        let header = [b"Cookie: ".as_slice(), cookie].concat();
+        self.request("GET", "/private", &[&header], b"")
+    }
+
+    /// Boundaries missing, invalid or broken, and bodies cut short.
+    fn multipart_framing(&mut self) {
+        use Category::Forms;
+        let one_field = closed(&[field("a", b"1")]);
+        self.add(
+            "multipart-no-boundary",
+            Forms,
+            "multipart/form-data without a boundary parameter",
+            self.upload("multipart/form-data", &one_field),
+            answer(400, &["the multipart body has no boundary"]),
+        );
+        self.add(
+            "multipart-empty-boundary",
+            Forms,
+            "an empty boundary parameter",
+            self.upload("multipart/form-data; boundary=\"\"", &one_field),
+            answer(400, &["is not valid"]),
+        );
+        let long = format!("multipart/form-data; boundary={}", "b".repeat(71));
+        self.add(
+            "multipart-boundary-too-long",
+            Forms,
+            "a 71-character boundary (RFC 2046 allows 70)",
+            self.upload(&long, &one_field),
+            answer(400, &["is not valid"]),
+        );
+        self.add(
+            "multipart-boundary-bad-chars",
+            Forms,
+            "a boundary with characters RFC 2046 does not allow (`<>{}`)",
+            self.upload("multipart/form-data; boundary=<{X}>", &one_field),
+            answer(400, &["is not valid"]),
+        );
+        self.add(
+            "multipart-boundary-absent",
+            Forms,
+            "a boundary that never appears in the body",
+            self.upload("multipart/form-data; boundary=never-there", &one_field),
+            answer(
+                400,
+                &["the multipart body ends before its closing boundary"],
+            ),
+        );
+        self.add(
+            "multipart-garbage-boundary-line",
+            Forms,
+            "a boundary line followed by garbage instead of CRLF",
+            self.upload(
+                MULTIPART,
+                b"--XXgarbage\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XX--\r\n",
+            ),
+            answer(400, &["a multipart boundary is not followed by CRLF"]),
+        );
+        self.add(
+            "multipart-bare-lf",
+            Forms,
+            "boundary and header lines ended by a bare LF",
+            self.upload(
+                MULTIPART,
+                b"--XX\nContent-Disposition: form-data; name=\"a\"\n\n1\n--XX--\n",
+            ),
+            answer(400, &["a multipart boundary is not followed by CRLF"]),
+        );
+        self.add(
+            "multipart-truncated-part",
+            Forms,
+            "a body that ends in the middle of a part's data (no closing delimiter)",
+            self.upload(
+                MULTIPART,
+                b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhalf a val",
+            ),
+            answer(
+                400,
+                &["the multipart body ends before its closing boundary"],
+            ),
+        );
+        self.add(
+            "multipart-truncated-headers",
+            Forms,
+            "a body that ends in the middle of a part's header block",
+            self.upload(MULTIPART, b"--XX\r\nContent-Disposition: form-da"),
+            answer(
+                400,
+                &["the multipart body ends before its closing boundary"],
+            ),
+        );
+        self.add(
+            "multipart-truncated-delimiter",
+            Forms,
+            "a body that ends right after a delimiter (neither a part nor `--`)",
+            self.upload(MULTIPART, &[field("a", b"1").as_slice(), b"--XX"].concat()),
+            answer(
+                400,
+                &["the multipart body ends before its closing boundary"],
+            ),
+        );
+        self.add(
+            "multipart-empty-body",
+            Forms,
+            "multipart/form-data with an empty body",
+            self.upload(MULTIPART, b""),
+            answer(
+                400,
+                &["the multipart body ends before its closing boundary"],
+            ),
+        );
+        let truncated = self.post(
+            "/login",
+            MULTIPART,
+            b"--XX\r\nContent-Disposition: form-data; name=\"passwd\"\r\n\r\nSecret",
+        );
+        self.add(
+            "login-truncated-multipart",
+            Forms,
+            "POST /login with a truncated multipart body",
+            truncated,
+            answer(
+                400,
+                &["the multipart body ends before its closing boundary"],
+            ),
+        );
+    }
+
+    /// Part header blocks that do not parse, or are too large.
+    fn multipart_parts(&mut self) {
+        use Category::Forms;
+        self.add(
+            "multipart-header-without-colon",
+            Forms,
+            "a part header line without a colon",
+            self.upload(
+                MULTIPART,
+                &closed(&[part(
+                    "Content-Disposition: form-data; name=\"a\"\r\nno colon here",
+                    b"1",
+                )]),
+            ),
+            answer(400, &["a multipart part has a header line without a colon"]),
+        );
+        self.add(
+            "multipart-header-nul",
+            Forms,
+            "a NUL in a part's header value",
+            self.upload(
+                MULTIPART,
+                &closed(&[part("Content-Disposition: form-data; name=\"a\0b\"", b"1")]),
+            ),
+            answer(400, &["a multipart part has an invalid header value"]),
+        );
+        self.add(
+            "multipart-no-disposition",
+            Forms,
+            "a part without Content-Disposition",
+            self.upload(
+                MULTIPART,
+                &closed(&[part("Content-Type: text/plain", b"1")]),
+            ),
+            answer(400, &["a multipart part has no Content-Disposition"]),
+        );
+        self.add(
+            "multipart-not-form-data",
+            Forms,
+            "a part whose Content-Disposition is `attachment`",
+            self.upload(
+                MULTIPART,
+                &closed(&[part("Content-Disposition: attachment; name=\"a\"", b"1")]),
+            ),
+            answer(400, &["a multipart part is not form-data"]),
+        );
+        self.add(
+            "multipart-no-name",
+            Forms,
+            "a form-data part without a name",
+            self.upload(
+                MULTIPART,
+                &closed(&[part("Content-Disposition: form-data; filename=\"a\"", b"1")]),
+            ),
+            answer(400, &["a multipart part has no name"]),
+        );
+        let big_header = format!(
+            "Content-Disposition: form-data; name=\"a\"\r\nX-Pad: {}",
+            "p".repeat(FORM_HEADER_SIZE)
+        );
+        self.add(
+            "multipart-huge-part-header",
+            Forms,
+            "a part header block of 8 KiB and more (app-sdk's limit 8 KiB)",
+            self.upload(MULTIPART, &closed(&[part(&big_header, b"1")])),
+            answer(413, &["a multipart header block is larger than 8192 bytes"]),
+        );
+        let endless_header = [
+            b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: ".as_slice(),
+            &vec![b'p'; 1 << 20],
+        ]
+        .concat();
+        self.add(
+            "multipart-endless-part-header",
+            Forms,
+            "a part header block of 1 MiB that never ends",
+            self.upload(MULTIPART, &endless_header),
+            answer(413, &["a multipart header block is larger than 8192 bytes"]),
+        );
+        let traversal = closed(&[part(
+            "Content-Disposition: form-data; name=\"f\"; filename=\"../../etc/passwd\"\r\n\
+             Content-Type: text/plain",
+            b"hello",
+        )]);
+        self.add(
+            "multipart-filename-traversal",
+            Forms,
+            "a file named `../../etc/passwd` (valid: the app shows its safe name)",
+            self.upload(MULTIPART, &traversal),
+            answer(200, &["f: passwd (text/plain), 5 bytes"]),
+        );
+    }
+
+    /// Multipart bodies over app-sdk's form limits.
+    fn form_limits(&mut self) {
+        use Category::Forms;
+        let over = closed(&[field("big", &vec![b'f'; FORM_FIELD_SIZE + 1])]);
+        self.add(
+            "multipart-field-over-limit",
+            Forms,
+            "a field of 1 MiB + 1 byte (app-sdk's field limit 1 MiB)",
+            self.upload(MULTIPART, &over),
+            answer(413, &[&format!("is larger than {FORM_FIELD_SIZE} bytes")]),
+        );
+        // Three fields each under the field limit, together over the
+        // memory limit: the third may hold only what is left of it.
+        let field_size = 1_000_000;
+        let fields: Vec<Vec<u8>> = ["a", "b", "c"]
+            .iter()
+            .map(|name| field(name, &vec![b'm'; field_size]))
+            .collect();
+        let left = FORM_MEMORY - 2 * field_size;
+        self.add(
+            "multipart-fields-over-memory",
+            Forms,
+            "three fields of 1,000,000 bytes (app-sdk's memory limit 2 MiB)",
+            self.upload(MULTIPART, &closed(&fields)),
+            answer(413, &[&format!("is larger than {left} bytes")]),
+        );
+        let many: Vec<Vec<u8>> = (0..=FORM_FIELDS).map(|_| field("f", b"v")).collect();
+        self.add(
+            "multipart-too-many-parts",
+            Forms,
+            "1001 parts (app-sdk's limit 1000)",
+            self.upload(MULTIPART, &closed(&many)),
+            answer(
+                413,
+                &[&format!("the form has more than {FORM_FIELDS} fields")],
+            ),
+        );
+        let announced = self.request(
+            "POST",
+            "/test/upload",
+            &[
+                format!("Content-Type: {MULTIPART}").as_bytes(),
+                b"Content-Length: 1000000000000",
+            ],
+            b"",
+        );
+        self.add(
+            "multipart-announced-over-limit",
+            Forms,
+            "Content-Length 10^12 and no body (app-sdk's body limit 16 MiB)",
+            announced,
+            answer(
+                413,
+                &[&format!("the body is larger than {FORM_BODY} bytes")],
+            ),
+        );
+    }
+
+    /// Urlencoded bodies that do not decode or are over the limits, and a
+    /// body that is no form at all.
+    fn urlencoded(&mut self) {
+        use Category::Forms;
+        const URLENCODED: &str = "application/x-www-form-urlencoded";
+        self.add(
+            "urlencoded-bad-escape",
+            Forms,
+            "an urlencoded form with the escape `%zz`",
+            self.post("/test/form", URLENCODED, b"a=%zz"),
+            answer(400, &["a form value holds a bad percent escape"]),
+        );
+        self.add(
+            "urlencoded-invalid-utf8",
+            Forms,
+            "an urlencoded form value `%ff%fe` (not UTF-8)",
+            self.post("/test/form", URLENCODED, b"a=%ff%fe"),
+            answer(400, &["a form value is not UTF-8"]),
+        );
+        let pairs = vec!["a=1"; FORM_FIELDS + 1].join("&");
+        self.add(
+            "urlencoded-too-many-pairs",
+            Forms,
+            "1001 urlencoded pairs (app-sdk's limit 1000)",
+            self.post("/test/form", URLENCODED, pairs.as_bytes()),
+            answer(
+                413,
+                &[&format!("the form has more than {FORM_FIELDS} fields")],
+            ),
+        );
+        let big = [b"a=".as_slice(), &vec![b'u'; FORM_MEMORY]].concat();
+        self.add(
+            "urlencoded-over-memory",
+            Forms,
+            "an urlencoded body of 2 MiB + 2 bytes (app-sdk's limit 2 MiB)",
+            self.post("/test/form", URLENCODED, &big),
+            answer(
+                413,
+                &[&format!("the body is larger than {FORM_MEMORY} bytes")],
+            ),
+        );
+        self.add(
+            "form-wrong-type",
+            Forms,
+            "POST /test/form with a text/plain body",
+            self.post("/test/form", "text/plain", b"a=1"),
+            answer(415, &["the body is not a form but text/plain"]),
+        );
+    }
+
+    /// JSON that does not parse, nests too deep, is too large or is not
+    /// JSON by its type.
+    fn json(&mut self) {
+        use Category::Json;
+        let json = |this: &Self, body: &[u8]| this.post("/test/json", "application/json", body);
+        let invalid = || answer(400, &["invalid JSON"]);
+        let too_deep = || answer(400, &["invalid JSON", "recursion limit exceeded"]);
+        self.add(
+            "json-invalid",
+            Json,
+            "single-quoted JSON",
+            json(self, b"{'a': 1}"),
+            invalid(),
+        );
+        self.add(
+            "json-truncated",
+            Json,
+            "JSON cut short",
+            json(self, br#"{"a": [1, 2"#),
+            invalid(),
+        );
+        self.add(
+            "json-empty",
+            Json,
+            "an empty application/json body",
+            json(self, b""),
+            invalid(),
+        );
+        self.add(
+            "json-trailing-garbage",
+            Json,
+            "a JSON value followed by garbage",
+            json(self, br#"{"a": 1} xyz"#),
+            invalid(),
+        );
+        self.add(
+            "json-deep-open",
+            Json,
+            "100,000 `[` (nesting far past any sane depth)",
+            json(self, &vec![b'['; 100_000]),
+            too_deep(),
+        );
+        let closed_deep = [vec![b'['; 100_000], vec![b']'; 100_000]].concat();
+        self.add(
+            "json-deep-valid",
+            Json,
+            "100,000 nested arrays, every one closed",
+            json(self, &closed_deep),
+            too_deep(),
+        );
+        self.add(
+            "json-deep-objects",
+            Json,
+            "50,000 nested objects `{\"a\":`",
+            json(self, "{\"a\":".repeat(50_000).as_bytes()),
+            too_deep(),
+        );
+        self.add(
+            "json-invalid-utf8",
+            Json,
+            "bytes FF FE inside a JSON string",
+            json(self, b"\"\xff\xfe\""),
+            invalid(),
+        );
+        self.add(
+            "json-lone-surrogate",
+            Json,
+            "a lone UTF-16 surrogate escape `\\ud800`",
+            json(self, br#""\ud800""#),
+            invalid(),
+        );
+        self.add(
+            "json-number-out-of-range",
+            Json,
+            "the number 1e999999",
+            json(self, b"1e999999"),
+            invalid(),
+        );
+        let over = [b"\"".as_slice(), &vec![b'j'; JSON_LIMIT], b"\""].concat();
+        self.add(
+            "json-over-limit",
+            Json,
+            "a JSON string of 1 MiB + 2 bytes (app-sdk's limit 1 MiB)",
+            json(self, &over),
+            answer(
+                413,
+                &[&format!("the body is larger than {JSON_LIMIT} bytes")],
+            ),
+        );
+        // Without a Content-Length the app reads up to the limit before it
+        // can refuse, and leaves the rest unread.
+        let unannounced = self.request(
+            "POST",
+            "/test/json",
+            &[
+                b"Content-Type: application/json",
+                b"Transfer-Encoding: chunked",
+            ],
+            &chunked(&over, 64 << 10),
+        );
+        self.add(
+            "json-over-limit-chunked",
+            Json,
+            "the same string chunked, without a Content-Length",
+            unannounced,
+            answer(
+                413,
+                &[&format!("the body is larger than {JSON_LIMIT} bytes")],
+            ),
+        );
+        self.add(
+            "json-wrong-type",
+            Json,
+            "JSON sent as text/plain",
+            self.post("/test/json", "text/plain", b"{}"),
+            answer(415, &["the body is not JSON but text/plain"]),
+        );
+        let untyped = self.request("POST", "/test/json", &[b"Content-Length: 2"], b"{}");
+        self.add(
+            "json-no-type",
+            Json,
+            "JSON without a Content-Type",
+            untyped,
+            answer(415, &["the body is not JSON (no Content-Type)"]),
+        );
+    }
+
+    /// Session cookies that are not a valid session, each of which must
+    /// leave the client without one.
+    fn sessions(&mut self) {
+        use Category::Sessions;
+        let login = format!("{}/login", self.prefix);
+        let anonymous = || Expect::RedirectTo(login.clone());
+        let forged = forged_signed_session(32);
+        self.add(
+            "session-garbage",
+            Sessions,
+            "a session cookie `garbage`",
+            self.private_with(b"session=garbage"),
+            anonymous(),
+        );
+        self.add(
+            "session-forged-signature",
+            Sessions,
+            "a signed session granting a login, its tag made up without the key",
+            self.private_with(format!("session={forged}").as_bytes()),
+            anonymous(),
+        );
+        self.add(
+            "session-short-tag",
+            Sessions,
+            "a signed session with a 31-byte tag",
+            self.private_with(format!("session={}", forged_signed_session(31)).as_bytes()),
+            anonymous(),
+        );
+        self.add(
+            "session-bad-base64",
+            Sessions,
+            "a signed session whose payload and tag are not base64url",
+            self.private_with(b"session=s1.!!!!.????"),
+            anonymous(),
+        );
+        let sealed = format!("session=e1.{}", base64url(&arbitrary_bytes(80)));
+        self.add(
+            "session-encrypted-random",
+            Sessions,
+            "an encrypted session of 80 arbitrary bytes (nonce and ciphertext)",
+            self.private_with(sealed.as_bytes()),
+            anonymous(),
+        );
+        let short = format!("session=e1.{}", base64url(&arbitrary_bytes(10)));
+        self.add(
+            "session-encrypted-short",
+            Sessions,
+            "an encrypted session shorter than its nonce",
+            self.private_with(short.as_bytes()),
+            anonymous(),
+        );
+        let long = format!(
+            "session=s1.{}.{}",
+            base64url(&arbitrary_bytes(6000)),
+            base64url(&arbitrary_bytes(32))
+        );
+        self.add(
+            "session-over-long",
+            Sessions,
+            "a signed session cookie of 8 KB (app-sdk reads at most 4096 bytes)",
+            self.private_with(long.as_bytes()),
+            anonymous(),
+        );
+        self.add(
+            "session-odd-characters",
+            Sessions,
+            "a session cookie of quotes, separators and bytes >= 0x80",
+            self.private_with(b"session=\"s1.a b\\,c\xff\xfe\"; session=\xc3\x28=="),
+            anonymous(),
+        );
+        self.add(
+            "session-control-byte",
+            Sessions,
+            "a control byte (0x01) in the session cookie",
+            self.private_with(b"session=s1.\x01"),
+            Expect::Reject,
+        );
+        let many = vec![format!("session={forged}"); 60].join("; ");
+        self.add(
+            "session-many-forged",
+            Sessions,
+            "60 forged session cookies in one header",
+            self.private_with(many.as_bytes()),
+            anonymous(),
+        );
+    }
+}
+
+/// Every case, in both modes: the protocol-level ones against the echo
+/// app, the app-level ones against `examples/simple`.
 pub fn all_cases(host: &str) -> Vec<Case> {
     let mut all = Vec::new();
     for prefix in [EMBEDDED, DAEMON] {
         all.extend(cases(prefix, host));
+    }
+    for prefix in [SIMPLE_EMBEDDED, SIMPLE_DAEMON] {
         all.extend(app_cases(prefix, host));
     }
     all
@@ -960,12 +1708,34 @@ pub fn run(addr: SocketAddr, case: &Case) -> Observation {
 }
 
 fn snippet(r: &Response) -> String {
-    let text: String = r.text().chars().take(160).collect();
+    let text: String = visible_text(&r.text()).chars().take(160).collect();
     format!(
         "{} {}",
         r.status,
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     )
+}
+
+/// The text of an HTML page's body without its tags (error pages put
+/// their message after a long head); any other text as it is.
+fn visible_text(text: &str) -> String {
+    let Some((_, body)) = text.split_once("<body>") else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(body.len());
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Whether `obs` is what `case` must get.
@@ -981,6 +1751,8 @@ pub fn judge(case: &Case, obs: &Observation) -> Verdict {
     }
     let needles = match &case.expect {
         Expect::Http09(needles) => return judge_http09(needles, obs),
+        Expect::Answer { status, holding } => return judge_answer(*status, holding, obs),
+        Expect::RedirectTo(path) => return judge_redirect(path, obs),
         Expect::Reject => None,
         Expect::RejectOrServe(n) => Some(n),
         Expect::OneResponse(n) => {
@@ -1022,6 +1794,63 @@ pub fn judge(case: &Case, obs: &Observation) -> Verdict {
                 obs.took.as_secs_f64()
             )),
         },
+    }
+}
+
+/// How a pass is reported: `413` for a 4xx, `200 served` for an answer
+/// the app served (which [`counts`] tells apart).
+fn passed_with(status: u16) -> Verdict {
+    if (400..500).contains(&status) {
+        Verdict::Pass(status.to_string())
+    } else {
+        Verdict::Pass(format!("{status} served"))
+    }
+}
+
+/// The one response, or why there is none.
+fn only_response(obs: &Observation) -> Result<&Response, Verdict> {
+    match obs.responses.as_slice() {
+        [r] => Ok(r),
+        [] => Err(Verdict::Fail(format!(
+            "no answer (the connection ended: {:?})",
+            obs.ending
+        ))),
+        more => Err(Verdict::Fail(format!(
+            "{} responses: {}",
+            more.len(),
+            more.iter().map(snippet).collect::<Vec<_>>().join(" | ")
+        ))),
+    }
+}
+
+fn judge_answer(status: u16, holding: &[String], obs: &Observation) -> Verdict {
+    let r = match only_response(obs) {
+        Ok(r) => r,
+        Err(failed) => return failed,
+    };
+    if r.status != status {
+        return Verdict::Fail(format!("want {status}, got {}", snippet(r)));
+    }
+    let body = r.text();
+    match holding.iter().find(|x| !body.contains(x.as_str())) {
+        None => passed_with(status),
+        Some(missing) => Verdict::Fail(format!("the answer lacks {missing:?}: {}", snippet(r))),
+    }
+}
+
+fn judge_redirect(path: &str, obs: &Observation) -> Verdict {
+    let r = match only_response(obs) {
+        Ok(r) => r,
+        Err(failed) => return failed,
+    };
+    let location = r.header("Location").unwrap_or("");
+    if (300..400).contains(&r.status) && location.ends_with(path) {
+        passed_with(r.status)
+    } else {
+        Verdict::Fail(format!(
+            "want a redirect to {path}, got {} (Location {location:?})",
+            snippet(r)
+        ))
     }
 }
 
@@ -1148,4 +1977,169 @@ pub fn describe_all(outcomes: &[Outcome]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+        Response {
+            status,
+            headers: headers.iter().map(|(n, v)| (s(n), s(v))).collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn observed(responses: Vec<Response>) -> Observation {
+        Observation {
+            responses,
+            raw: Vec::new(),
+            ending: Ending::Closed,
+            took: Duration::ZERO,
+        }
+    }
+
+    fn case(expect: Expect) -> Case {
+        Case {
+            id: s("semb/test"),
+            category: Category::Forms,
+            what: "a test",
+            sending: Sending::Whole(Vec::new()),
+            expect,
+        }
+    }
+
+    #[test]
+    fn base64url_as_rfc_4648_without_padding() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64url(plain.as_bytes()), encoded, "{plain:?}");
+        }
+        // The URL-safe alphabet: 62 and 63 are `-` and `_`.
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn forged_sessions_have_app_sdks_format() {
+        let cookie = forged_signed_session(32);
+        let parts: Vec<&str> = cookie.split('.').collect();
+        assert_eq!(parts.len(), 3, "{cookie}");
+        assert_eq!(parts[0], "s1");
+        // 2100-01-01 (4102444800) as 8 bytes big-endian, then
+        // `{"login":true}`.
+        assert_eq!(parts[1], "AAAAAPSGVwB7ImxvZ2luIjp0cnVlfQ");
+        assert_eq!(parts[2].len(), 43);
+        assert_eq!(
+            forged_signed_session(31).split('.').nth(2).unwrap().len(),
+            42
+        );
+    }
+
+    #[test]
+    fn chunked_frames_every_byte_and_ends_with_the_last_chunk() {
+        assert_eq!(
+            chunked(b"abcde", 2),
+            b"2\r\nab\r\n2\r\ncd\r\n1\r\ne\r\n0\r\n\r\n"
+        );
+        assert_eq!(chunked(b"", 2), b"0\r\n\r\n");
+    }
+
+    #[test]
+    fn an_answer_needs_its_status_and_its_message() {
+        let want = case(answer(413, &["larger than 1048576 bytes"]));
+        let page = "<html><head><title>413</title></head><body><h1>413</h1>\
+                    <p>the body is larger than 1048576 bytes</p></body></html>";
+        let judge_one = |r: Response| judge(&want, &observed(vec![r]));
+        assert_eq!(judge_one(response(413, &[], page)), Verdict::Pass(s("413")));
+        let other = judge_one(response(400, &[], page));
+        assert!(
+            matches!(&other, Verdict::Fail(why) if why.contains("want 413, got 400 413 the body")),
+            "{other:?}"
+        );
+        let apache_page = judge_one(response(413, &[], "<body>Request Entity Too Large</body>"));
+        assert!(!apache_page.passed(), "{apache_page:?}");
+        assert!(!judge(&want, &observed(Vec::new())).passed());
+        let served = case(answer(200, &["f: passwd"]));
+        assert_eq!(
+            judge(
+                &served,
+                &observed(vec![response(200, &[], "f: passwd (text/plain)")])
+            ),
+            Verdict::Pass(s("200 served"))
+        );
+    }
+
+    #[test]
+    fn a_redirect_must_go_to_the_path() {
+        let want = case(Expect::RedirectTo(s("/semb/login")));
+        let judge_one = |r: Response| judge(&want, &observed(vec![r]));
+        assert_eq!(
+            judge_one(response(302, &[("location", "/semb/login")], "")),
+            Verdict::Pass(s("302 served"))
+        );
+        assert!(!judge_one(response(302, &[("Location", "/semb/private")], "")).passed());
+        assert!(!judge_one(response(200, &[("Location", "/semb/login")], "private")).passed());
+        assert!(!judge_one(response(500, &[], "")).passed());
+        assert!(!judge(&want, &observed(Vec::new())).passed());
+    }
+
+    #[test]
+    fn counts_tell_app_answers_apart() {
+        let outcome = |expect: Expect, r: Response| {
+            let case = case(expect);
+            let observation = observed(vec![r]);
+            let verdict = judge(&case, &observation);
+            Outcome {
+                case,
+                observation,
+                verdict,
+            }
+        };
+        let outcomes = [
+            outcome(answer(400, &["malformed"]), response(400, &[], "malformed")),
+            outcome(
+                Expect::RedirectTo(s("/login")),
+                response(303, &[("Location", "/x/login")], ""),
+            ),
+            outcome(Expect::RedirectTo(s("/login")), response(503, &[], "")),
+        ];
+        let (_, all) = counts(&outcomes);
+        assert_eq!(
+            all,
+            Counts {
+                tried: 3,
+                client_errors: 1,
+                closed: 0,
+                served: 1,
+                server_errors: 1,
+                failed: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn every_app_case_names_its_mode_and_its_app() {
+        let cases = app_cases(SIMPLE_DAEMON, "h");
+        assert!(cases.len() > 40);
+        for c in &cases {
+            assert!(c.id.starts_with("sdmn/"), "{}", c.id);
+            let Sending::Whole(raw) = &c.sending else {
+                panic!("{}: not sent whole", c.id)
+            };
+            let line = raw.split(|&b| b == b'\n').next().unwrap();
+            assert!(line.windows(6).any(|w| w == b" /sdmn"), "{}", c.id);
+        }
+        let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), cases.len(), "duplicate ids");
+    }
 }

@@ -1,5 +1,6 @@
 //! `rustgi-chaos --hostile`: the hostile requests of [`crate::hostile`]
-//! against a fresh Apache (embedded and daemon mode), with the counts for
+//! against a fresh Apache (embedded and daemon mode; the echo app, and
+//! `examples/simple` for the app-level cases), with the counts for
 //! RELIABILITY.md.
 
 use std::collections::BTreeSet;
@@ -7,7 +8,7 @@ use std::fmt::Write as _;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::hostile::{self, Category, Outcome};
+use crate::hostile::{self, Outcome};
 use crate::logs;
 use crate::site::{Artifacts, Site};
 
@@ -40,7 +41,7 @@ impl HostileReport {
         let mut t = String::new();
         let _ = writeln!(
             t,
-            "| hostile input | tried | 4xx | clean close | served (valid input) | **5xx** | other failures |"
+            "| hostile input | tried | 4xx | clean close | served (valid HTTP) | **5xx** | other failures |"
         );
         let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|");
         let row = |t: &mut String, name: &str, c: &hostile::Counts| {
@@ -53,20 +54,16 @@ impl HostileReport {
         for (cat, c) in &per {
             row(&mut t, cat.label(), c);
         }
-        if !per.contains_key(&Category::App) {
-            let _ = writeln!(
-                t,
-                "| {} | *slot: added by the app-sdk engineers* | | | | | |",
-                Category::App.label()
-            );
-        }
         row(&mut t, "**all**", &all);
         let _ = writeln!(t);
         let _ = writeln!(
             t,
-            "Each case ran against the echo app embedded (`/emb`) and in a daemon group (`/dmn`), \
-             in {:.1} s. Apache child crashes (AH00051/AH00052): **{}**; daemon processes that \
+            "Each case ran in both modes: the protocol-level ones against the echo app embedded \
+             (`/emb`) and in a daemon group (`/dmn`), the app-level ones against `examples/simple` \
+             embedded (`/semb`) and in the same group (`/sdmn`); {} cases in {:.1} s. \
+             Apache child crashes (AH00051/AH00052): **{}**; daemon processes that \
              died: **{}**; 5xx lines in the access_log: **{}**; Apache's parent {}.",
+            self.outcomes.len(),
             self.seconds,
             self.child_crashes.len(),
             self.daemon_deaths.len(),
@@ -101,7 +98,7 @@ pub fn run(artifacts: &Artifacts, keep: bool) -> Result<HostileReport, String> {
     let mut site = Site::start(
         artifacts,
         "rustgi-hostile-",
-        &[&artifacts.echo],
+        &[&artifacts.echo, &artifacts.simple],
         hostile::MODULES,
         "info",
         hostile::SERVER_CONFIG,

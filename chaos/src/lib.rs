@@ -6,7 +6,9 @@
 //!   failed request must be explained by a fault, no body may be corrupted
 //!   and no Apache child may crash.
 //! * [`hostile`]: malformed, oversized, slow and smuggling requests over
-//!   raw TCP, each of which must get a 4xx or a clean close, never a 5xx
+//!   raw TCP, each of which must get a 4xx or a clean close, never a 5xx,
+//!   and app-level ones (forms, JSON, session cookies) against
+//!   `examples/simple`, each of which must get the answer app-sdk documents
 //!   (shared with `tests/hostile.rs`); [`hostile_run`] runs them for the
 //!   report.
 //!

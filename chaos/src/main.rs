@@ -23,9 +23,10 @@ Starts its own Apache (a free port on 127.0.0.1) with mod_rustgi and:
              child crashed.
   --hostile  sends the hostile requests (malformed chunking, truncated
              bodies, NUL and invalid UTF-8, huge headers, bodies over
-             LimitRequestBody, slow clients, smuggling) in embedded and
-             daemon mode; exit status 1 if any got a 5xx or crashed
-             anything.
+             LimitRequestBody, slow clients, smuggling; and, to
+             examples/simple, malformed forms and JSON and forged session
+             cookies) in embedded and daemon mode; exit status 1 if any
+             got a 5xx or crashed anything.
 
 options:
   --minutes N, --seconds N  how long to hold the load (default 60 s)

@@ -14,7 +14,8 @@ use crate::procfs::DAEMON_EXE;
 /// The environment variable naming the directory of the built artifacts.
 pub const ARTIFACTS_ENV: &str = "RUSTGI_ARTIFACTS";
 
-/// The module, the daemon and the test apps, from one build.
+/// The module, the daemon, the test apps and `examples/simple`, from one
+/// build.
 #[derive(Clone, Debug)]
 pub struct Artifacts {
     pub dir: PathBuf,
@@ -22,6 +23,7 @@ pub struct Artifacts {
     pub daemon: PathBuf,
     pub echo: PathBuf,
     pub faults: PathBuf,
+    pub simple: PathBuf,
 }
 
 impl Artifacts {
@@ -46,9 +48,10 @@ impl Artifacts {
             daemon: dir.join(DAEMON_EXE),
             echo: dir.join("libecho.so"),
             faults: dir.join("libfaults.so"),
+            simple: dir.join("libsimple.so"),
             dir,
         };
-        for p in [&a.module, &a.daemon, &a.echo, &a.faults] {
+        for p in [&a.module, &a.daemon, &a.echo, &a.faults, &a.simple] {
             if !p.is_file() {
                 return Err(format!(
                     "{} is missing: run `cargo build --release --workspace` first \
