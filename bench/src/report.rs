@@ -661,7 +661,8 @@ impl Report<'_> {
                 out,
                 "\n## Streaming\n\n{} each way through a daemon group of tests/apps/faults \
                  (1 process, 2 threads) on one connection, by the benchmark's own client: \
-                 up, `PUT /big/upload` (the app reads the body in 64 KiB reads and hashes it); \
+                 up, `PUT /big/upload?sum=crc32` (the app reads the body in 64 KiB reads and \
+                 computes its CRC-32, which the client checks); \
                  down, `GET /big/stream` (the app writes 64 KiB writes of `x`, chunked). \
                  Time: the median of the rounds; memory: the peak resident set (VmHWM, reset \
                  when the transfer starts) against the resident set then, of the daemon process \

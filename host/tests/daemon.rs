@@ -106,6 +106,12 @@ impl Daemon {
 
     /// Starts a daemon without waiting.
     fn spawn(config: Value) -> Daemon {
+        Daemon::spawn_with(config, false)
+    }
+
+    /// Starts a daemon without waiting; with `usr1_pending`, it starts as
+    /// the module starts it (SIGUSR1 blocked) with a SIGUSR1 already sent.
+    fn spawn_with(config: Value, usr1_pending: bool) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -122,7 +128,7 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // SAFETY: the closure only makes async-signal-safe calls (dup2,
-        // fcntl) on descriptors the child inherited.
+        // fcntl on descriptors the child inherited; sigprocmask, raise).
         unsafe {
             command.pre_exec(move || {
                 if fd == LISTEN_FD {
@@ -131,6 +137,13 @@ impl Daemon {
                     }
                 } else if libc::dup2(fd, LISTEN_FD) == -1 {
                     return Err(io::Error::last_os_error());
+                }
+                if usr1_pending {
+                    let mut set: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigaddset(&mut set, libc::SIGUSR1);
+                    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                    libc::raise(libc::SIGUSR1);
                 }
                 Ok(())
             });
@@ -291,7 +304,11 @@ struct Exchange {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     flushes: usize,
+    /// READs answered.
     reads: usize,
+    /// READ_NOWs answered; this child answers the first with BODY_LATER (as
+    /// if nothing had come from the client yet), the others like READs.
+    reads_now: usize,
     logs: Vec<(u8, String)>,
     end: Option<Outcome>,
     /// The connection ended without END or REJECT.
@@ -378,8 +395,18 @@ impl Client {
                     ex.reject = Some(r);
                     return ex;
                 }
-                Frame::Read(max) => {
-                    ex.reads += 1;
+                Frame::ReadNow(_) if ex.reads_now == 0 => {
+                    ex.reads_now += 1;
+                    let mut out = Vec::new();
+                    encode_frame(&mut out, Kind::BodyLater, &[]).unwrap();
+                    self.write(&out).unwrap();
+                }
+                Frame::Read(max) | Frame::ReadNow(max) => {
+                    if kind == Kind::Read {
+                        ex.reads += 1;
+                    } else {
+                        ex.reads_now += 1;
+                    }
                     let mut out = Vec::new();
                     if sent < body.len() {
                         let n = (body.len() - sent).min(max as usize);
@@ -455,7 +482,8 @@ fn echo_round_trip_with_a_body_sent_on_read() {
         "{:?}",
         ex.headers
     );
-    assert!(ex.reads >= 2, "the body came on READs: {ex:?}");
+    // READ for "hello", READ_NOW answered with BODY_LATER, READ for the end.
+    assert_eq!((ex.reads, ex.reads_now), (2, 1), "{ex:?}");
     let v = ex.json();
     assert_eq!(v["method"], "POST");
     assert_eq!(v["path_info"], "/x");
@@ -470,7 +498,7 @@ fn echo_round_trip_with_a_body_sent_on_read() {
     // Without a body no READ is sent; the same process serves again.
     let ex = d.request("echo", "/", "", b"");
     ex.assert_ok();
-    assert_eq!(ex.reads, 0);
+    assert_eq!((ex.reads, ex.reads_now), (0, 0));
     assert_eq!(ex.json()["body_len"], 0);
 }
 
@@ -483,9 +511,11 @@ fn ten_mib_upload_through_reads() {
     let v = ex.json();
     assert_eq!(v["len"], body.len());
     assert_eq!(v["sha256"], sha256_hex(&body));
-    // The daemon asks for 256 KiB a READ whatever the app reads at a time
-    // (64 KiB here): 40 READs for the body and one for its end.
-    assert_eq!(ex.reads, 41);
+    // The daemon asks for 256 KiB at a time whatever the app reads at a time
+    // (64 KiB here), for the next piece as soon as the app has one: READ for
+    // the first piece; READ_NOW, answered BODY_LATER, then READ for the
+    // second; READ_NOW for the 38 others and the end.
+    assert_eq!((ex.reads, ex.reads_now), (2, 40), "{ex:?}");
 }
 
 #[test]
@@ -703,6 +733,22 @@ fn sigusr1_lets_the_request_in_flight_finish() {
         "{log}"
     );
     assert!(log.contains("exiting: 1 requests served"), "{log}");
+}
+
+#[test]
+fn a_sigusr1_sent_before_the_handler_is_set_recycles_the_process() {
+    // A graceful restart just after the module forked a daemon: the signal
+    // waits, blocked, for the daemon's handler instead of killing it.
+    let mut d = Daemon::spawn_with(base_config(), true);
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("the process did not stop:\n{}", d.log()));
+    let log = d.log();
+    assert_eq!(status.code(), Some(0), "{status:?}\n{log}");
+    assert!(
+        log.contains("recycling: SIGUSR1 (graceful stop requested)"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -1,9 +1,18 @@
 //! One request's conversation with the Apache child, as the app's callbacks
 //! drive it: body reads become READ frames answered by BODY, BODY_END or
 //! BODY_ERROR; the status and headers are kept until the body starts; writes
-//! are coalesced into DATA frames. Memory is bounded: at most one 64 KiB
-//! buffer of pending output, and body bytes go straight into the app's
-//! buffer.
+//! are coalesced into DATA frames.
+//!
+//! Once the app has read a piece of the body, the daemon asks for the next
+//! with READ_NOW, which the child answers with what the client has sent
+//! already, without waiting for more: the child reads the client while the
+//! app works on the piece it has. Since that answer never waits for the
+//! client, the daemon may read it before it writes anything (so neither side
+//! is ever blocked writing while the other is too), and an app that answers
+//! one message of a client before it reads the next still works.
+//!
+//! Memory is bounded: at most one 64 KiB buffer of pending output and two
+//! pieces of body (the one the app reads, the one read ahead).
 
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -48,6 +57,30 @@ impl Activity {
     }
 }
 
+/// A READ or READ_NOW the child has not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Read,
+    ReadNow,
+}
+
+/// The child's answer to a READ or READ_NOW.
+enum Answer {
+    /// This many bytes, in the buffer given.
+    Bytes(usize),
+    End,
+    Failed,
+    /// Nothing has come from the client yet (READ_NOW only).
+    Later,
+}
+
+/// An answer read ahead, before the app asked for it.
+enum Ahead {
+    Bytes(Vec<u8>),
+    End,
+    Failed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyState {
     /// More may come (the daemon may send READ).
@@ -86,6 +119,12 @@ pub struct Conversation {
     /// Body bytes received and not yet read by the app, from `body_at`.
     body_buf: Vec<u8>,
     body_at: usize,
+    /// The READ or READ_NOW out, unanswered.
+    asked: Option<Asked>,
+    /// An answer read before the app asked for it.
+    ahead: Option<Ahead>,
+    /// A piece's buffer, for the next answer read ahead.
+    spare: Vec<u8>,
     body_started: bool,
     /// The daemon refused the app's response: the request ends with END(1).
     refused: bool,
@@ -118,6 +157,9 @@ impl Conversation {
             pending: Vec::new(),
             body_buf: Vec::new(),
             body_at: 0,
+            asked: None,
+            ahead: None,
+            spare: Vec::new(),
             body_started: false,
             refused: false,
             gone: false,
@@ -181,9 +223,10 @@ impl Conversation {
         self.out.len() < COALESCE || self.push("frames")
     }
 
-    /// Writes the queued frames.
+    /// Writes the queued frames, after reading the answer to a READ_NOW
+    /// that is out (which comes without waiting for the client).
     fn push(&mut self, what: &str) -> bool {
-        if self.gone {
+        if self.gone || !self.settle() {
             return false;
         }
         if self.out.is_empty() {
@@ -230,7 +273,7 @@ impl Conversation {
     /// `read_body`: up to `buf.len()` body bytes, 0 at the end, or ERROR.
     /// The daemon asks the child for the most a READ may carry and keeps
     /// what the app did not take for its next reads: few round trips for a
-    /// large upload, at most one frame of body in memory.
+    /// large upload. Then it asks for the next piece with READ_NOW.
     pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
         if self.gone {
             return ERROR as isize;
@@ -238,88 +281,172 @@ impl Conversation {
         if buf.is_empty() {
             return 0;
         }
-        if self.body_at < self.body_buf.len() {
-            let n = buf.len().min(self.body_buf.len() - self.body_at);
-            buf[..n].copy_from_slice(&self.body_buf[self.body_at..self.body_at + n]);
-            self.body_at += n;
-            return n as isize;
-        }
-        if self.body == BodyState::Failed {
-            return ERROR as isize;
-        }
-        if self.body == BodyState::Done {
-            return 0;
-        }
-        let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 4);
-        if protocol::encode_read(&mut frame, MAX_READ).is_err()
-            || !self.send_raw(&frame)
-            || !self.push("READ")
-        {
-            return ERROR as isize;
-        }
-        let mut body = std::mem::take(&mut self.body_buf);
-        body.resize(MAX_READ as usize, 0);
-        let received = self.receive_body(&mut body);
-        self.body_buf = body;
-        match received {
-            Ok(Some(n)) => {
-                self.activity.touch();
-                self.body_buf.truncate(n);
-                let given = n.min(buf.len());
-                buf[..given].copy_from_slice(&self.body_buf[..given]);
-                self.body_at = given;
-                given as isize
+        if self.body_at >= self.body_buf.len() {
+            match self.next_piece() {
+                Ok(true) => {}
+                Ok(false) => return 0,
+                Err(()) => return ERROR as isize,
             }
-            Ok(None) => {
-                self.body_buf.clear();
-                ERROR as isize
+        }
+        let n = buf.len().min(self.body_buf.len() - self.body_at);
+        buf[..n].copy_from_slice(&self.body_buf[self.body_at..self.body_at + n]);
+        self.body_at += n;
+        n as isize
+    }
+
+    /// Puts the next piece of body in `body_buf`: true, or false at the end;
+    /// Err after a BODY_ERROR or when the child is gone.
+    fn next_piece(&mut self) -> Result<bool, ()> {
+        let answer = match self.ahead.take() {
+            Some(Ahead::Bytes(piece)) => {
+                self.spare = std::mem::replace(&mut self.body_buf, piece);
+                self.body_at = 0;
+                self.read_ahead();
+                return Ok(true);
             }
-            Err(e) => {
-                self.body_buf.clear();
-                self.lost("while the app read the request body", &e);
-                ERROR as isize
+            Some(Ahead::End) => Answer::End,
+            Some(Ahead::Failed) => Answer::Failed,
+            None => match self.body {
+                BodyState::Failed => return Err(()),
+                BodyState::Done => return Ok(false),
+                BodyState::Open => self.ask_and_wait()?,
+            },
+        };
+        match answer {
+            Answer::Bytes(_) => {
+                self.read_ahead();
+                Ok(true)
+            }
+            Answer::End | Answer::Later => {
+                self.body = BodyState::Done;
+                Ok(false)
+            }
+            Answer::Failed => {
+                self.body = BodyState::Failed;
+                Err(())
             }
         }
     }
 
-    /// Reads the child's answer to a READ of `buf.len()` bytes: the number
-    /// of bytes, or `None` for BODY_ERROR.
-    fn receive_body(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    /// Sends a READ (unless a READ_NOW is out) and reads the answer into
+    /// `body_buf`; never [`Answer::Later`].
+    fn ask_and_wait(&mut self) -> Result<Answer, ()> {
+        loop {
+            let asked = match self.asked {
+                Some(asked) => asked,
+                None => {
+                    if !self.ask(Kind::Read) {
+                        return Err(());
+                    }
+                    Asked::Read
+                }
+            };
+            self.asked = None;
+            let mut piece = std::mem::take(&mut self.body_buf);
+            let answer = self.receive_body(&mut piece, asked);
+            self.body_buf = piece;
+            self.body_at = 0;
+            match answer {
+                Ok(Answer::Later) => continue,
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    self.lost("while the app read the request body", &e);
+                    return Err(());
+                }
+            }
+        }
+    }
+
+    /// Sends a READ or READ_NOW for as much as a READ may carry, with what
+    /// is queued.
+    fn ask(&mut self, kind: Kind) -> bool {
+        let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 4);
+        let encoded = if kind == Kind::ReadNow {
+            protocol::encode_read_now(&mut frame, MAX_READ)
+        } else {
+            protocol::encode_read(&mut frame, MAX_READ)
+        };
+        encoded.is_ok() && self.send_raw(&frame) && self.push(kind.name())
+    }
+
+    /// Asks for the next piece of body without waiting for it.
+    fn read_ahead(&mut self) {
+        if self.body == BodyState::Open && self.asked.is_none() && self.ahead.is_none() {
+            // Set after the push: push settles what is out.
+            if self.ask(Kind::ReadNow) {
+                self.asked = Some(Asked::ReadNow);
+            }
+        }
+    }
+
+    /// Reads the answer to a READ_NOW that is out, keeping it for the app's
+    /// next read; false when the child is gone.
+    fn settle(&mut self) -> bool {
+        let Some(asked) = self.asked.take() else {
+            return true;
+        };
+        let mut piece = std::mem::take(&mut self.spare);
+        match self.receive_body(&mut piece, asked) {
+            Ok(Answer::Bytes(n)) => {
+                piece.truncate(n);
+                self.ahead = Some(Ahead::Bytes(piece));
+            }
+            Ok(Answer::End) => self.ahead = Some(Ahead::End),
+            Ok(Answer::Failed) => self.ahead = Some(Ahead::Failed),
+            Ok(Answer::Later) => self.spare = piece,
+            Err(e) => {
+                self.lost("while reading ahead in the request body", &e);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads the child's answer to a READ or READ_NOW into `buf` (sized to
+    /// the most a READ may carry, and truncated to the bytes that came).
+    fn receive_body(&mut self, buf: &mut Vec<u8>, asked: Asked) -> io::Result<Answer> {
         let (kind, len) = self.reader.read_header()?;
+        self.activity.touch();
         match kind {
             Kind::Body if len == 0 => Err(protocol::ProtocolError::Unexpected {
                 kind,
                 expected: "a BODY of at least one byte",
             }
             .into()),
-            Kind::Body if len as usize > buf.len() => Err(io::Error::new(
+            Kind::Body if len > MAX_READ => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "BODY of {len} bytes in answer to a READ of {} bytes",
-                    buf.len()
-                ),
+                format!("BODY of {len} bytes in answer to a READ of {MAX_READ} bytes"),
             )),
             Kind::Body => {
                 let n = len as usize;
-                self.reader.get_mut().read_exact(&mut buf[..n])?;
-                Ok(Some(n))
+                buf.resize(n, 0);
+                self.reader.get_mut().read_exact(buf)?;
+                Ok(Answer::Bytes(n))
             }
             Kind::BodyEnd => {
-                self.body = BodyState::Done;
-                Ok(Some(0))
+                buf.clear();
+                Ok(Answer::End)
+            }
+            Kind::BodyLater if asked == Asked::ReadNow => {
+                buf.clear();
+                Ok(Answer::Later)
             }
             Kind::BodyError => {
+                buf.clear();
                 let status = protocol::decode_body_error(self.reader.read_payload(len)?)?;
-                self.body = BodyState::Failed;
                 log::debug(&format!(
                     "app {}: the Apache child could not read the request body (status {status})",
                     self.app
                 ));
-                Ok(None)
+                Ok(Answer::Failed)
             }
             other => Err(protocol::ProtocolError::Unexpected {
                 kind: other,
-                expected: "BODY, BODY_END or BODY_ERROR",
+                expected: if asked == Asked::ReadNow {
+                    "BODY, BODY_END, BODY_ERROR or BODY_LATER"
+                } else {
+                    "BODY, BODY_END or BODY_ERROR"
+                },
             }
             .into()),
         }
@@ -599,37 +726,129 @@ mod tests {
         }
     }
 
+    /// Writes one frame as the child.
+    fn answer(child: &FrameReader<UnixStream>, kind: Kind, payload: &[u8]) {
+        let mut out = Vec::new();
+        protocol::encode_frame(&mut out, kind, payload).unwrap();
+        child.get_ref().write_all(&out).unwrap();
+    }
+
     #[test]
-    fn the_body_is_pulled_with_reads() {
+    fn the_body_is_pulled_with_reads_and_read_ahead() {
         let (mut conv, mut child) = conversation(true);
         let peer = std::thread::spawn(move || {
             let mut asked = Vec::new();
-            let answers: [&[u8]; 3] = [b"hello", b"", b""];
-            for (i, answer) in answers.iter().enumerate() {
-                let (kind, payload) = child.read_frame().unwrap();
-                assert_eq!(kind, Kind::Read);
-                asked.push(protocol::decode_read(payload).unwrap());
-                let mut out = Vec::new();
-                let kind = if i == 0 { Kind::Body } else { Kind::BodyEnd };
-                protocol::encode_frame(&mut out, kind, answer).unwrap();
-                child.get_ref().write_all(&out).unwrap();
-                if i == 1 {
-                    break;
-                }
+            let answers: [(Kind, &[u8]); 4] = [
+                (Kind::Body, b"hello"),
+                (Kind::Body, b" world"),
+                (Kind::BodyLater, b""),
+                (Kind::BodyEnd, b""),
+            ];
+            for (kind, payload) in answers {
+                let (asked_kind, max) = child.read_frame().unwrap();
+                asked.push((asked_kind, protocol::decode_read(max).unwrap_or(0)));
+                answer(&child, kind, payload);
             }
             asked
         });
         let mut buf = vec![0; 1 << 20];
         assert_eq!(conv.read_body(&mut buf), 5);
         assert_eq!(&buf[..5], b"hello");
+        assert_eq!(conv.read_body(&mut buf), 6);
+        assert_eq!(&buf[..6], b" world");
         assert_eq!(conv.read_body(&mut buf), 0);
         // After the end no more READs.
         assert_eq!(conv.read_body(&mut buf), 0);
-        assert_eq!(peer.join().unwrap(), [MAX_READ, MAX_READ]);
+        let asked = peer.join().unwrap();
+        let kinds: Vec<Kind> = asked.iter().map(|(k, _)| *k).collect();
+        // The first piece is waited for; each following one is asked for
+        // ahead; BODY_LATER makes the next read wait with a READ.
+        assert_eq!(
+            kinds,
+            [Kind::Read, Kind::ReadNow, Kind::ReadNow, Kind::Read]
+        );
 
         // No body: no READ at all.
         let (mut conv, _child) = conversation(false);
         assert_eq!(conv.read_body(&mut buf), 0);
+    }
+
+    #[test]
+    fn an_answer_read_ahead_is_read_before_output() {
+        // The child answers the READ_NOW with a piece larger than the socket
+        // holds, then reads the response: the daemon must read the piece
+        // before it writes the megabyte, or both would block writing.
+        let (mut conv, mut child) = conversation(true);
+        for stream in [conv.stream(), child.get_ref()] {
+            stream
+                .set_write_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+        }
+        let peer = std::thread::spawn(move || {
+            assert_eq!(child.read_frame().unwrap().0, Kind::Read);
+            answer(&child, Kind::Body, b"first");
+            assert_eq!(child.read_frame().unwrap().0, Kind::ReadNow);
+            answer(&child, Kind::Body, &vec![9; MAX_READ as usize]);
+            let mut got = Vec::new();
+            while let Ok((kind, payload)) = child.read_frame() {
+                got.push((kind, payload.to_vec()));
+                if kind == Kind::ReadNow {
+                    answer(&child, Kind::BodyEnd, b"");
+                }
+            }
+            got
+        });
+        let mut buf = vec![0; 64];
+        assert_eq!(conv.read_body(&mut buf), 5);
+        assert_eq!(conv.start_response(200, headers(&[])), OK);
+        assert_eq!(conv.write(&vec![1; 1 << 20]), OK);
+        // The piece read ahead is the app's next read.
+        let mut piece = vec![0; MAX_READ as usize];
+        assert_eq!(conv.read_body(&mut piece), MAX_READ as isize);
+        assert!(piece.iter().all(|&b| b == 9));
+        assert!(conv.finish(OK).is_some(), "nothing unread is left");
+        let got = peer.join().unwrap();
+        let data: usize = got
+            .iter()
+            .filter(|(k, _)| *k == Kind::Data)
+            .map(|(_, p)| p.len())
+            .sum();
+        assert_eq!(data, 1 << 20);
+        assert_eq!(got.last().unwrap(), &(Kind::End, vec![0]));
+        assert!(
+            got.iter().any(|(k, _)| *k == Kind::ReadNow),
+            "the next piece was asked for ahead again"
+        );
+    }
+
+    #[test]
+    fn a_body_error_read_ahead_is_the_apps_only_if_it_reads_on() {
+        for reads_on in [false, true] {
+            let (mut conv, mut child) = conversation(true);
+            let peer = std::thread::spawn(move || {
+                assert_eq!(child.read_frame().unwrap().0, Kind::Read);
+                answer(&child, Kind::Body, b"part");
+                assert_eq!(child.read_frame().unwrap().0, Kind::ReadNow);
+                let mut out = Vec::new();
+                protocol::encode_body_error(&mut out, 400).unwrap();
+                child.get_ref().write_all(&out).unwrap();
+                frames(&mut child)
+            });
+            let mut buf = [0; 64];
+            assert_eq!(conv.read_body(&mut buf), 4);
+            if reads_on {
+                assert_eq!(conv.read_body(&mut buf), ERROR as isize);
+            }
+            let started = conv.start_response(200, headers(&[]));
+            assert_eq!(started, if reads_on { ERROR } else { OK });
+            conv.finish(OK);
+            let got = peer.join().unwrap();
+            let outcome = if reads_on { 1 } else { 0 };
+            assert_eq!(got.last().unwrap(), &(Kind::End, vec![outcome]));
+        }
     }
 
     #[test]

@@ -235,6 +235,12 @@ pub fn run(
             return 1;
         }
     };
+    // The module execs daemons with these blocked (see its spawn code): one
+    // sent meanwhile is delivered now, to the handler.
+    if let Err(e) = sys::unblock_signals(&[SIGUSR1, SIGHUP]) {
+        log::error(&format!("cannot unblock SIGUSR1 and SIGHUP: {e}"));
+        return 1;
+    }
 
     let threads = config.threads;
     // Lives as long as the process: the threads never end on their own.

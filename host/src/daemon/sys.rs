@@ -181,6 +181,24 @@ impl Epoll {
     }
 }
 
+/// Unblocks `signals` for this thread (and the threads it starts later).
+pub fn unblock_signals(signals: &[c_int]) -> io::Result<()> {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigaddset and pthread_sigmask
+    // read it; the old mask is not asked for (NULL).
+    let rc = unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        for &signal in signals {
+            libc::sigaddset(set.as_mut_ptr(), signal);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, set.as_ptr(), std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
 /// An entry of the user database.
 #[derive(Debug, Clone)]
 pub struct Passwd {

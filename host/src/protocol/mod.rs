@@ -1,4 +1,4 @@
-//! The protocol between an Apache child and a daemon process, version 1.
+//! The protocol between an Apache child and a daemon process, version 2.
 //!
 //! `docs/protocol.md` describes it in full; this module is its only codec,
 //! used by both sides. In short:
@@ -11,7 +11,8 @@
 //!   `u32` count and that many (name, value) strings.
 //! * The child sends [`Kind::Request`], then body bytes only when the daemon
 //!   asks for them ([`Kind::Read`] → [`Kind::Body`], [`Kind::BodyEnd`] or
-//!   [`Kind::BodyError`]). The daemon answers [`Kind::Accepted`] or
+//!   [`Kind::BodyError`]; [`Kind::ReadNow`] → the same or
+//!   [`Kind::BodyLater`]). The daemon answers [`Kind::Accepted`] or
 //!   [`Kind::Reject`], then [`Kind::Head`], [`Kind::Data`], [`Kind::Flush`],
 //!   [`Kind::Log`] and finally [`Kind::End`].
 //!
@@ -30,7 +31,7 @@ mod tests;
 /// The first six bytes of a preface.
 pub const MAGIC: [u8; 6] = *b"RUSTGI";
 /// The protocol version this module speaks.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// The length of a preface: [`MAGIC`] and the version.
 pub const PREFACE_LEN: usize = 8;
 /// The length of a frame header.
@@ -60,6 +61,8 @@ pub enum Kind {
     BodyEnd = 0x03,
     /// Child → daemon: `u16 status`: reading the client's body failed.
     BodyError = 0x04,
+    /// Child → daemon: in answer to a READ_NOW, no body bytes have come yet.
+    BodyLater = 0x05,
     /// Daemon → child: `u32 pid`: a worker thread took the request.
     Accepted = 0x10,
     /// Daemon → child: `u32 max`: send up to `max` body bytes.
@@ -76,15 +79,19 @@ pub enum Kind {
     Log = 0x16,
     /// Daemon → child: the daemon refuses the request (see [`Reject`]).
     Reject = 0x17,
+    /// Daemon → child: `u32 max`: send up to `max` body bytes that have
+    /// come, without waiting for more (the daemon reads ahead).
+    ReadNow = 0x18,
 }
 
 impl Kind {
     /// Every kind, in numeric order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Request,
         Kind::Body,
         Kind::BodyEnd,
         Kind::BodyError,
+        Kind::BodyLater,
         Kind::Accepted,
         Kind::Read,
         Kind::Head,
@@ -93,6 +100,7 @@ impl Kind {
         Kind::End,
         Kind::Log,
         Kind::Reject,
+        Kind::ReadNow,
     ];
 
     /// The kind numbered `byte`, if there is one.
@@ -106,10 +114,10 @@ impl Kind {
         match self {
             Kind::Request | Kind::Head | Kind::Reject | Kind::Log => MAX_META_PAYLOAD,
             Kind::Body | Kind::Data => MAX_DATA_PAYLOAD,
-            Kind::BodyEnd | Kind::Flush => 0,
+            Kind::BodyEnd | Kind::BodyLater | Kind::Flush => 0,
             Kind::End => 1,
             Kind::BodyError => 2,
-            Kind::Accepted | Kind::Read => 4,
+            Kind::Accepted | Kind::Read | Kind::ReadNow => 4,
         }
     }
 
@@ -133,6 +141,7 @@ impl Kind {
             Kind::Body => "BODY",
             Kind::BodyEnd => "BODY_END",
             Kind::BodyError => "BODY_ERROR",
+            Kind::BodyLater => "BODY_LATER",
             Kind::Accepted => "ACCEPTED",
             Kind::Read => "READ",
             Kind::Head => "HEAD",
@@ -141,6 +150,7 @@ impl Kind {
             Kind::End => "END",
             Kind::Log => "LOG",
             Kind::Reject => "REJECT",
+            Kind::ReadNow => "READ_NOW",
         }
     }
 }
@@ -823,17 +833,35 @@ pub fn decode_accepted(payload: &[u8]) -> Result<u32, ProtocolError> {
 
 /// Appends a READ frame; `max` must be in 1..=[`MAX_READ`].
 pub fn encode_read(out: &mut Vec<u8>, max: u32) -> Result<(), ProtocolError> {
+    encode_read_kind(out, Kind::Read, max)
+}
+
+/// Appends a READ_NOW frame; `max` must be in 1..=[`MAX_READ`].
+pub fn encode_read_now(out: &mut Vec<u8>, max: u32) -> Result<(), ProtocolError> {
+    encode_read_kind(out, Kind::ReadNow, max)
+}
+
+fn encode_read_kind(out: &mut Vec<u8>, kind: Kind, max: u32) -> Result<(), ProtocolError> {
     if max == 0 || max > MAX_READ {
         return Err(ProtocolError::BadReadSize(max));
     }
-    out.extend_from_slice(&frame_header(Kind::Read, 4));
+    out.extend_from_slice(&frame_header(kind, 4));
     out.extend_from_slice(&max.to_be_bytes());
     Ok(())
 }
 
 /// Decodes a READ payload: how many body bytes the daemon wants at most.
 pub fn decode_read(payload: &[u8]) -> Result<u32, ProtocolError> {
-    let mut c = Cursor::new(Kind::Read, payload)?;
+    decode_read_kind(Kind::Read, payload)
+}
+
+/// Decodes a READ_NOW payload: how many body bytes the daemon wants at most.
+pub fn decode_read_now(payload: &[u8]) -> Result<u32, ProtocolError> {
+    decode_read_kind(Kind::ReadNow, payload)
+}
+
+fn decode_read_kind(kind: Kind, payload: &[u8]) -> Result<u32, ProtocolError> {
+    let mut c = Cursor::new(kind, payload)?;
     let max = c.u32("max")?;
     c.finish()?;
     if max == 0 || max > MAX_READ {
@@ -884,8 +912,10 @@ pub enum Frame<'a> {
     Body(&'a [u8]),
     BodyEnd,
     BodyError(u16),
+    BodyLater,
     Accepted(u32),
     Read(u32),
+    ReadNow(u32),
     Head(ResponseHead),
     Data(&'a [u8]),
     Flush,
@@ -903,8 +933,10 @@ impl<'a> Frame<'a> {
             Kind::Body => Frame::Body(payload),
             Kind::BodyEnd => Frame::BodyEnd,
             Kind::BodyError => Frame::BodyError(decode_body_error(payload)?),
+            Kind::BodyLater => Frame::BodyLater,
             Kind::Accepted => Frame::Accepted(decode_accepted(payload)?),
             Kind::Read => Frame::Read(decode_read(payload)?),
+            Kind::ReadNow => Frame::ReadNow(decode_read_now(payload)?),
             Kind::Head => Frame::Head(ResponseHead::decode(payload)?),
             Kind::Data => Frame::Data(payload),
             Kind::Flush => Frame::Flush,
@@ -921,8 +953,10 @@ impl<'a> Frame<'a> {
             Frame::Body(_) => Kind::Body,
             Frame::BodyEnd => Kind::BodyEnd,
             Frame::BodyError(_) => Kind::BodyError,
+            Frame::BodyLater => Kind::BodyLater,
             Frame::Accepted(_) => Kind::Accepted,
             Frame::Read(_) => Kind::Read,
+            Frame::ReadNow(_) => Kind::ReadNow,
             Frame::Head(_) => Kind::Head,
             Frame::Data(_) => Kind::Data,
             Frame::Flush => Kind::Flush,
@@ -1067,11 +1101,13 @@ fn check_round_trip(frame: &Frame<'_>, payload: &[u8]) {
         Frame::Body(b) => encode_frame(&mut out, Kind::Body, b),
         Frame::BodyEnd => encode_frame(&mut out, Kind::BodyEnd, &[]),
         Frame::BodyError(s) => encode_body_error(&mut out, *s),
+        Frame::BodyLater => encode_frame(&mut out, Kind::BodyLater, &[]),
         Frame::Accepted(pid) => {
             encode_accepted(&mut out, *pid);
             Ok(())
         }
         Frame::Read(n) => encode_read(&mut out, *n),
+        Frame::ReadNow(n) => encode_read_now(&mut out, *n),
         Frame::Head(h) => encode_head(&mut out, h.status, h.headers.iter()),
         Frame::Data(d) => encode_frame(&mut out, Kind::Data, d),
         Frame::Flush => encode_frame(&mut out, Kind::Flush, &[]),

@@ -38,20 +38,20 @@ fn sample_request() -> Vec<u8> {
 #[test]
 fn preface_round_trip() {
     let p = preface();
-    assert_eq!(&p, b"RUSTGI\0\x01");
+    assert_eq!(&p, b"RUSTGI\0\x02");
     assert_eq!(check_preface(&p), Ok(()));
     assert_eq!(
         check_preface(b"HTTP/1.1"),
         Err(ProtocolError::BadMagic(*b"HTTP/1"))
     );
     assert_eq!(
-        check_preface(b"RUSTGI\0\x02"),
-        Err(ProtocolError::UnsupportedVersion(2))
+        check_preface(b"RUSTGI\0\x01"),
+        Err(ProtocolError::UnsupportedVersion(1))
     );
     assert!(
-        ProtocolError::UnsupportedVersion(2)
+        ProtocolError::UnsupportedVersion(1)
             .to_string()
-            .contains("version 2")
+            .contains("version 1")
     );
 }
 
@@ -106,6 +106,25 @@ fn small_frames_round_trip() {
     encode_read(&mut out, MAX_READ).unwrap();
     assert_eq!(split(&out).0, Kind::Read);
     assert_eq!(decode_read(split(&out).1), Ok(MAX_READ));
+
+    out.clear();
+    encode_read_now(&mut out, 1).unwrap();
+    assert_eq!(split(&out).0, Kind::ReadNow);
+    assert_eq!(decode_read_now(split(&out).1), Ok(1));
+    assert!(matches!(
+        Frame::decode(Kind::ReadNow, split(&out).1),
+        Ok(Frame::ReadNow(1))
+    ));
+    assert_eq!(
+        encode_read_now(&mut out, MAX_READ + 1),
+        Err(ProtocolError::BadReadSize(MAX_READ + 1))
+    );
+    assert!(matches!(
+        Frame::decode(Kind::BodyLater, &[]),
+        Ok(Frame::BodyLater)
+    ));
+    assert!(Frame::decode(Kind::BodyLater, &[0]).is_err());
+    out.clear();
     assert_eq!(encode_read(&mut out, 0), Err(ProtocolError::BadReadSize(0)));
     assert_eq!(
         encode_read(&mut out, MAX_READ + 1),
@@ -224,7 +243,7 @@ fn headers_are_checked() {
             kind.from_child(),
             matches!(
                 kind,
-                Kind::Request | Kind::Body | Kind::BodyEnd | Kind::BodyError
+                Kind::Request | Kind::Body | Kind::BodyEnd | Kind::BodyError | Kind::BodyLater
             )
         );
     }

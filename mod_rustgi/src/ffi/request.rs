@@ -177,7 +177,23 @@ impl RequestState {
             Some(n) if n > 0 => n as usize,
             other => return other.unwrap_or(0),
         };
-        let mut filled = first;
+        (first + self.take_available(&mut buf[first..])) as isize
+    }
+
+    /// Fills `buf` with the request body the client has sent already,
+    /// without waiting: the number of bytes (0 at the end), ERROR, or None
+    /// when nothing has come yet.
+    pub fn fill_body_available(&mut self, buf: &mut [u8]) -> Option<isize> {
+        let first = match self.read_input(buf, false) {
+            Some(n) if n > 0 => n as usize,
+            other => return other,
+        };
+        Some((first + self.take_available(&mut buf[first..])) as isize)
+    }
+
+    /// Reads into `buf` what has come already; how many bytes.
+    fn take_available(&mut self, buf: &mut [u8]) -> usize {
+        let mut filled = 0;
         while filled < buf.len() {
             match self.read_input(&mut buf[filled..], false) {
                 Some(n) if n > 0 => filled += n as usize,
@@ -186,7 +202,7 @@ impl RequestState {
                 _ => break,
             }
         }
-        filled as isize
+        filled
     }
 
     /// One read of the body: Some(bytes), Some(0) at the end, Some(ERROR),

@@ -362,7 +362,6 @@ fn exchange(
         state.set_label(format!("group {name}, pid {pid}"));
     }
     let mut body = Vec::new();
-    let mut frame = Vec::new();
     let mut preface_read = !fresh;
     loop {
         // Only a read that may wait needs the phase's settings: a fast
@@ -426,27 +425,14 @@ fn exchange(
                 phase = Phase::Running;
             }
             Frame::Read(want) => {
-                body.resize(
-                    (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize),
-                    0,
-                );
-                let n = state.fill_body(&mut body);
-                frame.clear();
-                let encoded = match usize::try_from(n) {
-                    Ok(0) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),
-                    Ok(n) => protocol::encode_frame(&mut frame, Kind::Body, &body[..n]),
-                    Err(_) => {
-                        let status = state.body_error().unwrap_or(sys::HTTP_BAD_REQUEST as c_int);
-                        protocol::encode_body_error(
-                            &mut frame,
-                            u16::try_from(status).unwrap_or(400),
-                        )
-                    }
-                };
-                if let Err(e) = encoded {
-                    return done(protocol_error(state, pid, group, &e.to_string()));
+                let filled = fill(&mut body, want, |buf| Some(state.fill_body(buf)));
+                if let Err(e) = answer_read(state, &mut connection.writer, &body, filled) {
+                    return done(broken(state, phase, pid, group, &e));
                 }
-                if let Err(e) = connection.writer.write_all(&frame) {
+            }
+            Frame::ReadNow(want) => {
+                let filled = fill(&mut body, want, |buf| state.fill_body_available(buf));
+                if let Err(e) = answer_read(state, &mut connection.writer, &body, filled) {
                     return done(broken(state, phase, pid, group, &e));
                 }
             }
@@ -512,6 +498,42 @@ fn exchange(
             }
         }
     }
+}
+
+/// Reads up to `want` body bytes into `body` with `read`: the number of
+/// bytes, 0 at the end, ERROR, or None when nothing has come yet.
+fn fill(
+    body: &mut Vec<u8>,
+    want: u32,
+    read: impl FnOnce(&mut [u8]) -> Option<isize>,
+) -> Option<isize> {
+    body.resize(
+        (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize),
+        0,
+    );
+    read(body)
+}
+
+/// Sends the answer to a READ or READ_NOW that read `filled` (see [`fill`])
+/// into `body`; body bytes go out without being copied into a frame.
+fn answer_read(
+    state: &RequestState,
+    writer: &mut UnixStream,
+    body: &[u8],
+    filled: Option<isize>,
+) -> io::Result<()> {
+    let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 2);
+    let encoded = match filled.map(usize::try_from) {
+        Some(Ok(n)) if n > 0 => return protocol::write_frame(writer, Kind::Body, &body[..n]),
+        Some(Ok(_)) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),
+        None => protocol::encode_frame(&mut frame, Kind::BodyLater, &[]),
+        Some(Err(_)) => {
+            let status = state.body_error().unwrap_or(sys::HTTP_BAD_REQUEST as c_int);
+            protocol::encode_body_error(&mut frame, u16::try_from(status).unwrap_or(400))
+        }
+    };
+    encoded.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    writer.write_all(&frame)
 }
 
 /// # Safety

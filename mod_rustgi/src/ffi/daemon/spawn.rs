@@ -125,9 +125,15 @@ unsafe fn exec_child(
                 libc::close(fd);
             }
         }
-        // Apache blocks and ignores signals the daemon needs.
+        // Apache blocks and ignores signals the daemon needs. SIGUSR1 (stop
+        // gracefully) and SIGHUP stay blocked across exec, until the daemon
+        // handles them: one sent by a graceful restart just after the fork
+        // waits for the handler instead of killing a process that has not
+        // set it up yet.
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
         for signal in [
             libc::SIGPIPE,

@@ -17,6 +17,7 @@
 //! | `/bad-header` | a response header whose value holds CR LF |
 //! | `/stream?mb=N` | streams N MiB of `x` in 64 KiB writes |
 //! | `/upload` | reads the body in 64 KiB chunks; JSON `{len, sha256}` |
+//! | `/upload?sum=crc32` | the same with `{len, crc32}` (8 hex digits): a check that costs the app far less than the transfer, for throughput measurements |
 //! | `/env?name=NAME` | the process's environment variable NAME (404 if unset) |
 //!
 //! Anything else is a 404.
@@ -93,8 +94,10 @@ fn faults(req: Request) -> Response {
         "/stream" => stream(number("mb").unwrap_or(1) << 20),
         "/upload" => {
             let mut body = req.into_body();
-            match digest(&mut body) {
-                Ok((len, sha256)) => json_response(&json!({ "len": len, "sha256": sha256 })),
+            let crc32 = param("sum").as_deref() == Some("crc32");
+            match digest(&mut body, crc32) {
+                Ok((len, sum)) if crc32 => json_response(&json!({ "len": len, "crc32": sum })),
+                Ok((len, sum)) => json_response(&json!({ "len": len, "sha256": sum })),
                 Err(e) => (
                     StatusCode::BAD_REQUEST,
                     format!("could not read the body: {e}\n"),
@@ -170,7 +173,7 @@ fn respond_before_read(mut body: RequestBody) -> Response {
             w.write_all(&chunk)?;
         }
         w.flush()?;
-        let (len, _) = digest(&mut body)?;
+        let (len, _) = digest(&mut body, false)?;
         log::info!("respond-before-read: read a request body of {len} bytes");
         Ok(())
     });
@@ -181,22 +184,31 @@ fn respond_before_read(mut body: RequestBody) -> Response {
 }
 
 /// Reads `body` to its end in 64 KiB chunks: its length and SHA-256 in hex.
-fn digest(body: &mut impl Read) -> io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
+/// The body's length and its SHA-256, or its CRC-32 when `crc32`, in hex.
+fn digest(body: &mut impl Read, crc32: bool) -> io::Result<(u64, String)> {
+    let mut sha256 = Sha256::new();
+    let mut crc = crc32fast::Hasher::new();
     let mut buf = vec![0; CHUNK];
     let mut len = 0u64;
     loop {
         match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                hasher.update(&buf[..n]);
+                if crc32 {
+                    crc.update(&buf[..n]);
+                } else {
+                    sha256.update(&buf[..n]);
+                }
                 len += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    let hex = hasher
+    if crc32 {
+        return Ok((len, format!("{:08x}", crc.finalize())));
+    }
+    let hex = sha256
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -252,6 +264,12 @@ mod tests {
             v["sha256"],
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
+        let v: serde_json::Value =
+            serde_json::from_slice(&body(faults(request("/upload", "sum=crc32", b"hello"))))
+                .unwrap();
+        assert_eq!(v["len"], 5);
+        // The CRC-32 (IEEE) of "hello".
+        assert_eq!(v["crc32"], "3610a686");
     }
 
     #[test]
