@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufReader, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -250,4 +250,55 @@ fn respond_before_read_with_a_big_body() {
         LOG_WAIT,
     );
     assert_next_request_ok(&srv, "/respond-before-read");
+}
+
+#[test]
+fn a_client_that_waits_for_each_answer_is_not_held_up() {
+    // The daemon reads the body ahead while the app works; that must not
+    // wait for the client, who here sends its next piece only after the
+    // answer to the previous one.
+    let srv = faults_server("");
+    let mut stream = std::net::TcpStream::connect(srv.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /f/duplex HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = None;
+    let mut seen = String::new();
+    for (answers, piece) in ["one", "three", "fives"].into_iter().enumerate() {
+        write!(stream, "{:x}\r\n{piece}\r\n", piece.len()).unwrap();
+        // The head comes with the app's first answer.
+        if head.is_none() {
+            head = Some(http::read_head(&mut reader).unwrap_or_else(|e| {
+                panic!("no response head: {e}\nerror_log:\n{}", srv.error_log())
+            }));
+        }
+        // The answer comes in a chunk of the chunked response.
+        while seen.lines().count() <= answers {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).unwrap_or_else(|e| {
+                panic!(
+                    "no answer to {piece:?} (seen {seen:?}): {e}\nerror_log:\n{}",
+                    srv.error_log()
+                )
+            });
+            assert!(n > 0, "the response ended early: {seen:?}");
+            if line.starts_with("got ") || line.starts_with("end") {
+                seen.push_str(&line);
+            }
+        }
+    }
+    write!(stream, "0\r\n\r\n").unwrap();
+    let mut line = String::new();
+    while !line.starts_with("end") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "no end: {seen:?}");
+    }
+    assert_eq!(head.map(|h| h.status), Some(200));
+    assert_eq!(seen, "got 3\ngot 5\ngot 5\n");
 }

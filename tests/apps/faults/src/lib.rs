@@ -14,6 +14,7 @@
 //! | `/spin` | busy-loops (at most 300 s), then 200 `spun` |
 //! | `/alloc?mb=N` | allocates, touches and leaks N MiB, then 200 `allocated N MiB` |
 //! | `/respond-before-read` | streams a 1 MiB answer (64 KiB writes) before it reads the request body, then reads all of it and logs its length |
+//! | `/duplex` | answers each read of the request body with `got N\n`, flushed, then `end\n`: a client may wait for each answer before it sends more |
 //! | `/bad-header` | a response header whose value holds CR LF |
 //! | `/stream?mb=N` | streams N MiB of `x` in 64 KiB writes |
 //! | `/upload` | reads the body in 64 KiB chunks; JSON `{len, sha256}` |
@@ -83,6 +84,7 @@ fn faults(req: Request) -> Response {
             format!("allocated {mb} MiB").into_response()
         }
         "/respond-before-read" => respond_before_read(req.into_body()),
+        "/duplex" => duplex(req.into_body()),
         "/bad-header" => {
             let mut res = "bad header".into_response();
             res.extensions_mut().insert(RawHeaders(vec![(
@@ -183,7 +185,28 @@ fn respond_before_read(mut body: RequestBody) -> Response {
         .expect("a valid response")
 }
 
-/// Reads `body` to its end in 64 KiB chunks: its length and SHA-256 in hex.
+fn duplex(mut body: RequestBody) -> Response {
+    let stream = ResponseBody::stream(move |w| {
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    writeln!(w, "got {n}")?;
+                    w.flush()?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        w.write_all(b"end\n")
+    });
+    http::Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(stream)
+        .expect("a valid response")
+}
+
 /// The body's length and its SHA-256, or its CRC-32 when `crc32`, in hex.
 fn digest(body: &mut impl Read, crc32: bool) -> io::Result<(u64, String)> {
     let mut sha256 = Sha256::new();
@@ -276,6 +299,12 @@ mod tests {
     fn respond_before_read_reads_everything() {
         let res = faults(request("/respond-before-read", "", &[7; 100_000]));
         assert_eq!(body(res).len(), 1 << 20);
+    }
+
+    #[test]
+    fn duplex_answers_each_read() {
+        let res = faults(request("/duplex", "", b"hello"));
+        assert_eq!(body(res), b"got 5\nend\n");
     }
 
     #[test]
