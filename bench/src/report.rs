@@ -652,7 +652,9 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "\n## Requests\n\nThe rows in bold are at {} connections: the requests/s the chart and the targets are about. \
-             RSS: the largest resident set seen after a run, summed over the processes named.\n",
+             RSS: the largest resident set seen after a run, summed over the processes named. \
+             A case marked (N errors) had N answers other than 2xx or socket errors (wrk's connect, \
+             read, write and timeout errors) over its rounds.\n",
             a.headline_conns()
         );
         self.request_table(&mut out, true);
