@@ -68,6 +68,36 @@ fn chunked_post() {
 }
 
 #[test]
+fn chunked_post_to_a_daemon_group() {
+    common::daemon::require_daemon();
+    let srv = TestServer::builder()
+        .app(Artifact::Echo)
+        .config(
+            "RustgiDaemonProcess bodies processes=1 threads=2 home=@ROOT@\n\
+             RustgiScriptAlias /dmn @APPS@/libecho.so process-group=bodies",
+        )
+        .start();
+    // The Apache child passes body pieces on without copying them, unless
+    // they are in too many pieces (here thousands of tiny chunks).
+    for (what, pieces) in [
+        (
+            "large chunks",
+            (0..40u64)
+                .map(|i| pseudo_random(50_000 + i as usize, i))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "4000 tiny chunks",
+            (0..4000u32).map(|i| i.to_string().into_bytes()).collect(),
+        ),
+    ] {
+        let body = pieces.concat();
+        let echo = srv.echo(&Request::post("/dmn/chunked").chunked(pieces));
+        assert_body(&echo, &body, what);
+    }
+}
+
+#[test]
 fn expect_100_continue() {
     let srv = echo_server();
     let body = pseudo_random(100_000, 7);

@@ -41,3 +41,48 @@ int rustgi_shim_brigade_has_eos(apr_bucket_brigade *bb)
     }
     return 0;
 }
+
+apr_status_t rustgi_shim_brigade_keep(apr_bucket_brigade *a, apr_bucket_brigade *b, apr_pool_t *p)
+{
+    apr_bucket *e;
+    for (e = APR_BRIGADE_FIRST(b); e != APR_BRIGADE_SENTINEL(b); e = APR_BUCKET_NEXT(e)) {
+        apr_status_t rv = apr_bucket_setaside(e, p);
+        if (rv == APR_ENOTIMPL) {
+            /* Read it into memory, then set that aside. */
+            const char *data;
+            apr_size_t len;
+            rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
+            if (rv == APR_SUCCESS) {
+                rv = apr_bucket_setaside(e, p);
+            }
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    APR_BRIGADE_CONCAT(a, b);
+    return APR_SUCCESS;
+}
+
+int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_size_t *lens,
+                               int max)
+{
+    apr_bucket *e;
+    int n = 0;
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); e = APR_BUCKET_NEXT(e)) {
+        const char *data;
+        apr_size_t len;
+        if (APR_BUCKET_IS_METADATA(e)) {
+            continue;
+        }
+        if (n == max || apr_bucket_read(e, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
+            return -1;
+        }
+        if (len > 0) {
+            ptrs[n] = data;
+            lens[n] = len;
+            n++;
+        }
+    }
+    return n;
+}

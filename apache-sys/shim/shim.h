@@ -23,4 +23,17 @@ void rustgi_shim_brigade_append_error(apr_bucket_brigade *bb, int status, apr_po
 /* 1 when the brigade holds an EOS bucket (APR_BUCKET_IS_EOS over the ring). */
 int rustgi_shim_brigade_has_eos(apr_bucket_brigade *bb);
 
+/* Moves the buckets of b to the end of a, each set aside first (a transient
+ * bucket, as mod_ssl's input gives, is copied to the heap; in-memory heap
+ * buckets stay as they are), so that they outlive the next read. */
+apr_status_t rustgi_shim_brigade_keep(apr_bucket_brigade *a, apr_bucket_brigade *b, apr_pool_t *p);
+
+/* The data of the brigade's buckets, in order, without copying: fills
+ * ptrs[i] and lens[i] for each bucket with data (metadata buckets are
+ * skipped) and returns how many; -1 when there are more than max or a
+ * bucket cannot be read. The pointers stay valid until the brigade is
+ * cleaned up. */
+int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_size_t *lens,
+                               int max);
+
 #endif

@@ -7,6 +7,7 @@
 //! everything down the output filters (mod_deflate, mod_headers, ...).
 
 use std::ffi::{c_char, c_int, c_void};
+use std::io::{self, IoSlice};
 use std::thread::{self, ThreadId};
 
 use apache_sys as sys;
@@ -80,6 +81,8 @@ pub struct RequestState {
     /// Created when the body starts.
     output: *mut sys::apr_bucket_brigade,
     input: *mut sys::apr_bucket_brigade,
+    /// Body read for the daemon and not sent yet (see `gather_body`).
+    gathered: *mut sys::apr_bucket_brigade,
     body_started: bool,
     /// The app gave a head that was refused, or wrote without one: the
     /// response is a 500 (or cut short if it had started).
@@ -105,6 +108,7 @@ impl RequestState {
             head: None,
             output: std::ptr::null_mut(),
             input: std::ptr::null_mut(),
+            gathered: std::ptr::null_mut(),
             body_started: false,
             refused: false,
             body_error: None,
@@ -168,50 +172,31 @@ impl RequestState {
         self.read_input(buf, true).unwrap_or(0)
     }
 
-    /// Fills `buf` with request body: waits for the first bytes, then takes
-    /// what the client has sent already without waiting any more (a bulk
-    /// upload fills it; an interactive one is not held back). The number of
-    /// bytes, 0 at the end, or ERROR.
-    pub fn fill_body(&mut self, buf: &mut [u8]) -> isize {
-        let first = match self.read_input(buf, true) {
-            Some(n) if n > 0 => n as usize,
-            other => return other.unwrap_or(0),
-        };
-        (first + self.take_available(&mut buf[first..])) as isize
-    }
-
-    /// Fills `buf` with the request body the client has sent already,
-    /// without waiting: the number of bytes (0 at the end), ERROR, or None
-    /// when nothing has come yet.
-    pub fn fill_body_available(&mut self, buf: &mut [u8]) -> Option<isize> {
-        let first = match self.read_input(buf, false) {
-            Some(n) if n > 0 => n as usize,
-            other => return other,
-        };
-        Some((first + self.take_available(&mut buf[first..])) as isize)
-    }
-
-    /// Reads into `buf` what has come already; how many bytes.
-    fn take_available(&mut self, buf: &mut [u8]) -> usize {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self.read_input(&mut buf[filled..], false) {
-                Some(n) if n > 0 => filled += n as usize,
-                // The end, nothing more yet, or an error (it comes back on the
-                // next read, after the bytes already read).
-                _ => break,
-            }
-        }
-        filled
-    }
-
     /// One read of the body: Some(bytes), Some(0) at the end, Some(ERROR),
     /// or None when `block` is false and nothing has come yet.
     fn read_input(&mut self, buf: &mut [u8], block: bool) -> Option<isize> {
+        self.next_input(buf.len(), block, |input| {
+            let mut len: sys::apr_size_t = buf.len();
+            // SAFETY: input is a live brigade of this request; flatten copies
+            // at most buf.len() bytes into buf.
+            unsafe { sys::apr_brigade_flatten(input, buf.as_mut_ptr().cast(), &mut len) };
+            Ok(len)
+        })
+    }
+
+    /// One ap_get_brigade of up to `max` body bytes into the input brigade,
+    /// handed to `take`, which consumes them and says how many there were;
+    /// then the brigade is emptied. Returns as [`read_input`](Self::read_input).
+    fn next_input(
+        &mut self,
+        max: usize,
+        block: bool,
+        mut take: impl FnMut(*mut sys::apr_bucket_brigade) -> Result<usize, sys::apr_status_t>,
+    ) -> Option<isize> {
         if self.body_error.is_some() {
             return Some(ERROR as isize);
         }
-        if self.input_done || buf.is_empty() {
+        if self.input_done || max == 0 {
             return Some(0);
         }
         let r = self.r;
@@ -221,26 +206,34 @@ impl RequestState {
             sys::apr_read_type_e_APR_NONBLOCK_READ
         };
         // SAFETY: r is live on this thread; the brigade lives in r's pool and
-        // is only used by this request; flatten copies at most buf.len()
-        // bytes into buf.
+        // is only used by this request.
         unsafe {
             if self.input.is_null() {
                 self.input = sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc);
             }
             loop {
-                let rv = sys::ap_get_brigade(
+                let mut rv = sys::ap_get_brigade(
                     (*r).input_filters,
                     self.input,
                     sys::ap_input_mode_t_AP_MODE_READBYTES,
                     mode,
-                    buf.len().min(i32::MAX as usize) as sys::apr_off_t,
+                    max.min(i32::MAX as usize) as sys::apr_off_t,
                 );
                 if !block && rv == libc::EAGAIN {
                     sys::apr_brigade_cleanup(self.input.cast());
                     return None;
                 }
+                let mut len = 0;
+                let mut eos = false;
+                if rv == 0 {
+                    eos = sys::rustgi_shim_brigade_has_eos(self.input) != 0;
+                    match take(self.input) {
+                        Ok(n) => len = n,
+                        Err(e) => rv = e,
+                    }
+                }
+                sys::apr_brigade_cleanup(self.input.cast());
                 if rv != 0 {
-                    sys::apr_brigade_cleanup(self.input.cast());
                     let status = sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int);
                     self.body_error = Some(status);
                     log::request(
@@ -251,10 +244,6 @@ impl RequestState {
                     );
                     return Some(ERROR as isize);
                 }
-                let eos = sys::rustgi_shim_brigade_has_eos(self.input) != 0;
-                let mut len: sys::apr_size_t = buf.len();
-                sys::apr_brigade_flatten(self.input, buf.as_mut_ptr().cast(), &mut len);
-                sys::apr_brigade_cleanup(self.input.cast());
                 self.input_done = eos;
                 if len > 0 || eos {
                     return Some(len as isize);
@@ -264,6 +253,125 @@ impl RequestState {
                 }
             }
         }
+    }
+
+    /// Reads up to `want` body bytes for the daemon, kept in Apache's own
+    /// buffers (no copy) until [`send_gathered`](Self::send_gathered):
+    /// waits for the first bytes when `wait`, then takes what has come
+    /// without waiting. The number of bytes, 0 at the end, ERROR, or None
+    /// when `wait` is false and nothing has come yet.
+    pub fn gather_body(&mut self, want: usize, wait: bool) -> Option<isize> {
+        let first = match self.gather_input(want, wait) {
+            Some(n) if n > 0 => n as usize,
+            other => return other,
+        };
+        let mut gathered = first;
+        while gathered < want {
+            match self.gather_input(want - gathered, false) {
+                Some(n) if n > 0 => gathered += n as usize,
+                // The end, nothing more yet, or an error (it comes back on the
+                // next read, after the bytes already gathered).
+                _ => break,
+            }
+        }
+        Some(gathered as isize)
+    }
+
+    fn gather_input(&mut self, max: usize, block: bool) -> Option<isize> {
+        let r = self.r;
+        if self.gathered.is_null() {
+            // SAFETY: r is live on this thread; the brigade lives in its pool.
+            self.gathered =
+                unsafe { sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc) };
+        }
+        let gathered = self.gathered;
+        self.next_input(max, block, |input| {
+            let mut len: sys::apr_off_t = 0;
+            // SAFETY: both brigades are live brigades of this request; the
+            // buckets are set aside in r's pool before they move, so they
+            // outlive the next read (a transient one is copied).
+            let rv = unsafe {
+                let rv = sys::apr_brigade_length(input, 1, &mut len);
+                if rv == 0 {
+                    sys::rustgi_shim_brigade_keep(gathered, input, (*r).pool)
+                } else {
+                    rv
+                }
+            };
+            if rv != 0 {
+                return Err(rv);
+            }
+            Ok(usize::try_from(len).unwrap_or(0))
+        })
+    }
+
+    /// Hands the body bytes gathered by [`gather_body`](Self::gather_body)
+    /// to `send` as slices of Apache's buffers (or, when they are in too
+    /// many pieces, copied into `spill`), then frees them.
+    pub fn send_gathered(
+        &mut self,
+        spill: &mut Vec<u8>,
+        send: impl FnOnce(&[IoSlice<'_>]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        const MAX_SLICES: usize = 256;
+        if self.gathered.is_null() {
+            return send(&[]);
+        }
+        let mut ptrs = [std::ptr::null::<c_char>(); MAX_SLICES];
+        let mut lens: [sys::apr_size_t; MAX_SLICES] = [0; MAX_SLICES];
+        // SAFETY: gathered is a live brigade of this request; the arrays have
+        // room for MAX_SLICES entries, as the shim is told.
+        let count = unsafe {
+            sys::rustgi_shim_brigade_slices(
+                self.gathered,
+                ptrs.as_mut_ptr(),
+                lens.as_mut_ptr(),
+                MAX_SLICES as c_int,
+            )
+        };
+        let sent = match usize::try_from(count) {
+            Ok(count) => {
+                let slices: Vec<IoSlice<'_>> = ptrs[..count]
+                    .iter()
+                    .zip(&lens[..count])
+                    .map(|(&ptr, &len)| {
+                        // SAFETY: the shim read these (pointer, length) pairs
+                        // from the brigade's buckets; they stay valid until
+                        // the brigade is cleaned up below, after send.
+                        IoSlice::new(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+                    })
+                    .collect();
+                send(&slices)
+            }
+            Err(_) => {
+                let mut len: sys::apr_off_t = 0;
+                // SAFETY: gathered is a live brigade of this request; len is
+                // valid for writing.
+                let rv = unsafe { sys::apr_brigade_length(self.gathered, 1, &mut len) };
+                if rv != 0 {
+                    Err(io::Error::other(format!(
+                        "cannot read the request body (APR status {rv})"
+                    )))
+                } else {
+                    spill.resize(usize::try_from(len).unwrap_or(0), 0);
+                    let mut flat: sys::apr_size_t = spill.len();
+                    // SAFETY: gathered is a live brigade of this request;
+                    // flatten copies at most spill.len() bytes into spill.
+                    unsafe {
+                        sys::apr_brigade_flatten(
+                            self.gathered,
+                            spill.as_mut_ptr().cast(),
+                            &mut flat,
+                        )
+                    };
+                    send(&[IoSlice::new(&spill[..flat])])
+                }
+            }
+        };
+        // SAFETY: gathered is a live brigade of this request; nothing refers
+        // to its buckets any more.
+        unsafe { sys::apr_brigade_cleanup(self.gathered.cast()) };
+        sent
     }
 
     pub fn start_response(&mut self, status: u16, headers: &[RustgiPair]) -> i32 {

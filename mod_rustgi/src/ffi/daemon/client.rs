@@ -7,7 +7,7 @@
 //! side holds more than one frame of it.
 
 use std::ffi::c_int;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -424,15 +424,13 @@ fn exchange(
                 state.set_label(format!("group {name}, pid {pid}"));
                 phase = Phase::Running;
             }
-            Frame::Read(want) => {
-                let filled = fill(&mut body, want, |buf| Some(state.fill_body(buf)));
-                if let Err(e) = answer_read(state, &mut connection.writer, &body, filled) {
-                    return done(broken(state, phase, pid, group, &e));
-                }
-            }
-            Frame::ReadNow(want) => {
-                let filled = fill(&mut body, want, |buf| state.fill_body_available(buf));
-                if let Err(e) = answer_read(state, &mut connection.writer, &body, filled) {
+            // READ waits for the client's first bytes; READ_NOW takes only
+            // what has come.
+            Frame::Read(want) | Frame::ReadNow(want) => {
+                let wait = matches!(decoded, Frame::Read(_));
+                let want = (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize);
+                let gathered = state.gather_body(want, wait);
+                if let Err(e) = answer_read(state, &mut connection.writer, &mut body, gathered) {
                     return done(broken(state, phase, pid, group, &e));
                 }
             }
@@ -500,31 +498,33 @@ fn exchange(
     }
 }
 
-/// Reads up to `want` body bytes into `body` with `read`: the number of
-/// bytes, 0 at the end, ERROR, or None when nothing has come yet.
-fn fill(
-    body: &mut Vec<u8>,
-    want: u32,
-    read: impl FnOnce(&mut [u8]) -> Option<isize>,
-) -> Option<isize> {
-    body.resize(
-        (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize),
-        0,
-    );
-    read(body)
-}
-
-/// Sends the answer to a READ or READ_NOW that read `filled` (see [`fill`])
-/// into `body`; body bytes go out without being copied into a frame.
+/// Sends the answer to a READ or READ_NOW that gathered `gathered` bytes
+/// (see [`RequestState::gather_body`]): body bytes go out from Apache's own
+/// buffers in one vectored write (`spill` holds them only when they are in
+/// too many pieces).
 fn answer_read(
-    state: &RequestState,
+    state: &mut RequestState,
     writer: &mut UnixStream,
-    body: &[u8],
-    filled: Option<isize>,
+    spill: &mut Vec<u8>,
+    gathered: Option<isize>,
 ) -> io::Result<()> {
     let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 2);
-    let encoded = match filled.map(usize::try_from) {
-        Some(Ok(n)) if n > 0 => return protocol::write_frame(writer, Kind::Body, &body[..n]),
+    let encoded = match gathered.map(usize::try_from) {
+        Some(Ok(n)) if n > 0 => {
+            let header = protocol::frame_header(Kind::Body, n as u32);
+            return state.send_gathered(spill, |pieces| {
+                let sent: usize = pieces.iter().map(|p| p.len()).sum();
+                if sent != n {
+                    return Err(io::Error::other(format!(
+                        "gathered {n} body bytes, found {sent}"
+                    )));
+                }
+                let mut slices = Vec::with_capacity(pieces.len() + 1);
+                slices.push(IoSlice::new(&header));
+                slices.extend_from_slice(pieces);
+                write_all_slices(writer, &mut slices)
+            });
+        }
         Some(Ok(_)) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),
         None => protocol::encode_frame(&mut frame, Kind::BodyLater, &[]),
         Some(Err(_)) => {
@@ -534,6 +534,19 @@ fn answer_read(
     };
     encoded.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     writer.write_all(&frame)
+}
+
+/// Writes every slice, in as few system calls as the socket allows.
+fn write_all_slices(writer: &mut UnixStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !slices.is_empty() {
+        match writer.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// # Safety
