@@ -302,3 +302,58 @@ fn a_client_that_waits_for_each_answer_is_not_held_up() {
     assert_eq!(head.map(|h| h.status), Some(200));
     assert_eq!(seen, "got 3\ngot 5\ngot 5\n");
 }
+
+#[test]
+fn requests_queued_on_a_process_that_dies_are_served_by_the_next() {
+    // One thread: while it runs a slow request, the others wait unread (on
+    // connections the Apache children kept, or in the socket's backlog).
+    // When the process dies, the slow one gets 502 (its app may have run);
+    // the unread ones are sent again and served by the new process.
+    require_daemon();
+    let srv = TestServer::builder()
+        .app(Artifact::Faults)
+        .config(
+            "RustgiDaemonProcess one processes=1 threads=1 home=@ROOT@\n\
+             RustgiScriptAlias /o @APPS@/libfaults.so process-group=one",
+        )
+        .start();
+    let addr = srv.addr();
+    let victim = {
+        // A few requests first, so that the children have kept connections.
+        let mut pid = None;
+        for _ in 0..8 {
+            let resp = http::send(addr, &Request::get("/o/pid")).unwrap();
+            assert_eq!(resp.status(), 200, "{}", resp.text());
+            pid = json_pid(&resp);
+        }
+        pid.unwrap()
+    };
+    let slow = thread::spawn(move || http::send(addr, &Request::get("/o/sleep?ms=4000")));
+    thread::sleep(Duration::from_millis(300));
+    let queued: Vec<_> = (0..4)
+        .map(|_| thread::spawn(move || http::send(addr, &Request::get("/o/pid"))))
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    common::daemon::send_signal(u32::try_from(victim).unwrap(), libc::SIGKILL);
+
+    let slow = slow.join().unwrap().unwrap();
+    assert_eq!(slow.status(), 502, "{}", slow.text());
+    for q in queued {
+        let resp = q.join().unwrap().unwrap();
+        assert_eq!(
+            resp.status(),
+            200,
+            "a queued request: {}\nerror_log:\n{}",
+            resp.text(),
+            srv.error_log()
+        );
+        let pid = json_pid(&resp).unwrap();
+        assert_ne!(pid, victim, "served by the killed process");
+    }
+    srv.wait_for_log_line(
+        &[&format!(
+            "group one, pid {victim}: process {victim} closed the connection"
+        )],
+        LOG_WAIT,
+    );
+}

@@ -313,6 +313,8 @@ struct Exchange {
     end: Option<Outcome>,
     /// The connection ended without END or REJECT.
     eof: bool,
+    /// It ended by a reset (the daemon closed it with data unread).
+    reset: bool,
 }
 
 impl Exchange {
@@ -361,6 +363,7 @@ impl Client {
         if let Err(e) = self.reader.read_preface() {
             assert!(is_eof(&e), "{e}");
             ex.eof = true;
+            ex.reset = e.kind() == io::ErrorKind::ConnectionReset;
             return ex;
         }
         self.frames(body, ex)
@@ -385,11 +388,17 @@ impl Client {
                 Ok(frame) => frame,
                 Err(e) if is_eof(&e) => {
                     ex.eof = true;
+                    ex.reset = e.kind() == io::ErrorKind::ConnectionReset;
                     return ex;
                 }
                 Err(e) => panic!("bad frame from the daemon: {e}"),
             };
-            match Frame::decode(kind, payload).expect("a valid frame") {
+            let frame = Frame::decode(kind, payload).expect("a valid frame");
+            assert!(
+                ex.accepted.is_some() || matches!(frame, Frame::Accepted(_) | Frame::Reject(_)),
+                "{kind:?} before ACCEPTED"
+            );
+            match frame {
                 Frame::Accepted(pid) => ex.accepted = Some(pid),
                 Frame::Reject(r) => {
                     ex.reject = Some(r);
@@ -590,12 +599,13 @@ fn an_allowed_app_with_another_init_config_is_loaded_lazily() {
     let ex = client.exchange(b"");
     ex.assert_ok();
     assert_eq!(ex.json()["init_config"]["greeting"], "other");
-    // One that fails its init is a 500, after ACCEPTED.
+    // One that fails its init is a 500: a REJECT (ACCEPTED, which goes with
+    // the first frame, never went out).
     let mut client = d.connect();
     spec.init_config = [("fail_init", "no thanks")].into_iter().collect();
     client.send_request(&spec);
     let ex = client.exchange(b"");
-    assert!(ex.accepted.is_some());
+    assert!(ex.accepted.is_none(), "{ex:?}");
     let reject = ex.reject.expect("a REJECT");
     assert_eq!(reject.status, 500);
     assert!(String::from_utf8_lossy(&reject.reason).contains("no thanks"));
@@ -623,12 +633,13 @@ fn maximum_requests_recycles_the_process() {
 }
 
 /// A request that kills the process: the client sees the connection end
-/// without END.
+/// without any frame, and not reset (the request was read: it must not be
+/// sent again).
 fn killer(path: &str) -> (ExitStatus, Exchange) {
     let mut d = Daemon::start(base_config());
     let ex = d.request("faults", path, "", b"");
     assert!(ex.eof && ex.end.is_none(), "{ex:?}");
-    assert!(ex.accepted.is_some());
+    assert!(!ex.reset, "{ex:?}");
     let status = d
         .wait_exit(Duration::from_secs(10))
         .expect("the process dies");
@@ -709,6 +720,25 @@ fn request_timeout_recycles_and_exits() {
         "{log}"
     );
     assert!(log.contains("still running at the deadline"), "{log}");
+}
+
+#[test]
+fn a_silent_app_is_accepted_while_it_runs() {
+    let d = Daemon::start(base_config());
+    let mut client = d.connect();
+    let sent = Instant::now();
+    client.send_request(&RequestSpec::new(&app("faults"), "/sleep", "ms=4000", 0));
+    // ACCEPTED comes alone, from the monitor, long before the response.
+    let ex = client.expect_accepted();
+    let accepted_after = sent.elapsed();
+    assert!(
+        accepted_after < Duration::from_millis(3500),
+        "ACCEPTED came only after {accepted_after:?}, with the response"
+    );
+    assert_eq!(ex.accepted, Some(d.pid()));
+    let ex = client.frames(b"", ex);
+    ex.assert_ok();
+    assert_eq!(ex.body_text(), "slept 4000");
 }
 
 #[test]
@@ -972,26 +1002,26 @@ fn a_busy_process_leaves_connections_in_the_backlog() {
     // only then (until then it waits in the kernel's backlog).
     let mut first = d.connect();
     first.send_request(&RequestSpec::new(&app("faults"), "/sleep", "ms=600", 0));
-    let accepted = first.expect_accepted();
+    std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
     let second = d.request("faults", "/", "", b"");
     second.assert_ok();
     assert!(
-        started.elapsed() >= Duration::from_millis(500),
+        started.elapsed() >= Duration::from_millis(400),
         "{:?}",
         started.elapsed()
     );
-    first.frames(b"", accepted).assert_ok();
+    first.exchange(b"").assert_ok();
 
     // A request that waits in the backlog past queue-timeout is refused
     // when the thread gets to it.
     let mut first = d.connect();
     first.send_request(&RequestSpec::new(&app("faults"), "/sleep", "ms=1500", 0));
-    let accepted = first.expect_accepted();
+    std::thread::sleep(Duration::from_millis(100));
     let second = d.request("faults", "/", "", b"");
     let reject = second.reject.expect("a REJECT");
     assert_eq!((reject.status, reject.retry_after_seconds), (503, 1));
-    first.frames(b"", accepted).assert_ok();
+    first.exchange(b"").assert_ok();
 }
 
 #[test]
@@ -1099,4 +1129,33 @@ fn a_stopping_process_closes_kept_connections() {
     let mut byte = [0u8; 1];
     let n = client.reader.get_mut().read(&mut byte).unwrap_or(0);
     assert_eq!(n, 0, "the connection is closed, not answered");
+}
+
+#[test]
+fn a_dying_process_resets_only_the_connections_whose_request_it_did_not_read() {
+    let mut config = base_config();
+    config["threads"] = json!(1);
+    let mut d = Daemon::start(config);
+    // A kept connection, idle after its first request.
+    let mut kept = d.connect();
+    kept.send_request(&RequestSpec::new(&app("faults"), "/pid", "", 0));
+    kept.exchange(b"").assert_ok();
+    // The only thread runs a slow request; the kept connection's next one
+    // stays unread meanwhile.
+    let mut running = d.connect();
+    running.send_request(&RequestSpec::new(&app("faults"), "/sleep", "ms=5000", 0));
+    std::thread::sleep(Duration::from_millis(300));
+    kept.send_next_request(&RequestSpec::new(&app("faults"), "/pid", "", 0));
+    std::thread::sleep(Duration::from_millis(100));
+    d.signal(libc::SIGKILL);
+    d.wait_exit(Duration::from_secs(10))
+        .expect("the process dies");
+
+    // The request it read ends without a reset: the child must not send it
+    // again, the app may have run.
+    let ex = running.exchange(b"");
+    assert!(ex.eof && !ex.reset && ex.end.is_none(), "{ex:?}");
+    // The one it never read is reset: safe to send again.
+    let ex = kept.frames(b"", Exchange::default());
+    assert!(ex.eof && ex.reset && ex.accepted.is_none(), "{ex:?}");
 }

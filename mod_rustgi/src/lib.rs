@@ -10,6 +10,7 @@ pub mod app_file;
 pub mod config;
 pub mod daemon_plan;
 pub mod daemon_spec;
+pub mod daemon_wait;
 pub mod environ;
 pub mod response_head;
 pub mod sock_diag;

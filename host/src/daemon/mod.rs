@@ -17,6 +17,7 @@
 //! startup_timeout. (An app that kills the process leaves whatever code or
 //! signal it died with.)
 
+mod acceptance;
 mod apps;
 pub mod config;
 mod host_api;

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use app_sdk::abi;
 
+use super::acceptance::Armed;
 use super::log;
 use crate::protocol::{self, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
 
@@ -100,8 +101,12 @@ pub fn reader(stream: UnixStream) -> Reader {
     FrameReader::new(BufReader::with_capacity(64 << 10, stream))
 }
 
-/// The daemon's side of one request after ACCEPTED.
+/// The daemon's side of one request a worker took.
 pub struct Conversation {
+    /// The request's preface and ACCEPTED, at the start of `out` until the
+    /// first write claims them (see [`super::acceptance`]). Declared before
+    /// `reader`, so dropped before the connection.
+    first: Option<Armed>,
     reader: Reader,
     /// Frames not written yet: HEAD, DATA and END of a small response go out
     /// in one write. Written before the daemon waits for the child, on
@@ -136,15 +141,21 @@ const OK: i32 = abi::OK;
 const ERROR: i32 = abi::ERROR;
 
 impl Conversation {
+    /// A conversation on `reader`, the connection `first` was armed for.
     pub fn new(
         reader: Reader,
+        first: Armed,
         activity: &'static Activity,
         app: String,
         has_body: bool,
     ) -> Conversation {
+        // Room for a small response's frames, written at once.
+        let mut out = Vec::with_capacity(1024);
+        first.encode_frames(&mut out);
         Conversation {
+            first: Some(first),
             reader,
-            out: Vec::new(),
+            out,
             activity,
             app,
             body: if has_body {
@@ -223,12 +234,22 @@ impl Conversation {
         self.out.len() < COALESCE || self.push("frames")
     }
 
+    /// Before the first write: takes the request's first frames over from
+    /// the monitor thread, dropping from `out` what it sent already.
+    fn claim_first(&mut self) {
+        if let Some(first) = self.first.take() {
+            let sent = first.claim();
+            self.out.drain(..sent);
+        }
+    }
+
     /// Writes the queued frames, after reading the answer to a READ_NOW
     /// that is out (which comes without waiting for the client).
     fn push(&mut self, what: &str) -> bool {
         if self.gone || !self.settle() {
             return false;
         }
+        self.claim_first();
         if self.out.is_empty() {
             return true;
         }
@@ -569,6 +590,8 @@ impl Conversation {
     /// connection back when it can carry another request: END went out and
     /// nothing unread is left.
     pub fn finish(mut self, rc: i32) -> Option<Reader> {
+        // Before the reader may be dropped, below.
+        self.claim_first();
         if self.gone {
             return None;
         }
@@ -615,24 +638,79 @@ fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::acceptance::Acceptance;
     use crate::protocol::{Frame, ResponseHead};
+    use std::os::fd::AsFd;
 
-    fn conversation(has_body: bool) -> (Conversation, FrameReader<UnixStream>) {
+    const PID: u32 = 4321;
+
+    /// A conversation on a kept connection (no preface), with the
+    /// acceptance of its worker.
+    fn armed_conversation(
+        has_body: bool,
+    ) -> (Conversation, FrameReader<UnixStream>, &'static Acceptance) {
         let (daemon, child) = UnixStream::pair().unwrap();
         let activity: &'static Activity = Box::leak(Box::default());
-        (
-            Conversation::new(reader(daemon), activity, "app.so".into(), has_body),
-            FrameReader::new(child),
-        )
+        let acceptance: &'static Acceptance = Box::leak(Box::new(Acceptance::new(PID)));
+        let armed = acceptance.arm(daemon.as_fd(), false);
+        let conv = Conversation::new(reader(daemon), armed, activity, "app.so".into(), has_body);
+        (conv, FrameReader::new(child), acceptance)
     }
 
-    /// Every frame the child got, after the daemon side closed.
+    fn conversation(has_body: bool) -> (Conversation, FrameReader<UnixStream>) {
+        let (conv, child, _) = armed_conversation(has_body);
+        (conv, child)
+    }
+
+    /// Reads the ACCEPTED that comes before the first frame.
+    fn accepted(child: &mut FrameReader<UnixStream>) {
+        let (kind, payload) = child.read_frame().unwrap();
+        assert_eq!(kind, Kind::Accepted);
+        assert_eq!(protocol::decode_accepted(payload), Ok(PID));
+    }
+
+    /// Every frame the child got after ACCEPTED (if it was not read yet),
+    /// after the daemon side closed.
     fn frames(child: &mut FrameReader<UnixStream>) -> Vec<(Kind, Vec<u8>)> {
         let mut all = Vec::new();
         while let Ok((kind, payload)) = child.read_frame() {
             all.push((kind, payload.to_vec()));
         }
+        if all.first().is_some_and(|(kind, _)| *kind == Kind::Accepted) {
+            all.remove(0);
+        }
+        assert!(
+            all.iter().all(|(kind, _)| *kind != Kind::Accepted),
+            "{all:?}"
+        );
         all
+    }
+
+    #[test]
+    fn accepted_comes_once_with_the_first_frame() {
+        let (mut conv, mut child) = conversation(false);
+        child.get_ref().set_nonblocking(true).unwrap();
+        assert_eq!(conv.start_response(200, headers(&[])), OK);
+        assert_eq!(conv.write(b"hi"), OK);
+        // Nothing yet: ACCEPTED waits for the response.
+        assert!(child.read_frame().is_err());
+        child.get_ref().set_nonblocking(false).unwrap();
+        conv.finish(OK);
+        accepted(&mut child);
+        let kinds: Vec<Kind> = frames(&mut child).iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [Kind::Head, Kind::Data, Kind::End]);
+    }
+
+    #[test]
+    fn accepted_sent_by_the_monitor_is_not_sent_again() {
+        let (mut conv, mut child, acceptance) = armed_conversation(false);
+        std::thread::sleep(super::super::acceptance::SILENCE + Duration::from_millis(20));
+        acceptance.send_if_silent();
+        accepted(&mut child);
+        assert_eq!(conv.start_response(200, headers(&[])), OK);
+        conv.finish(OK);
+        let kinds: Vec<Kind> = frames(&mut child).iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [Kind::Head, Kind::End]);
     }
 
     fn headers<'a>(
@@ -737,6 +815,7 @@ mod tests {
     fn the_body_is_pulled_with_reads_and_read_ahead() {
         let (mut conv, mut child) = conversation(true);
         let peer = std::thread::spawn(move || {
+            accepted(&mut child);
             let mut asked = Vec::new();
             let answers: [(Kind, &[u8]); 4] = [
                 (Kind::Body, b"hello"),
@@ -788,6 +867,7 @@ mod tests {
                 .unwrap();
         }
         let peer = std::thread::spawn(move || {
+            accepted(&mut child);
             assert_eq!(child.read_frame().unwrap().0, Kind::Read);
             answer(&child, Kind::Body, b"first");
             assert_eq!(child.read_frame().unwrap().0, Kind::ReadNow);
@@ -829,6 +909,7 @@ mod tests {
         for reads_on in [false, true] {
             let (mut conv, mut child) = conversation(true);
             let peer = std::thread::spawn(move || {
+                accepted(&mut child);
                 assert_eq!(child.read_frame().unwrap().0, Kind::Read);
                 answer(&child, Kind::Body, b"part");
                 assert_eq!(child.read_frame().unwrap().0, Kind::ReadNow);
@@ -855,6 +936,7 @@ mod tests {
     fn a_body_error_fails_reads_and_the_response() {
         let (mut conv, mut child) = conversation(true);
         let peer = std::thread::spawn(move || {
+            accepted(&mut child);
             let (kind, _) = child.read_frame().unwrap();
             assert_eq!(kind, Kind::Read);
             let mut out = Vec::new();

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixListener;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +33,7 @@ use app_sdk::abi::{self, RustgiRequest};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGXCPU};
 use signal_hook::iterator::Signals;
 
+use super::acceptance::{self, Acceptance};
 use super::apps::Apps;
 use super::config::Config;
 use super::host_api::{self, RequestCtx};
@@ -118,6 +119,8 @@ pub struct Shared {
     /// thread.
     cond: Condvar,
     running: Vec<Mutex<Option<Running>>>,
+    /// The ACCEPTED of each worker's request, by slot.
+    acceptances: Vec<Acceptance>,
     listener: UnixListener,
     /// Where the idle workers wait for the listener and the kept
     /// connections.
@@ -259,6 +262,9 @@ pub fn run(
         }),
         cond: Condvar::new(),
         running: (0..threads).map(|_| Mutex::new(None)).collect(),
+        acceptances: (0..threads)
+            .map(|_| Acceptance::new(std::process::id()))
+            .collect(),
         listener,
         epoll,
         kept: Mutex::new(HashMap::new()),
@@ -606,14 +612,10 @@ fn close_idle_connections(shared: &Shared) {
     lock(&shared.kept).retain(|_, kept| kept.since.elapsed() < IDLE_CONNECTION);
 }
 
-/// Sends a REJECT (after the preface, unless it went out with ACCEPTED);
-/// errors only mean the child is gone.
-fn reject(reader: &Reader, preface: bool, status: u16, retry_after: u32, reason: &str) {
-    let mut frame = if preface {
-        protocol::preface().to_vec()
-    } else {
-        Vec::new()
-    };
+/// Sends a REJECT after `first` (the preface on a new connection); errors
+/// only mean the child is gone.
+fn reject(reader: &Reader, first: &[u8], status: u16, retry_after: u32, reason: &str) {
+    let mut frame = first.to_vec();
     if protocol::encode_reject(&mut frame, status, retry_after, reason.as_bytes()).is_ok() {
         let _ = reader.get_ref().get_ref().write_all(&frame);
     }
@@ -678,6 +680,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
         .map(|u| String::from_utf8_lossy(u).into_owned())
         .unwrap_or_default();
     let app = String::from_utf8_lossy(&head.app_file).into_owned();
+    let preface: &[u8] = if reused { &[] } else { &protocol::preface() };
 
     if config.queue_timeout > 0 {
         let waited_us = now_us().saturating_sub(head.queue_start_us);
@@ -688,7 +691,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
                 config.queue_timeout
             );
             log::info(&why);
-            reject(&reader, !reused, 503, 1, &why);
+            reject(&reader, preface, 503, 1, &why);
             return (false, None);
         }
     }
@@ -698,38 +701,43 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
             config.group
         );
         log::error(&format!("refused request {uri}: {why}"));
-        reject(&reader, !reused, 500, 0, &why);
+        reject(&reader, preface, 500, 0, &why);
         return (false, None);
     }
     if shared.shutting_down() {
         reject(
             &reader,
-            !reused,
+            preface,
             503,
             0,
             "the daemon process is shutting down",
         );
         return (false, None);
     }
-    // The preface (on a new connection) and ACCEPTED, at once: a child that
-    // sees its connection end before ACCEPTED knows the app never ran, and
-    // may send the request again elsewhere.
-    let mut accepted = if reused {
-        Vec::new()
-    } else {
-        protocol::preface().to_vec()
-    };
-    protocol::encode_accepted(&mut accepted, shared.pid);
-    if let Err(e) = reader.get_ref().get_ref().write_all(&accepted) {
-        log::info(&format!("{who}: gone before ACCEPTED: {e}"));
-        return (false, None);
-    }
+    // From here the request is this worker's: its ACCEPTED goes out with
+    // its first frame (or from the monitor, for a slow app load or a silent
+    // app).
+    let acceptance = &shared.acceptances[slot];
+    let armed = acceptance.arm(reader.get_ref().get_ref().as_fd(), !reused);
+    *lock(&shared.running[slot]) = Some(Running {
+        since: Instant::now(),
+        uri,
+        reported: false,
+    });
     let instance = match shared.apps.instance(&head.app_file, &head.init_config) {
         Ok(instance) => instance,
         Err(e) => {
+            // After what the monitor sent of the preface and ACCEPTED, if
+            // anything.
+            let sent = armed.claim();
+            let first = if sent > 0 {
+                acceptance.frames(!reused).split_off(sent)
+            } else {
+                preface.to_vec()
+            };
             reject(
                 &reader,
-                false,
+                &first,
                 500,
                 0,
                 &format!("app {app} could not be loaded: {e}"),
@@ -738,13 +746,9 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
         }
     };
 
-    *lock(&shared.running[slot]) = Some(Running {
-        since: Instant::now(),
-        uri,
-        reported: false,
-    });
     let ctx = RequestCtx::new(Conversation::new(
         reader,
+        armed,
         &shared.activity,
         app,
         head.has_body,
@@ -807,12 +811,21 @@ fn write_status(shared: &Shared) {
     );
 }
 
-/// Checks the recycle triggers every second.
+/// Sends silent apps' ACCEPTED; checks the recycle triggers every second.
 fn monitor(shared: &'static Shared) {
     let config = &shared.config;
     let page_size = sys::page_size();
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
+    let per_second = (Duration::from_secs(1).as_millis() / acceptance::SILENCE.as_millis()).max(1);
+    for tick in 1u128.. {
+        // Silent apps' ACCEPTED, at every tick, so that it is never much
+        // later than SILENCE; the rest once a second.
+        std::thread::sleep(acceptance::SILENCE);
+        for acceptance in &shared.acceptances {
+            acceptance.send_if_silent();
+        }
+        if tick % per_second != 0 {
+            continue;
+        }
         write_status(shared);
         close_idle_connections(shared);
         if shared.stopping() {

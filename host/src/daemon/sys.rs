@@ -181,6 +181,25 @@ impl Epoll {
     }
 }
 
+/// Writes what a connected socket takes of `bytes` without waiting: the
+/// number written (EAGAIN when its buffer is full).
+pub fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: bytes is valid for reading for its length during the call; a
+    // descriptor that is not an open socket only makes send fail.
+    let rc = unsafe {
+        libc::send(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc as usize)
+}
+
 /// Unblocks `signals` for this thread (and the threads it starts later).
 pub fn unblock_signals(signals: &[c_int]) -> io::Result<()> {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();

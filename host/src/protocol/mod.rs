@@ -1,4 +1,4 @@
-//! The protocol between an Apache child and a daemon process, version 2.
+//! The protocol between an Apache child and a daemon process, version 3.
 //!
 //! `docs/protocol.md` describes it in full; this module is its only codec,
 //! used by both sides. In short:
@@ -12,8 +12,8 @@
 //! * The child sends [`Kind::Request`], then body bytes only when the daemon
 //!   asks for them ([`Kind::Read`] → [`Kind::Body`], [`Kind::BodyEnd`] or
 //!   [`Kind::BodyError`]; [`Kind::ReadNow`] → the same or
-//!   [`Kind::BodyLater`]). The daemon answers [`Kind::Accepted`] or
-//!   [`Kind::Reject`], then [`Kind::Head`], [`Kind::Data`], [`Kind::Flush`],
+//!   [`Kind::BodyLater`]). The daemon answers [`Kind::Accepted`] (with its
+//!   next frames) or [`Kind::Reject`], then [`Kind::Head`], [`Kind::Data`], [`Kind::Flush`],
 //!   [`Kind::Log`] and finally [`Kind::End`].
 //!
 //! Everything here is safe, pure code: decoders take byte slices and never
@@ -31,7 +31,7 @@ mod tests;
 /// The first six bytes of a preface.
 pub const MAGIC: [u8; 6] = *b"RUSTGI";
 /// The protocol version this module speaks.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// The length of a preface: [`MAGIC`] and the version.
 pub const PREFACE_LEN: usize = 8;
 /// The length of a frame header.

@@ -38,7 +38,7 @@ fn sample_request() -> Vec<u8> {
 #[test]
 fn preface_round_trip() {
     let p = preface();
-    assert_eq!(&p, b"RUSTGI\0\x02");
+    assert_eq!(&p, b"RUSTGI\0\x03");
     assert_eq!(check_preface(&p), Ok(()));
     assert_eq!(
         check_preface(b"HTTP/1.1"),

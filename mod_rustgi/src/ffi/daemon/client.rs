@@ -18,26 +18,9 @@ use rustgi_host::pairs::Pairs;
 use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
 
 use super::supervisor::GroupAddress;
+use crate::daemon_wait::{Phase, Timeouts};
 use crate::ffi::log;
 use crate::ffi::request::RequestState;
-
-/// Where a request stands, for the meaning of a timeout or a closed socket.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Just sent: waiting a moment for ACCEPTED together with a fast app's
-    /// response, so that they wake this thread once.
-    Sent,
-    /// Waiting for a daemon thread to take it.
-    Queued,
-    /// Taken, no response yet.
-    Running,
-    /// The response head came.
-    Responding,
-}
-
-/// How long a request waits for its ACCEPTED together with more (see
-/// [`Phase::Sent`]) before it waits for ACCEPTED alone.
-const SENT_WAIT: Duration = Duration::from_millis(50);
 
 /// Whether a read failed by timing out (rather than the connection ending).
 fn timed_out(e: &io::Error) -> bool {
@@ -109,8 +92,6 @@ struct Connection {
     pid: u32,
     /// The read timeout the socket has now (set only when it changes).
     read_timeout: Option<Duration>,
-    /// The socket's SO_RCVLOWAT now (set only when it changes).
-    low_water: usize,
 }
 
 impl Connection {
@@ -124,60 +105,17 @@ impl Connection {
             writer,
             pid,
             read_timeout: None,
-            low_water: 1,
         })
     }
 
-    /// Sets the socket's SO_RCVLOWAT: a blocking read waits until that many
-    /// bytes came (or the read timeout passed, or the connection ended, when
-    /// it returns what there is).
-    fn set_low_water(&mut self, bytes: usize) -> io::Result<()> {
-        if self.low_water == bytes {
-            return Ok(());
-        }
-        let value = c_int::try_from(bytes).unwrap_or(c_int::MAX);
-        // SAFETY: setsockopt reads one c_int from a valid pointer, with its
-        // size; the descriptor is open (owned by self.writer).
-        let rc = unsafe {
-            libc::setsockopt(
-                std::os::fd::AsRawFd::as_raw_fd(&self.writer),
-                libc::SOL_SOCKET,
-                libc::SO_RCVLOWAT,
-                (&raw const value).cast(),
-                size_of::<c_int>() as libc::socklen_t,
-            )
-        };
-        if rc == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        self.low_water = bytes;
-        Ok(())
-    }
-
     /// Prepares the socket for a read that may wait, in `phase`.
-    ///
-    /// Just after sending, the read waits for more than ACCEPTED, for up to
-    /// [`SENT_WAIT`]: a fast app's response then wakes this thread once,
-    /// with ACCEPTED, instead of twice. ACCEPTED alone still comes through
-    /// when that wait ends (a slow app is then known to be running) or the
-    /// connection ends (the daemon died running it).
-    fn prepare_wait(
-        &mut self,
-        phase: Phase,
-        preface: bool,
-        group: &GroupAddress,
-    ) -> io::Result<()> {
-        let (wait, low_water) = match phase {
-            Phase::Sent => (
-                SENT_WAIT,
-                protocol::ACCEPTED_LEN + 1 + if preface { protocol::PREFACE_LEN } else { 0 },
-            ),
-            // The daemon refuses what waited past queue-timeout when it gets
-            // to it; if no process gets to it at all, give up a bit later.
-            Phase::Queued => (group.queue_timeout + Duration::from_secs(1), 1),
-            Phase::Running => (group.request_timeout + Duration::from_secs(1), 1),
-            Phase::Responding => (group.socket_timeout, 1),
-        };
+    fn prepare_wait(&mut self, phase: Phase, group: &GroupAddress) -> io::Result<()> {
+        let wait = Timeouts {
+            queue: group.queue_timeout,
+            request: group.request_timeout,
+            socket: group.socket_timeout,
+        }
+        .read_wait(phase);
         if self.read_timeout != Some(wait) {
             self.reader
                 .get_ref()
@@ -185,7 +123,7 @@ impl Connection {
                 .set_read_timeout(Some(wait))?;
             self.read_timeout = Some(wait);
         }
-        self.set_low_water(low_water)
+        Ok(())
     }
 
     /// Whether another request may follow on it: nothing unread is left.
@@ -271,7 +209,8 @@ pub unsafe fn serve(
     // A kept connection its process closed just as the request went out:
     // the request was not taken, send it again on a new connection.
     let mut pooled = true;
-    let mut last_error = String::from("the daemon closed the connection before taking the request");
+    let mut last_error =
+        String::from("the daemon closed the connection before reading the request");
     for _ in 0..3 {
         let kept = if pooled {
             take_pooled(&group.socket)
@@ -309,7 +248,7 @@ pub unsafe fn serve(
         }
         match exchange(r, &mut state, &mut connection, group, fresh) {
             Exchange::Retry => {
-                last_error = "the daemon closed the connection before taking the request".into();
+                last_error = "the daemon closed the connection before reading the request".into();
                 pooled = false;
                 continue;
             }
@@ -326,15 +265,20 @@ pub unsafe fn serve(
     state.fail(sys::HTTP_SERVICE_UNAVAILABLE as c_int, &last_error)
 }
 
-/// Whether `e` is the connection ending (not a timeout, not garbage).
-fn ends_before_accepted(e: &io::Error) -> bool {
-    e.kind() != io::ErrorKind::InvalidData && !timed_out(e)
+/// Whether a read before any frame failed because the daemon never read
+/// the request: Linux resets a UNIX stream connection, rather than ending
+/// it, only when its other end is closed with data unread, and nothing but
+/// the request is sent before the daemon's first frame. A process that read
+/// the request and died running the app ends the connection instead.
+fn never_read(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ConnectionReset
 }
 
 /// How an exchange ended.
 enum Exchange {
-    /// A kept connection was closed before the daemon took the request: it
-    /// was never run, send it again.
+    /// The connection was closed with the request unread (a process
+    /// stopping, recycling or dying with it queued): it never ran, send it
+    /// again.
     Retry,
     /// The request is over; `reusable` when the daemon ended it with END.
     Done { status: c_int, reusable: bool },
@@ -356,7 +300,7 @@ fn exchange(
     fresh: bool,
 ) -> Exchange {
     let name = &group.name;
-    let mut phase = Phase::Sent;
+    let mut phase = Phase::Queued;
     let mut pid = connection.pid;
     if pid != 0 {
         state.set_label(format!("group {name}, pid {pid}"));
@@ -368,7 +312,7 @@ fn exchange(
         // response comes whole with the first read, and the settings of the
         // connection's previous request are already right for that read.
         if !preface_read || !connection.reader.frame_buffered() {
-            if let Err(e) = connection.prepare_wait(phase, !preface_read, group) {
+            if let Err(e) = connection.prepare_wait(phase, group) {
                 return done(state.fail(
                     sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
                     &format!("socket: {e}"),
@@ -378,11 +322,7 @@ fn exchange(
         let reader = &mut connection.reader;
         if !preface_read {
             if let Err(e) = reader.read_preface() {
-                if phase == Phase::Sent && timed_out(&e) {
-                    phase = Phase::Queued;
-                    continue;
-                }
-                if ends_before_accepted(&e) {
+                if never_read(&e) {
                     return Exchange::Retry;
                 }
                 return done(broken(state, phase, pid, group, &e));
@@ -394,21 +334,7 @@ fn exchange(
         });
         let decoded = match decoded {
             Ok(frame) => frame,
-            // Nothing yet: wait for ACCEPTED alone.
-            Err(e) if phase == Phase::Sent && timed_out(&e) => {
-                phase = Phase::Queued;
-                continue;
-            }
-            // The connection ended before ACCEPTED: the daemon never ran the
-            // app (it sends ACCEPTED before it calls it), so the request can
-            // go again on a new connection.
-            Err(e)
-                if matches!(phase, Phase::Sent | Phase::Queued)
-                    && e.kind() != io::ErrorKind::InvalidData
-                    && !timed_out(&e) =>
-            {
-                return Exchange::Retry;
-            }
+            Err(e) if phase == Phase::Queued && never_read(&e) => return Exchange::Retry,
             Err(e)
                 if protocol::protocol_error(&e).is_some()
                     || e.kind() == io::ErrorKind::InvalidData =>
@@ -417,6 +343,16 @@ fn exchange(
             }
             Err(e) => return done(broken(state, phase, pid, group, &e)),
         };
+        // The daemon's first frame is ACCEPTED, or REJECT for a request it
+        // will not run.
+        if phase == Phase::Queued && !matches!(decoded, Frame::Accepted(_) | Frame::Reject(_)) {
+            return done(protocol_error(
+                state,
+                pid,
+                group,
+                &format!("{:?} frame before ACCEPTED", decoded.kind()),
+            ));
+        }
         match decoded {
             Frame::Accepted(process) => {
                 pid = process;
@@ -581,8 +517,15 @@ fn broken(
     if state.client_gone() {
         return sys::OK as c_int;
     }
-    match (phase, timed_out(e)) {
-        (Phase::Sent | Phase::Queued, true) => {
+    let timed_out = timed_out(e);
+    // Reads that stop short say "failed to fill whole buffer".
+    let e: &dyn std::fmt::Display = if e.kind() == io::ErrorKind::UnexpectedEof {
+        &"end of stream"
+    } else {
+        e
+    };
+    match (phase, timed_out) {
+        (Phase::Queued, true) => {
             // SAFETY: the state's request is live on this thread.
             unsafe { set_retry_after(state.request(), 1) };
             state.fail(
@@ -604,9 +547,11 @@ fn broken(
                 group.socket_timeout.as_secs()
             ),
         ),
-        (Phase::Sent | Phase::Queued, false) => state.fail(
+        (Phase::Queued, false) => state.fail(
             sys::HTTP_BAD_GATEWAY as c_int,
-            &format!("the daemon closed the connection before taking the request: {e}"),
+            &format!(
+                "the connection ended before any answer ({e}): a process of the group read the request and may have died running it; see its exit or the group's log"
+            ),
         ),
         (_, false) => state.fail(
             sys::HTTP_BAD_GATEWAY as c_int,
