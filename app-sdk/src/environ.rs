@@ -22,8 +22,16 @@ use std::fmt;
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Environ {
-    vars: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Every name and value, one after the other: a request's environ is
+    /// two allocations, not two per variable.
+    bytes: Vec<u8>,
+    /// Where each variable's name and value end in `bytes`; the name starts
+    /// where the previous value ended.
+    ends: Vec<(usize, usize)>,
 }
+
+/// The average length of a name and its value, to size `bytes` up front.
+const TYPICAL_VAR: usize = 40;
 
 impl Environ {
     /// An empty environ.
@@ -40,10 +48,9 @@ impl Environ {
 
     /// The value of the variable `name` as bytes, or `None` when it is absent.
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.vars
-            .iter()
-            .find(|(n, _)| n == name.as_bytes())
-            .map(|(_, v)| v.as_slice())
+        self.iter()
+            .find(|(n, _)| *n == name.as_bytes())
+            .map(|(_, v)| v)
     }
 
     /// Whether the variable `name` is present.
@@ -53,33 +60,48 @@ impl Environ {
 
     /// All variables as `(name, value)` bytes, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.vars.iter().map(|(n, v)| (n.as_slice(), v.as_slice()))
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let var = (
+                &self.bytes[start..name_end],
+                &self.bytes[name_end..value_end],
+            );
+            start = value_end;
+            var
+        })
     }
 
     /// The number of variables.
     pub fn len(&self) -> usize {
-        self.vars.len()
+        self.ends.len()
     }
 
     /// Whether there are no variables.
     pub fn is_empty(&self) -> bool {
-        self.vars.is_empty()
+        self.ends.is_empty()
     }
 
     /// Appends a variable.
-    pub fn push(&mut self, name: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.vars.push((name.into(), value.into()));
+    pub fn push(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.bytes.extend_from_slice(name.as_ref());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value.as_ref());
+        self.ends.push((name_end, self.bytes.len()));
     }
 }
 
-impl<K: Into<Vec<u8>>, V: Into<Vec<u8>>> FromIterator<(K, V)> for Environ {
+impl<K: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(K, V)> for Environ {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Environ {
-        Environ {
-            vars: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+        let iter = iter.into_iter();
+        let expected = iter.size_hint().0;
+        let mut env = Environ {
+            bytes: Vec::with_capacity(expected * TYPICAL_VAR),
+            ends: Vec::with_capacity(expected),
+        };
+        for (name, value) in iter {
+            env.push(name, value);
         }
+        env
     }
 }
 
@@ -103,7 +125,7 @@ mod tests {
         let mut env = Environ::new();
         assert!(env.is_empty());
         env.push("A", "1");
-        env.push(b"B".to_vec(), b"\xff".to_vec());
+        env.push(b"B", b"\xff");
         env.push("A", "2");
         assert_eq!(env.get("A"), Some("1"));
         assert_eq!(env.get("B"), None);
@@ -116,6 +138,32 @@ mod tests {
         assert_eq!(
             format!("{env:?}"),
             "{\"A\": \"1\", \"B\": \"\u{fffd}\", \"A\": \"2\"}"
+        );
+    }
+
+    #[test]
+    fn empty_names_and_values_keep_their_places() {
+        let env = Environ::from_iter([("", "x"), ("Y", ""), ("", "")]);
+        let vars: Vec<_> = env.iter().collect();
+        assert_eq!(
+            vars,
+            [
+                (&b""[..], &b"x"[..]),
+                (&b"Y"[..], &b""[..]),
+                (&b""[..], &b""[..])
+            ]
+        );
+        assert_eq!(env.get("Y"), Some(""));
+        // Built either way, the same variables are equal.
+        let mut pushed = Environ::new();
+        for (name, value) in env.iter() {
+            pushed.push(name, value);
+        }
+        assert_eq!(pushed, env);
+        assert_eq!(pushed.clone(), env);
+        assert_ne!(
+            Environ::from_iter([("AB", "")]),
+            Environ::from_iter([("A", "B")])
         );
     }
 }

@@ -355,9 +355,11 @@ fn exchange(
         }
         match decoded {
             Frame::Accepted(process) => {
-                pid = process;
-                connection.pid = process;
-                state.set_label(format!("group {name}, pid {pid}"));
+                if process != pid {
+                    pid = process;
+                    connection.pid = process;
+                    state.set_label(format!("group {name}, pid {pid}"));
+                }
                 phase = Phase::Running;
             }
             // READ waits for the client's first bytes; READ_NOW takes only
