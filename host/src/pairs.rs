@@ -68,6 +68,17 @@ impl Pairs {
         self.entries.len()
     }
 
+    /// Removes every pair, keeping the buffers for the next use.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+    }
+
+    /// The bytes the buffer holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -37,32 +37,47 @@ pub struct RequestFacts<'a> {
 /// The CGI gateway this module speaks.
 pub const GATEWAY_INTERFACE: &[u8] = b"RUSTGI/1";
 
-/// The environ variable for a header, or None when the header must not reach
-/// the app: names with characters other than letters, digits and `-` (so
-/// `X_Forwarded_For` cannot pose as `X-Forwarded-For`, as Apache's CGI rules
-/// have it), Proxy-Authorization, and Authorization unless passed on.
-fn header_variable(name: &[u8], pass_authorization: bool) -> Option<Vec<u8>> {
+/// Writes into `var` the environ variable for a header; false when the
+/// header must not reach the app: names with characters other than letters,
+/// digits and `-` (so `X_Forwarded_For` cannot pose as `X-Forwarded-For`, as
+/// Apache's CGI rules have it), Proxy-Authorization, and Authorization unless
+/// passed on. (One buffer serves every header of a request.)
+fn header_variable(var: &mut Vec<u8>, name: &[u8], pass_authorization: bool) -> bool {
+    var.clear();
     if name.is_empty() || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
-        return None;
+        return false;
     }
     if name.eq_ignore_ascii_case(b"proxy-authorization")
         || (!pass_authorization && name.eq_ignore_ascii_case(b"authorization"))
     {
-        return None;
+        return false;
     }
     if name.eq_ignore_ascii_case(b"content-type") {
-        return Some(b"CONTENT_TYPE".to_vec());
+        var.extend_from_slice(b"CONTENT_TYPE");
+    } else if name.eq_ignore_ascii_case(b"content-length") {
+        var.extend_from_slice(b"CONTENT_LENGTH");
+    } else {
+        var.extend_from_slice(b"HTTP_");
+        var.extend(name.iter().map(|b| match b {
+            b'-' => b'_',
+            b => b.to_ascii_uppercase(),
+        }));
     }
-    if name.eq_ignore_ascii_case(b"content-length") {
-        return Some(b"CONTENT_LENGTH".to_vec());
+    true
+}
+
+/// A port number in decimal, without allocating.
+fn port_digits(port: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut n = port;
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
     }
-    let mut var = Vec::with_capacity(5 + name.len());
-    var.extend_from_slice(b"HTTP_");
-    var.extend(name.iter().map(|b| match b {
-        b'-' => b'_',
-        b => b.to_ascii_uppercase(),
-    }));
-    Some(var)
 }
 
 /// Builds the environ of a request from its facts, its headers in order, and
@@ -74,11 +89,25 @@ pub fn build<'h>(
     module_vars: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
 ) -> Environ {
     let mut env = Environ::with_capacity(2048, 48);
+    build_into(&mut env, facts, headers, module_vars);
+    env
+}
+
+/// [`build`] into `env`, which is cleared first: a buffer kept from one
+/// request to the next saves the allocations.
+pub fn build_into<'h>(
+    env: &mut Environ,
+    facts: &RequestFacts<'_>,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    module_vars: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+) {
+    env.clear();
+    let mut digits = [0; 5];
     env.push(b"GATEWAY_INTERFACE", GATEWAY_INTERFACE);
     env.push(b"SERVER_SOFTWARE", facts.server_software);
     env.push(b"SERVER_PROTOCOL", facts.protocol);
     env.push(b"SERVER_NAME", facts.server_name);
-    env.push(b"SERVER_PORT", facts.server_port.to_string().as_bytes());
+    env.push(b"SERVER_PORT", port_digits(facts.server_port, &mut digits));
     env.push(b"SERVER_ADDR", facts.server_addr);
     env.push(b"REQUEST_METHOD", facts.method);
     env.push(b"REQUEST_URI", facts.request_uri);
@@ -89,7 +118,7 @@ pub fn build<'h>(
     env.push(b"SCRIPT_FILENAME", facts.script_filename);
     env.push(b"DOCUMENT_ROOT", facts.document_root);
     env.push(b"REMOTE_ADDR", facts.remote_addr);
-    env.push(b"REMOTE_PORT", facts.remote_port.to_string().as_bytes());
+    env.push(b"REMOTE_PORT", port_digits(facts.remote_port, &mut digits));
     if facts.https {
         env.push(b"HTTPS", b"on");
     }
@@ -102,10 +131,11 @@ pub fn build<'h>(
     env.push(b"rustgi.process_group", facts.process_group);
     let computed = env.len();
 
+    let mut var = Vec::with_capacity(64);
     for (name, value) in headers {
-        let Some(var) = header_variable(name, facts.pass_authorization) else {
+        if !header_variable(&mut var, name, facts.pass_authorization) {
             continue;
-        };
+        }
         match env.position(&var) {
             Some(i) if i >= computed => {
                 let separator: &[u8] = if var == b"HTTP_COOKIE" { b"; " } else { b", " };
@@ -120,7 +150,6 @@ pub fn build<'h>(
             env.push(name, value);
         }
     }
-    env
 }
 
 #[cfg(test)]
@@ -148,6 +177,27 @@ mod tests {
     fn get<'e>(env: &'e Environ, name: &str) -> Option<&'e str> {
         env.get(name.as_bytes())
             .map(|v| std::str::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn ports_are_written_in_decimal() {
+        let mut buf = [0; 5];
+        for port in [0u16, 7, 80, 443, 8080, 65535] {
+            assert_eq!(port_digits(port, &mut buf), port.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_gives_the_same_environ() {
+        let headers: [(&[u8], &[u8]); 2] = [(b"Accept", b"*/*"), (b"X-A", b"1")];
+        let mut env = build(&facts(), headers, [(&b"UNIQUE_ID"[..], &b"u"[..])]);
+        let fresh = build(&facts(), [(&b"Cookie"[..], &b"a=1"[..])], []);
+        build_into(&mut env, &facts(), [(&b"Cookie"[..], &b"a=1"[..])], []);
+        assert_eq!(
+            env.iter().collect::<Vec<_>>(),
+            fresh.iter().collect::<Vec<_>>()
+        );
+        assert!(!env.contains(b"HTTP_X_A") && !env.contains(b"UNIQUE_ID"));
     }
 
     #[test]

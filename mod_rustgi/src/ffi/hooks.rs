@@ -1,6 +1,7 @@
 //! Apache's hooks: mapping URLs to apps (translate_name), serving them
 //! (handler), and stopping them with the child (child_init's cleanup).
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
 
@@ -257,7 +258,9 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
             process_group: group.name().as_bytes(),
             pass_authorization: dir.pass_authorization(),
         };
-        let environ = environ::build(
+        let mut environ = take_environ_buffer();
+        environ::build_into(
+            &mut environ,
             &facts,
             table_entries((*r).headers_in),
             table_entries((*r).subprocess_env),
@@ -265,7 +268,7 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
         let config = config_pairs(&dir.app_config);
 
         let init_config = &dir_conf((*server).lookup_defaults).app_config;
-        match &group {
+        let status = match &group {
             ProcessGroup::Embedded => serve_embedded(r, alias, init_config, &environ, &config),
             ProcessGroup::Daemon(name) => {
                 let Some(address) = supervisor::address(name) else {
@@ -307,7 +310,30 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
                     },
                 )
             }
-        }
+        };
+        keep_environ_buffer(environ);
+        status
+    }
+}
+
+thread_local! {
+    /// The environ buffer of this thread's last request, for its next one:
+    /// most requests then build their environ without allocating.
+    static ENVIRON_BUFFER: Cell<Option<Pairs>> = const { Cell::new(None) };
+}
+
+/// The largest environ buffer kept between requests.
+const KEPT_ENVIRON_BYTES: usize = 64 << 10;
+
+fn take_environ_buffer() -> Pairs {
+    ENVIRON_BUFFER
+        .take()
+        .unwrap_or_else(|| Pairs::with_capacity(2048, 48))
+}
+
+fn keep_environ_buffer(environ: Pairs) {
+    if environ.capacity() <= KEPT_ENVIRON_BYTES {
+        ENVIRON_BUFFER.set(Some(environ));
     }
 }
 

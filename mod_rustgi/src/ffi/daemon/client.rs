@@ -6,6 +6,7 @@
 //! answers before it reads the body cannot deadlock either side, and neither
 //! side holds more than one frame of it.
 
+use std::cell::Cell;
 use std::ffi::c_int;
 use std::io::{self, IoSlice, Write};
 use std::os::unix::net::UnixStream;
@@ -73,6 +74,32 @@ unsafe fn has_body(r: *mut sys::request_rec) -> bool {
             crate::ffi::c_bytes(sys::apr_table_get((*r).headers_in, name.as_ptr()))
         };
         !get(c"Transfer-Encoding").is_empty() || !matches!(get(c"Content-Length"), b"" | b"0")
+    }
+}
+
+thread_local! {
+    /// The REQUEST buffer of this thread's last request, for its next one.
+    static REQUEST_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A request's REQUEST frame, in a buffer that goes back to its thread for
+/// the next request when dropped (unless a huge head made it large).
+struct RequestFrame(Vec<u8>);
+
+impl RequestFrame {
+    fn take() -> RequestFrame {
+        let mut buffer = REQUEST_BUFFER.take();
+        buffer.clear();
+        buffer.reserve(8192);
+        RequestFrame(buffer)
+    }
+}
+
+impl Drop for RequestFrame {
+    fn drop(&mut self) {
+        if self.0.capacity() <= 64 << 10 {
+            REQUEST_BUFFER.set(std::mem::take(&mut self.0));
+        }
     }
 }
 
@@ -188,9 +215,10 @@ pub unsafe fn serve(
     let mut state = unsafe { RequestState::new(r, format!("group {name}")) };
     // SAFETY: r is live; request_time is apr_time_t, µs since the epoch.
     let queue_start_us = u64::try_from(unsafe { (*r).request_time }).unwrap_or(0);
-    let mut frame = Vec::with_capacity(8192);
+    let mut frame = RequestFrame::take();
+    let frame = &mut frame.0;
     let encoded = protocol::encode_request(
-        &mut frame,
+        frame,
         queue_start_us,
         // SAFETY: r is live.
         unsafe { has_body(r) },
@@ -235,10 +263,10 @@ pub unsafe fn serve(
         let sent = if fresh {
             let mut out = Vec::with_capacity(protocol::PREFACE_LEN + frame.len());
             out.extend_from_slice(&protocol::preface());
-            out.extend_from_slice(&frame);
+            out.extend_from_slice(frame);
             connection.writer.write_all(&out)
         } else {
-            connection.writer.write_all(&frame)
+            connection.writer.write_all(frame)
         };
         if let Err(e) = sent {
             // Not delivered: try a new connection while attempts remain.
