@@ -318,26 +318,32 @@ fn requests_queued_on_a_process_that_dies_are_served_by_the_next() {
         )
         .start();
     let addr = srv.addr();
-    let victim = {
-        // A few requests first, so that the children have kept connections.
-        let mut pid = None;
-        for _ in 0..8 {
-            let resp = http::send(addr, &Request::get("/o/pid")).unwrap();
-            assert_eq!(resp.status(), 200, "{}", resp.text());
-            pid = json_pid(&resp);
-        }
-        pid.unwrap()
-    };
+    // Six requests at once first, so that the Apache child keeps six
+    // connections to the process: the queued requests below go on them.
+    let warmup: Vec<_> = (0..6)
+        .map(|_| thread::spawn(move || http::send(addr, &Request::get("/o/pid"))))
+        .collect();
+    let mut victim = 0;
+    for w in warmup {
+        let resp = w.join().unwrap().unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text());
+        victim = json_pid(&resp).unwrap();
+    }
     let slow = thread::spawn(move || http::send(addr, &Request::get("/o/sleep?ms=4000")));
-    thread::sleep(Duration::from_millis(300));
+    // Long enough for the slow request's ACCEPTED (sent alone after 0.25 s).
+    thread::sleep(Duration::from_millis(1000));
     let queued: Vec<_> = (0..4)
         .map(|_| thread::spawn(move || http::send(addr, &Request::get("/o/pid"))))
         .collect();
+    // One that, sent again, kills the next process before any answer.
+    let exit = thread::spawn(move || http::send(addr, &Request::get("/o/exit")));
     thread::sleep(Duration::from_millis(300));
     common::daemon::send_signal(u32::try_from(victim).unwrap(), libc::SIGKILL);
 
     let slow = slow.join().unwrap().unwrap();
     assert_eq!(slow.status(), 502, "{}", slow.text());
+    let exit = exit.join().unwrap().unwrap();
+    assert_eq!(exit.status(), 502, "{}", exit.text());
     for q in queued {
         let resp = q.join().unwrap().unwrap();
         assert_eq!(
@@ -355,5 +361,18 @@ fn requests_queued_on_a_process_that_dies_are_served_by_the_next() {
             "group one, pid {victim}: process {victim} closed the connection"
         )],
         LOG_WAIT,
+    );
+    // The request sent again is logged without the killed process's pid:
+    // a new process read it.
+    srv.wait_for_log_line(
+        &["group one: the connection ended before any answer"],
+        LOG_WAIT,
+    );
+    let log = srv.error_log();
+    assert!(
+        !log.contains(&format!(
+            "pid {victim}: the connection ended before any answer"
+        )),
+        "a request sent again was blamed on the killed process:\n{log}"
     );
 }

@@ -239,7 +239,7 @@ pub unsafe fn serve(
     let mut pooled = true;
     let mut last_error =
         String::from("the daemon closed the connection before reading the request");
-    for _ in 0..3 {
+    for attempt in 0..3 {
         let kept = if pooled {
             take_pooled(&group.socket)
         } else {
@@ -274,7 +274,7 @@ pub unsafe fn serve(
             pooled = false;
             continue;
         }
-        match exchange(r, &mut state, &mut connection, group, fresh) {
+        match exchange(r, &mut state, &mut connection, group, fresh, attempt > 0) {
             Exchange::Retry => {
                 last_error = "the daemon closed the connection before reading the request".into();
                 pooled = false;
@@ -326,12 +326,18 @@ fn exchange(
     connection: &mut Connection,
     group: &GroupAddress,
     fresh: bool,
+    retried: bool,
 ) -> Exchange {
     let name = &group.name;
     let mut phase = Phase::Queued;
+    // The process of a kept connection is known already; a new
+    // connection's comes with ACCEPTED. A request sent again must not keep
+    // the pid of the connection it was sent on before.
     let mut pid = connection.pid;
     if pid != 0 {
         state.set_label(format!("group {name}, pid {pid}"));
+    } else if retried {
+        state.set_label(format!("group {name}"));
     }
     let mut body = Vec::new();
     let mut preface_read = !fresh;
