@@ -1120,59 +1120,48 @@ impl AppCases<'_> {
     /// Part header blocks that do not parse, or are too large.
     fn multipart_parts(&mut self) {
         use Category::Forms;
-        self.add(
-            "multipart-header-without-colon",
-            Forms,
-            "a part header line without a colon",
-            self.upload(
-                MULTIPART,
-                &closed(&[part(
-                    "Content-Disposition: form-data; name=\"a\"\r\nno colon here",
-                    b"1",
-                )]),
+        // One part whose header block does not parse, and app-sdk's answer.
+        let bad_headers: [(&str, &'static str, &str, &str); 5] = [
+            (
+                "multipart-header-without-colon",
+                "a part header line without a colon",
+                "Content-Disposition: form-data; name=\"a\"\r\nno colon here",
+                "a multipart part has a header line without a colon",
             ),
-            answer(400, &["a multipart part has a header line without a colon"]),
-        );
-        self.add(
-            "multipart-header-nul",
-            Forms,
-            "a NUL in a part's header value",
-            self.upload(
-                MULTIPART,
-                &closed(&[part("Content-Disposition: form-data; name=\"a\0b\"", b"1")]),
+            (
+                "multipart-header-nul",
+                "a NUL in a part's header value",
+                "Content-Disposition: form-data; name=\"a\0b\"",
+                "a multipart part has an invalid header value",
             ),
-            answer(400, &["a multipart part has an invalid header value"]),
-        );
-        self.add(
-            "multipart-no-disposition",
-            Forms,
-            "a part without Content-Disposition",
-            self.upload(
-                MULTIPART,
-                &closed(&[part("Content-Type: text/plain", b"1")]),
+            (
+                "multipart-no-disposition",
+                "a part without Content-Disposition",
+                "Content-Type: text/plain",
+                "a multipart part has no Content-Disposition",
             ),
-            answer(400, &["a multipart part has no Content-Disposition"]),
-        );
-        self.add(
-            "multipart-not-form-data",
-            Forms,
-            "a part whose Content-Disposition is `attachment`",
-            self.upload(
-                MULTIPART,
-                &closed(&[part("Content-Disposition: attachment; name=\"a\"", b"1")]),
+            (
+                "multipart-not-form-data",
+                "a part whose Content-Disposition is `attachment`",
+                "Content-Disposition: attachment; name=\"a\"",
+                "a multipart part is not form-data",
             ),
-            answer(400, &["a multipart part is not form-data"]),
-        );
-        self.add(
-            "multipart-no-name",
-            Forms,
-            "a form-data part without a name",
-            self.upload(
-                MULTIPART,
-                &closed(&[part("Content-Disposition: form-data; filename=\"a\"", b"1")]),
+            (
+                "multipart-no-name",
+                "a form-data part without a name",
+                "Content-Disposition: form-data; filename=\"a\"",
+                "a multipart part has no name",
             ),
-            answer(400, &["a multipart part has no name"]),
-        );
+        ];
+        for (name, what, headers, message) in bad_headers {
+            self.add(
+                name,
+                Forms,
+                what,
+                self.upload(MULTIPART, &closed(&[part(headers, b"1")])),
+                answer(400, &[message]),
+            );
+        }
         let big_header = format!(
             "Content-Disposition: form-data; name=\"a\"\r\nX-Pad: {}",
             "p".repeat(FORM_HEADER_SIZE)

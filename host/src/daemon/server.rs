@@ -524,52 +524,42 @@ fn accept(shared: &Shared) -> Option<Conn> {
     })
 }
 
-/// Serves the requests of a connection this worker claimed: the one that is
-/// ready, and the following ones already buffered; then keeps the
-/// connection for its next request and makes the worker idle.
-fn serve_connection(shared: &'static Shared, slot: usize, mut conn: Conn) {
+/// Serves the request of a connection this worker claimed, keeps the
+/// connection for its next request (the child sends it only after END, so
+/// nothing of it is buffered yet) and makes the worker idle.
+fn serve_connection(shared: &'static Shared, slot: usize, conn: Conn) {
     shared.activity.touch();
-    loop {
-        let (peer, token) = (conn.peer, conn.token);
-        let (counted, back) = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, slot, conn)))
-            .unwrap_or_else(|_| {
-                log::error("a worker thread panicked while serving a request");
-                (false, None)
-            });
-        *lock(&shared.running[slot]) = None;
-        shared.activity.touch();
-        let (served, go_on) = {
-            let mut st = shared.state();
-            if counted {
-                st.served += 1;
-            }
-            // Counting this worker as busy still, room for one more is room
-            // for its next request.
-            let go_on = st.stop.is_none() && shared.has_room(&st, 0);
-            (st.served, go_on)
-        };
-        let max = shared.config.maximum_requests;
-        if counted && max > 0 && served >= max {
-            shared.request_stop(StopCause::Recycle(format!(
-                "{served} requests served (maximum-requests)"
-            )));
+    let (peer, token) = (conn.peer, conn.token);
+    let (counted, back) = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, slot, conn)))
+        .unwrap_or_else(|_| {
+            log::error("a worker thread panicked while serving a request");
+            (false, None)
+        });
+    *lock(&shared.running[slot]) = None;
+    shared.activity.touch();
+    let served = {
+        let mut st = shared.state();
+        if counted {
+            st.served += 1;
         }
-        let Some(reader) = back else {
-            break;
-        };
-        let next = Conn {
-            reader,
-            peer,
-            reused: true,
-            token,
-        };
-        // A next request already buffered needs no wait.
-        if go_on && !next.reader.get_ref().buffer().is_empty() {
-            conn = next;
-            continue;
-        }
-        keep(shared, next);
-        break;
+        st.served
+    };
+    let max = shared.config.maximum_requests;
+    if counted && max > 0 && served >= max {
+        shared.request_stop(StopCause::Recycle(format!(
+            "{served} requests served (maximum-requests)"
+        )));
+    }
+    if let Some(reader) = back {
+        keep(
+            shared,
+            Conn {
+                reader,
+                peer,
+                reused: true,
+                token,
+            },
+        );
     }
     release(shared);
 }

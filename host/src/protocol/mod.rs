@@ -13,8 +13,8 @@
 //!   asks for them ([`Kind::Read`] → [`Kind::Body`], [`Kind::BodyEnd`] or
 //!   [`Kind::BodyError`]; [`Kind::ReadNow`] → the same or
 //!   [`Kind::BodyLater`]). The daemon answers [`Kind::Accepted`] (with its
-//!   next frames) or [`Kind::Reject`], then [`Kind::Head`], [`Kind::Data`], [`Kind::Flush`],
-//!   [`Kind::Log`] and finally [`Kind::End`].
+//!   next frames) or [`Kind::Reject`], then [`Kind::Head`], [`Kind::Data`],
+//!   [`Kind::Flush`], [`Kind::Log`] and finally [`Kind::End`].
 //!
 //! Everything here is safe, pure code: decoders take byte slices and never
 //! panic or allocate more than the limits allow, whatever the input (the

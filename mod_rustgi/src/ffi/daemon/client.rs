@@ -19,7 +19,7 @@ use rustgi_host::pairs::Pairs;
 use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
 
 use super::supervisor::GroupAddress;
-use crate::daemon_wait::{Phase, Timeouts};
+use crate::daemon_wait::Phase;
 use crate::ffi::log;
 use crate::ffi::request::RequestState;
 
@@ -137,12 +137,7 @@ impl Connection {
 
     /// Prepares the socket for a read that may wait, in `phase`.
     fn prepare_wait(&mut self, phase: Phase, group: &GroupAddress) -> io::Result<()> {
-        let wait = Timeouts {
-            queue: group.queue_timeout,
-            request: group.request_timeout,
-            socket: group.socket_timeout,
-        }
-        .read_wait(phase);
+        let wait = group.timeouts.read_wait(phase);
         if self.read_timeout != Some(wait) {
             self.reader
                 .get_ref()
@@ -248,7 +243,7 @@ pub unsafe fn serve(
         let (mut connection, fresh) = match kept {
             Some(connection) => (connection, false),
             None => match connect(&group.socket, group.connect_timeout).and_then(|stream| {
-                stream.set_write_timeout(Some(group.socket_timeout))?;
+                stream.set_write_timeout(Some(group.timeouts.socket))?;
                 Connection::new(stream)
             }) {
                 Ok(connection) => (connection, true),
@@ -261,10 +256,11 @@ pub unsafe fn serve(
             },
         };
         let sent = if fresh {
-            let mut out = Vec::with_capacity(protocol::PREFACE_LEN + frame.len());
-            out.extend_from_slice(&protocol::preface());
-            out.extend_from_slice(frame);
-            connection.writer.write_all(&out)
+            let preface = protocol::preface();
+            write_all_slices(
+                &mut connection.writer,
+                &mut [IoSlice::new(&preface), IoSlice::new(frame)],
+            )
         } else {
             connection.writer.write_all(frame)
         };
@@ -480,7 +476,7 @@ fn answer_read(
     spill: &mut Vec<u8>,
     gathered: Option<isize>,
 ) -> io::Result<()> {
-    let mut frame = Vec::with_capacity(protocol::HEADER_LEN + 2);
+    let mut frame = Vec::new();
     let encoded = match gathered.map(usize::try_from) {
         Some(Ok(n)) if n > 0 => {
             let header = protocol::frame_header(Kind::Body, n as u32);
@@ -568,19 +564,19 @@ fn broken(
                 sys::HTTP_SERVICE_UNAVAILABLE as c_int,
                 &format!(
                     "no process took the request within queue-timeout ({} s)",
-                    group.queue_timeout.as_secs()
+                    group.timeouts.queue.as_secs()
                 ),
             )
         }
         (Phase::Running, true) => state.fail(
             sys::HTTP_GATEWAY_TIME_OUT as c_int,
-            &format!("no response within request-timeout ({} s)", group.request_timeout.as_secs()),
+            &format!("no response within request-timeout ({} s)", group.timeouts.request.as_secs()),
         ),
         (Phase::Responding, true) => state.fail(
             sys::HTTP_GATEWAY_TIME_OUT as c_int,
             &format!(
                 "the response stalled for socket-timeout ({} s) and was cut short",
-                group.socket_timeout.as_secs()
+                group.timeouts.socket.as_secs()
             ),
         ),
         (Phase::Queued, false) => state.fail(

@@ -23,6 +23,7 @@ use super::spawn::{LISTEN_FD, SpawnPlan};
 use crate::config::ProcessGroup;
 use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
+use crate::daemon_wait::Timeouts;
 use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
 use crate::ffi::{c_bytes, log};
 use crate::status::{self, GroupFile, Restart};
@@ -38,9 +39,8 @@ pub struct GroupAddress {
     pub scope: Option<String>,
     pub socket: PathBuf,
     pub connect_timeout: Duration,
-    pub socket_timeout: Duration,
-    pub request_timeout: Duration,
-    pub queue_timeout: Duration,
+    /// queue-timeout, request-timeout and socket-timeout.
+    pub timeouts: Timeouts,
     /// The parent's file about the group (processes, restarts).
     pub group_file: PathBuf,
     /// Where the group's processes write their status files.
@@ -467,9 +467,11 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 scope: d.scope.clone(),
                 socket: socket.clone(),
                 connect_timeout: d.spec.connect_timeout,
-                socket_timeout: d.spec.socket_timeout,
-                request_timeout: d.spec.request_timeout,
-                queue_timeout: d.spec.queue_timeout,
+                timeouts: Timeouts {
+                    queue: d.spec.queue_timeout,
+                    request: d.spec.request_timeout,
+                    socket: d.spec.socket_timeout,
+                },
                 group_file: group_file.clone(),
                 status_dir: status_dir.clone(),
             }));
