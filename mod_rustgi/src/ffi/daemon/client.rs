@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use apache_sys as sys;
+use rustgi_host::incoming::Incoming;
 use rustgi_host::pairs::Pairs;
 use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
 
@@ -113,39 +114,30 @@ pub struct Outgoing<'a> {
 
 /// A connection to a group's socket: a buffered reader and a writer.
 struct Connection {
-    reader: FrameReader<io::BufReader<UnixStream>>,
+    reader: FrameReader<io::BufReader<Incoming>>,
     writer: UnixStream,
     /// The daemon process that took its last request (from ACCEPTED).
     pid: u32,
-    /// The read timeout the socket has now (set only when it changes).
-    read_timeout: Option<Duration>,
 }
 
 impl Connection {
-    fn new(stream: UnixStream) -> io::Result<Connection> {
+    fn new(stream: UnixStream, wait: Duration) -> io::Result<Connection> {
         let writer = stream.try_clone()?;
         let pid = 0;
         // Frames are read through a buffer: a small response is one read.
-        let reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, stream));
+        let incoming = Incoming::new(stream, wait);
+        let reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, incoming));
         Ok(Connection {
             reader,
             writer,
             pid,
-            read_timeout: None,
         })
     }
 
-    /// Prepares the socket for a read that may wait, in `phase`.
-    fn prepare_wait(&mut self, phase: Phase, group: &GroupAddress) -> io::Result<()> {
+    /// Sets how long a read may wait for the daemon, in `phase`.
+    fn prepare_wait(&mut self, phase: Phase, group: &GroupAddress) {
         let wait = group.timeouts.read_wait(phase);
-        if self.read_timeout != Some(wait) {
-            self.reader
-                .get_ref()
-                .get_ref()
-                .set_read_timeout(Some(wait))?;
-            self.read_timeout = Some(wait);
-        }
-        Ok(())
+        self.reader.get_mut().get_mut().set_wait(wait);
     }
 
     /// Whether another request may follow on it: nothing unread is left.
@@ -244,7 +236,7 @@ pub unsafe fn serve(
             Some(connection) => (connection, false),
             None => match connect(&group.socket, group.connect_timeout).and_then(|stream| {
                 stream.set_write_timeout(Some(group.timeouts.socket))?;
-                Connection::new(stream)
+                Connection::new(stream, group.timeouts.socket)
             }) {
                 Ok(connection) => (connection, true),
                 Err(e) => {
@@ -338,17 +330,7 @@ fn exchange(
     let mut body = Vec::new();
     let mut preface_read = !fresh;
     loop {
-        // Only a read that may wait needs the phase's settings: a fast
-        // response comes whole with the first read, and the settings of the
-        // connection's previous request are already right for that read.
-        if !preface_read || !connection.reader.frame_buffered() {
-            if let Err(e) = connection.prepare_wait(phase, group) {
-                return done(state.fail(
-                    sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
-                    &format!("socket: {e}"),
-                ));
-            }
-        }
+        connection.prepare_wait(phase, group);
         let reader = &mut connection.reader;
         if !preface_read {
             if let Err(e) = reader.read_preface() {

@@ -1,0 +1,210 @@
+//! The read side of a connection to a daemon: it waits for the daemon's
+//! frames in `poll` for readable, never asleep in `recv`.
+//!
+//! A thread asleep in `recv` on a UNIX stream socket is woken by every
+//! event on the socket, not only by data: the kernel wakes the socket's
+//! sleepers with "writable" each time the peer reads, and so frees, what
+//! this side sent. An Apache thread that sent a request and waits for the
+//! answer in `recv` is therefore woken, for nothing, the moment the daemon
+//! reads the request, and goes back to sleep: two needless context switches
+//! per request on the busiest path. A sleeper in `poll` is woken only by the
+//! events it asked for.
+
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// A connection's stream, read with a wait of at most `wait` per read.
+pub struct Incoming {
+    stream: UnixStream,
+    wait: Duration,
+}
+
+impl Incoming {
+    pub fn new(stream: UnixStream, wait: Duration) -> Incoming {
+        Incoming { stream, wait }
+    }
+
+    /// How long a read waits for data before it fails with `TimedOut`.
+    pub fn set_wait(&mut self, wait: Duration) {
+        self.wait = wait;
+    }
+}
+
+impl Read for Incoming {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            // Readable means data, the end of the stream or an error: the
+            // receive below returns at once with it.
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !wait_readable(&self.stream, remaining)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", self.wait.as_secs_f64()),
+                ));
+            }
+            match receive_now(&self.stream, buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+        }
+    }
+}
+
+/// Waits up to `wait` for `stream` to be readable; false when it is not.
+fn wait_readable(stream: &UnixStream, wait: Duration) -> io::Result<bool> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let mut fd = libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one pollfd that lives across the call, for a
+        // descriptor the stream owns.
+        let ready = unsafe { libc::poll(&mut fd, 1, poll_millis(remaining)) };
+        match ready {
+            0 => return Ok(false),
+            n if n > 0 => return Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// `poll`'s timeout for `wait`: whole milliseconds, rounded up so that a
+/// wait never ends early, and bounded to what `poll` takes.
+fn poll_millis(wait: Duration) -> libc::c_int {
+    let millis = wait.as_nanos().div_ceil(1_000_000);
+    libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX)
+}
+
+/// One receive that does not wait, whatever the socket's settings.
+fn receive_now(stream: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: recv writes at most buf.len() bytes into buf, which is valid
+    // for writes for the length of the call; the descriptor is the stream's.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn poll_timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(poll_millis(Duration::ZERO), 0);
+        assert_eq!(poll_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(poll_millis(Duration::from_millis(250)), 250);
+        assert_eq!(poll_millis(Duration::from_micros(250_001)), 251);
+        assert_eq!(poll_millis(Duration::from_secs(u64::MAX)), libc::c_int::MAX);
+    }
+
+    #[test]
+    fn a_read_returns_what_has_come() {
+        let (mut near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far, Duration::from_secs(5));
+        near.write_all(b"frame").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(incoming.read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"frame");
+    }
+
+    #[test]
+    fn a_read_waits_for_data_that_comes_later() {
+        let (mut near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far, Duration::from_secs(5));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            near.write_all(b"late").unwrap();
+            near
+        });
+        let mut buf = [0u8; 16];
+        assert_eq!(incoming.read(&mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"late");
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_read_ends_with_the_stream() {
+        let (near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far, Duration::from_secs(5));
+        drop(near);
+        assert_eq!(incoming.read(&mut [0u8; 16]).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_read_times_out_after_its_wait() {
+        let (_near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far, Duration::from_millis(30));
+        let started = Instant::now();
+        let e = incoming.read(&mut [0u8; 16]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        incoming.set_wait(Duration::from_millis(1));
+        let e = incoming.read(&mut [0u8; 16]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// Times this thread has gone to sleep (voluntary context switches).
+    fn sleeps_of_this_thread() -> i64 {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the rusage it is given.
+        let usage = unsafe {
+            assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()), 0);
+            usage.assume_init()
+        };
+        usage.ru_nvcsw
+    }
+
+    /// Sends `request` on `stream`, has a peer read it after a pause and
+    /// answer after another; returns the answer and how many times this
+    /// thread slept waiting for it through `read`.
+    fn sleeps_waiting_for_the_answer(
+        near: UnixStream,
+        far: UnixStream,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> (Vec<u8>, i64) {
+        (&far).write_all(b"request").unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut near = near;
+            std::thread::sleep(Duration::from_millis(50));
+            near.read_exact(&mut [0u8; 7]).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            near.write_all(b"answer").unwrap();
+            near
+        });
+        let mut buf = [0u8; 16];
+        let before = sleeps_of_this_thread();
+        let n = read(&mut buf).unwrap();
+        let sleeps = sleeps_of_this_thread() - before;
+        peer.join().unwrap();
+        (buf[..n].to_vec(), sleeps)
+    }
+
+    #[test]
+    fn a_read_sleeps_once_while_the_peer_reads_the_request_then_answers() {
+        let (near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far.try_clone().unwrap(), Duration::from_secs(5));
+        let (answer, sleeps) = sleeps_waiting_for_the_answer(near, far, |b| incoming.read(b));
+        assert_eq!(answer, b"answer");
+        // In `recv`, it would be 2: woken when the peer read the request.
+        assert_eq!(sleeps, 1, "woken before the answer came");
+    }
+}
