@@ -376,3 +376,50 @@ fn requests_queued_on_a_process_that_dies_are_served_by_the_next() {
         "a request sent again was blamed on the killed process:\n{log}"
     );
 }
+
+#[test]
+fn kept_connections_to_a_process_that_is_gone_are_replaced_unnoticed() {
+    // The Apache child keeps its connections to a process and reuses them
+    // without checking. When the process is gone, writing a request on one
+    // fails at once, and the request goes out again on a new connection:
+    // no request fails and nothing is logged for it.
+    let srv = faults_server("");
+    let addr = srv.addr();
+    let served = |n: usize| -> Vec<u64> {
+        let clients: Vec<_> = (0..n)
+            .map(|_| thread::spawn(move || http::send(addr, &Request::get("/f/pid"))))
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| {
+                let resp = c.join().unwrap().unwrap();
+                assert_eq!(resp.status(), 200, "{}\n{}", resp.text(), srv.error_log());
+                json_pid(&resp).unwrap()
+            })
+            .collect()
+    };
+    // Four at once: the child keeps four connections to the process.
+    let victim = served(4)[0];
+    let log_before = srv.error_log().lines().count();
+    let victim_pid = u32::try_from(victim).unwrap();
+    common::daemon::send_signal(victim_pid, libc::SIGKILL);
+    let gone = poll_until(LOG_WAIT, Duration::from_millis(20), || {
+        is_gone(victim_pid).then_some(())
+    });
+    assert!(gone.is_some(), "process {victim} still there after SIGKILL");
+    for round in 0..3 {
+        for pid in served(4) {
+            assert_ne!(pid, victim, "round {round}: served by the killed process");
+        }
+    }
+    let log = srv.error_log();
+    let request_errors: Vec<&str> = log
+        .lines()
+        .skip(log_before)
+        .filter(|line| line.contains("group faults, pid") || line.contains("cannot send"))
+        .collect();
+    assert!(
+        request_errors.is_empty(),
+        "requests on the dead process's connections were logged:\n{log}"
+    );
+}

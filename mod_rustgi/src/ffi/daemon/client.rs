@@ -160,23 +160,11 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Vec<Connection>)>> {
     POOL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A kept connection the daemon has not closed. A live idle connection is
-/// never readable (the daemon sends nothing unasked); a readable one was
-/// closed by its process (recycled, stopped, idle too long).
+/// A kept connection, if there is one. It is not checked: one its process
+/// has closed (recycled, stopped, idle too long) fails the request's write
+/// with `EPIPE`, and the request goes out again on a new connection.
 fn take_pooled(socket: &Path) -> Option<Connection> {
-    loop {
-        let connection = pool().iter_mut().find(|(p, _)| p == socket)?.1.pop()?;
-        let mut fd = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&connection.writer),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll on one valid pollfd, without waiting.
-        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
-        if ready == 0 {
-            return Some(connection);
-        }
-    }
+    pool().iter_mut().find(|(p, _)| p == socket)?.1.pop()
 }
 
 fn put_pooled(socket: &Path, connection: Connection) {
