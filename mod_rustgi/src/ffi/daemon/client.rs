@@ -32,6 +32,17 @@ fn timed_out(e: &io::Error) -> bool {
     )
 }
 
+/// The send buffer a connection asks for: a BODY frame of the largest size
+/// (`MAX_READ`, the most a READ asks for). Linux's default for a UNIX
+/// socket, 208 KiB, is smaller: the Apache thread would wait halfway
+/// through each large BODY until the daemon had read the first part,
+/// instead of going back to the client for the next piece while the daemon
+/// reads (uploads about 15 % faster). The kernel doubles what is asked, for
+/// its bookkeeping, within `net.core.wmem_max`. The daemon keeps the
+/// default for its own writes: measured the same way, a larger buffer there
+/// made downloads about 10 % slower.
+const SEND_BUFFER: usize = protocol::MAX_READ as usize + protocol::HEADER_LEN;
+
 /// Connects to `socket`, retrying while the group is (re)starting, for up to
 /// `timeout`.
 fn connect(socket: &Path, timeout: Duration) -> io::Result<UnixStream> {
@@ -42,6 +53,8 @@ fn connect(socket: &Path, timeout: Duration) -> io::Result<UnixStream> {
             .and_then(|s| {
                 // A full backlog makes connect wait: bound that wait too.
                 s.set_write_timeout(Some(timeout.max(Duration::from_millis(100))))?;
+                // Only speed depends on it: a failure is no reason to stop.
+                let _ = s.set_send_buffer_size(SEND_BUFFER);
                 s.connect(&socket2::SockAddr::unix(socket)?)?;
                 Ok(UnixStream::from(std::os::fd::OwnedFd::from(s)))
             });
