@@ -1041,22 +1041,6 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
-impl<R: Read> FrameReader<io::BufReader<R>> {
-    /// Whether a whole frame is already buffered, so that reading it needs
-    /// no read from the socket (and cannot wait). A buffered header that
-    /// does not decode counts as whole: reading it fails at once.
-    pub fn frame_buffered(&self) -> bool {
-        let buffered = self.inner.buffer();
-        let Some(header) = buffered.first_chunk::<HEADER_LEN>() else {
-            return false;
-        };
-        match decode_header(header) {
-            Ok((_, len)) => buffered.len() - HEADER_LEN >= len as usize,
-            Err(_) => true,
-        }
-    }
-}
-
 /// The [`ProtocolError`] inside an error returned by [`FrameReader`], if it
 /// is one.
 pub fn protocol_error(e: &io::Error) -> Option<&ProtocolError> {

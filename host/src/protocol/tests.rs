@@ -659,28 +659,3 @@ fn fuzz_seed_corpus_is_current() {
         }
     }
 }
-
-#[test]
-fn frame_buffered_needs_the_whole_frame() {
-    let mut stream = Vec::new();
-    encode_accepted(&mut stream, 7);
-    assert_eq!(stream.len(), ACCEPTED_LEN);
-    encode_frame(&mut stream, Kind::Body, b"hello").unwrap();
-    for cut in 0..stream.len() {
-        let mut reader = FrameReader::new(io::BufReader::new(&stream[..cut]));
-        std::io::BufRead::fill_buf(reader.get_mut()).unwrap();
-        assert_eq!(reader.frame_buffered(), cut >= ACCEPTED_LEN, "cut at {cut}");
-    }
-    let mut reader = FrameReader::new(io::BufReader::new(&stream[..]));
-    std::io::BufRead::fill_buf(reader.get_mut()).unwrap();
-    assert_eq!(reader.read_frame().unwrap().0, Kind::Accepted);
-    assert!(reader.frame_buffered());
-    assert_eq!(reader.read_frame().unwrap(), (Kind::Body, &b"hello"[..]));
-    assert!(!reader.frame_buffered());
-    // A header that cannot decode is reported at once, not waited for.
-    let garbage = [0xff; HEADER_LEN];
-    let mut reader = FrameReader::new(io::BufReader::new(&garbage[..]));
-    std::io::BufRead::fill_buf(reader.get_mut()).unwrap();
-    assert!(reader.frame_buffered());
-    assert!(reader.read_frame().is_err());
-}
