@@ -68,6 +68,19 @@ fn bad_value_is_named() {
 }
 
 #[test]
+fn a_time_past_ten_years_is_refused() {
+    // Added to the clock, it would overflow in the daemon.
+    assert_refused(
+        "RustgiDaemonProcess shop graceful-timeout=18446744073709551615",
+        &[
+            "RustgiDaemonProcess",
+            "graceful-timeout=18446744073709551615",
+            "from 0 to 315360000",
+        ],
+    );
+}
+
+#[test]
 fn user_root_is_refused() {
     if !running_as_root() {
         skip(

@@ -6,9 +6,9 @@
 //! sleepers with "writable" each time the peer reads, and so frees, what
 //! this side sent. An Apache thread that sent a request and waits for the
 //! answer in `recv` is therefore woken, for nothing, the moment the daemon
-//! reads the request, and goes back to sleep: two needless context switches
-//! per request on the busiest path. A sleeper in `poll` is woken only by the
-//! events it asked for.
+//! reads the request, and goes back to sleep: when the machine is not busy,
+//! two needless context switches per request. A sleeper in `poll` is woken
+//! only by the events it asked for.
 
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -34,12 +34,15 @@ impl Incoming {
 
 impl Read for Incoming {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = Instant::now() + self.wait;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // A wait too long to add to the clock is no limit at all.
+        let deadline = Instant::now().checked_add(self.wait);
         loop {
             // Readable means data, the end of the stream or an error: the
             // receive below returns at once with it.
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if !wait_readable(&self.stream, remaining)? {
+            if !wait_readable(&self.stream, deadline)? {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no answer within {} s", self.wait.as_secs_f64()),
@@ -54,11 +57,14 @@ impl Read for Incoming {
     }
 }
 
-/// Waits up to `wait` for `stream` to be readable; false when it is not.
-fn wait_readable(stream: &UnixStream, wait: Duration) -> io::Result<bool> {
-    let deadline = Instant::now() + wait;
+/// Waits until `stream` is readable or `deadline` (None: no deadline) has
+/// passed; false when it has passed.
+fn wait_readable(stream: &UnixStream, deadline: Option<Instant>) -> io::Result<bool> {
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let timeout = match deadline {
+            Some(deadline) => poll_millis(deadline.saturating_duration_since(Instant::now())),
+            None => -1,
+        };
         let mut fd = libc::pollfd {
             fd: stream.as_raw_fd(),
             events: libc::POLLIN,
@@ -66,7 +72,7 @@ fn wait_readable(stream: &UnixStream, wait: Duration) -> io::Result<bool> {
         };
         // SAFETY: poll on one pollfd that lives across the call, for a
         // descriptor the stream owns.
-        let ready = unsafe { libc::poll(&mut fd, 1, poll_millis(remaining)) };
+        let ready = unsafe { libc::poll(&mut fd, 1, timeout) };
         match ready {
             0 => return Ok(false),
             n if n > 0 => return Ok(true),
@@ -139,6 +145,21 @@ mod tests {
         assert_eq!(incoming.read(&mut buf).unwrap(), 4);
         assert_eq!(&buf[..4], b"late");
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_wait_too_long_for_the_clock_is_no_limit() {
+        let (mut near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far, Duration::MAX);
+        near.write_all(b"x").unwrap();
+        assert_eq!(incoming.read(&mut [0u8; 4]).unwrap(), 1);
+    }
+
+    #[test]
+    fn an_empty_read_does_not_wait() {
+        let (_near, far) = UnixStream::pair().unwrap();
+        let mut incoming = Incoming::new(far, Duration::from_secs(60));
+        assert_eq!(incoming.read(&mut []).unwrap(), 0);
     }
 
     #[test]

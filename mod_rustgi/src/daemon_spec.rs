@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use rustgi_host::daemon::config::MAX_SECONDS;
+
 use crate::config::DirectiveError;
 
 pub const DAEMON_PROCESS: &str = "RustgiDaemonProcess";
@@ -153,8 +155,18 @@ where
     }
 }
 
+/// Seconds, from `min` to the most the daemon takes (about ten years).
+fn seconds_from(option: &str, value: &str, min: u64) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=MAX_SECONDS).contains(&n) => Ok(Duration::from_secs(n)),
+        _ => Err(format!(
+            "{option}={value}: expected a whole number of seconds from {min} to {MAX_SECONDS}"
+        )),
+    }
+}
+
 fn seconds(option: &str, value: &str) -> Result<Duration, String> {
-    number::<u64>(option, value, 0).map(Duration::from_secs)
+    seconds_from(option, value, 0)
 }
 
 /// Bytes, with an optional K, M or G suffix (powers of 1024).
@@ -236,7 +248,7 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
         "startup-timeout" => spec.startup_timeout = seconds(key, value)?,
         "queue-timeout" => spec.queue_timeout = seconds(key, value)?,
         "connect-timeout" => spec.connect_timeout = seconds(key, value)?,
-        "socket-timeout" => spec.socket_timeout = Duration::from_secs(number(key, value, 1)?),
+        "socket-timeout" => spec.socket_timeout = seconds_from(key, value, 1)?,
         "listen-backlog" => spec.listen_backlog = number(key, value, 1)?,
         "memory-limit" => spec.memory_limit = bytes(key, value)?,
         "cpu-time-limit" => spec.cpu_time_limit = seconds(key, value)?,
@@ -303,6 +315,14 @@ mod tests {
             ("shop user=root", "user=root is refused"),
             ("shop umask=999", "umask=999"),
             ("shop memory-limit=5T", "memory-limit=5T"),
+            (
+                "shop graceful-timeout=18446744073709551615",
+                "graceful-timeout=18446744073709551615: expected a whole number of seconds from 0 to 315360000",
+            ),
+            (
+                "shop socket-timeout=0",
+                "socket-timeout=0: expected a whole number of seconds from 1",
+            ),
             ("shop home=relative", "home=relative"),
             ("shop env=novalue", "env=novalue"),
             ("shop nokey", "'nokey' is not option=value"),
@@ -315,6 +335,15 @@ mod tests {
             assert_eq!(e.directive, DAEMON_PROCESS);
             assert!(e.message.contains(expected), "{line}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn times_may_be_as_long_as_the_daemon_takes() {
+        let longest = format!("shop request-timeout={MAX_SECONDS} restart-interval={MAX_SECONDS}");
+        let spec = parse_daemon_process(&longest).unwrap();
+        assert_eq!(spec.request_timeout, Duration::from_secs(MAX_SECONDS));
+        let too_long = format!("shop request-timeout={}", MAX_SECONDS + 1);
+        assert!(parse_daemon_process(&too_long).is_err());
     }
 
     #[test]

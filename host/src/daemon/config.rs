@@ -98,6 +98,10 @@ fn preload_default() -> bool {
     true
 }
 
+/// The longest time any option may give, in seconds: about ten years.
+/// Longer is surely a mistake, and adding it to the clock would overflow.
+pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
 /// The configuration file, JSON, written by mod_rustgi. Times are in
 /// seconds, 0 = off; missing fields take the defaults of
 /// [`Config::default`] (mod_wsgi-express's values).
@@ -222,6 +226,22 @@ impl Config {
         if self.uid == Some(0) {
             return fail("\"uid\" is 0: daemon processes never run as root".into());
         }
+        let times = [
+            ("restart_interval", self.restart_interval),
+            ("inactivity_timeout", self.inactivity_timeout),
+            ("request_timeout", self.request_timeout),
+            ("graceful_timeout", self.graceful_timeout),
+            ("shutdown_timeout", self.shutdown_timeout),
+            ("startup_timeout", self.startup_timeout),
+            ("queue_timeout", self.queue_timeout),
+            ("socket_timeout", self.socket_timeout),
+            ("cpu_time_limit", self.cpu_time_limit),
+        ];
+        if let Some((name, value)) = times.iter().find(|(_, value)| *value > MAX_SECONDS) {
+            return fail(format!(
+                "\"{name}\" is {value} s; it must be at most {MAX_SECONDS} s (about ten years)"
+            ));
+        }
         if self.log_level > super::log::MAX {
             return fail(format!("\"log_level\" {} is over 15", self.log_level));
         }
@@ -335,6 +355,14 @@ mod tests {
                 "JSON",
             ),
             (b"not json", "JSON"),
+            (
+                br#"{"group":"g","graceful_timeout":18446744073709551615}"#,
+                "\"graceful_timeout\" is 18446744073709551615 s",
+            ),
+            (
+                br#"{"group":"g","socket_timeout":315360001}"#,
+                "socket_timeout",
+            ),
         ] {
             let err = Config::parse(json).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
