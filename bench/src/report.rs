@@ -321,8 +321,10 @@ impl CpuShare {
     }
 }
 
-/// The workspace's git commit, and whether the work tree differs from it.
-fn revision() -> Option<String> {
+/// The workspace's git commit, and whether the work tree differs from it in
+/// anything but `own`, the files this run writes (the report and the chart
+/// of the run before are no change to the code measured).
+fn revision(own: &[&Path]) -> Option<String> {
     let ws = crate::args::workspace_dir();
     let git = |args: &[&str]| {
         let out = Command::new("git")
@@ -333,15 +335,30 @@ fn revision() -> Option<String> {
             .ok()?;
         out.status
             .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let commit = commit.trim();
+    let own: Vec<&Path> = own
+        .iter()
+        .filter_map(|p| p.strip_prefix(&ws).ok())
+        .collect();
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|status| changes_besides(&status, &own));
     Some(if dirty {
         format!("commit {commit}, with uncommitted changes")
     } else {
         format!("commit {commit}")
+    })
+}
+
+/// Whether `git status --porcelain` lists a changed file other than `own`
+/// (paths relative to the work tree).
+fn changes_besides(porcelain: &str, own: &[&Path]) -> bool {
+    porcelain.lines().any(|line| {
+        // "XY PATH", or "XY OLD -> NEW" for a rename.
+        let path = line.get(3..).unwrap_or("");
+        !own.iter().any(|o| Path::new(path) == *o)
     })
 }
 
@@ -423,7 +440,10 @@ impl Machine {
             }),
         );
         fact("Rust", command_output("rustc", &["-V"]));
-        fact("mod_rustgi", revision());
+        fact(
+            "mod_rustgi",
+            revision(&[args.output.as_path(), args.chart.as_path()]),
+        );
         fact(
             "Date",
             command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
@@ -721,6 +741,22 @@ pub fn relative_to(path: &Path, from: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_files_a_run_writes_are_no_change_to_the_code() {
+        let own = [Path::new("BENCHMARKS.md"), Path::new("docs/bench.png")];
+        assert!(!changes_besides("", &own));
+        assert!(!changes_besides(
+            " M BENCHMARKS.md\n M docs/bench.png\n",
+            &own
+        ));
+        assert!(!changes_besides("M  BENCHMARKS.md\n", &own));
+        assert!(changes_besides(
+            " M BENCHMARKS.md\nMM host/src/lib.rs\n",
+            &own
+        ));
+        assert!(changes_besides(" D README.md\n", &own));
+    }
 
     fn m(case: Case, conns: u32, rps: f64) -> Measurement {
         Measurement {
