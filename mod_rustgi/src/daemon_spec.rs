@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rustgi_host::daemon::config::MAX_SECONDS;
+use rustgi_host::daemon::config::{MAX_SECONDS, MAX_THREADS};
 
 use crate::config::DirectiveError;
 
@@ -155,6 +155,24 @@ where
     }
 }
 
+/// A whole number from `min` to `max`.
+fn number_in<T>(option: &str, value: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match value.parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(format!(
+            "{option}={value}: expected a whole number from {min} to {max}"
+        )),
+    }
+}
+
+/// The most processes a group may have: a typo must not fork thousands.
+pub const MAX_PROCESSES: u32 = 1000;
+/// The longest listen queue asked for (the kernel caps it at somaxconn).
+pub const MAX_LISTEN_BACKLOG: u32 = 65_535;
+
 /// Seconds, from `min` to the most the daemon takes (about ten years).
 fn seconds_from(option: &str, value: &str, min: u64) -> Result<Duration, String> {
     match value.parse::<u64>() {
@@ -215,8 +233,8 @@ pub fn parse_daemon_process(args: &str) -> Result<DaemonSpec, DirectiveError> {
 
 fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), String> {
     match key {
-        "processes" => spec.processes = number(key, value, 1)?,
-        "threads" => spec.threads = number(key, value, 1)?,
+        "processes" => spec.processes = number_in(key, value, 1, MAX_PROCESSES)?,
+        "threads" => spec.threads = number_in(key, value, 1, MAX_THREADS)?,
         "user" => {
             let user = non_empty(key, value)?;
             if user == "root" || user == "0" || user == "#0" {
@@ -249,7 +267,9 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
         "queue-timeout" => spec.queue_timeout = seconds(key, value)?,
         "connect-timeout" => spec.connect_timeout = seconds(key, value)?,
         "socket-timeout" => spec.socket_timeout = seconds_from(key, value, 1)?,
-        "listen-backlog" => spec.listen_backlog = number(key, value, 1)?,
+        "listen-backlog" => {
+            spec.listen_backlog = number_in(key, value, 1, MAX_LISTEN_BACKLOG)?;
+        }
         "memory-limit" => spec.memory_limit = bytes(key, value)?,
         "cpu-time-limit" => spec.cpu_time_limit = seconds(key, value)?,
         "env" => {

@@ -98,6 +98,9 @@ fn preload_default() -> bool {
     true
 }
 
+/// The most worker threads a process takes.
+pub const MAX_THREADS: u32 = 10_000;
+
 /// The longest time any option may give, in seconds: about ten years.
 /// Longer is surely a mistake, and adding it to the clock would overflow.
 pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
@@ -212,9 +215,9 @@ impl Config {
         if self.group.is_empty() {
             return fail("\"group\" is missing or empty".into());
         }
-        if self.threads == 0 || self.threads > 10_000 {
+        if self.threads == 0 || self.threads > MAX_THREADS as usize {
             return fail(format!(
-                "\"threads\" is {}; it must be 1 to 10000",
+                "\"threads\" is {}; it must be 1 to {MAX_THREADS}",
                 self.threads
             ));
         }
