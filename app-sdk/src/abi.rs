@@ -283,6 +283,43 @@ pub struct RustgiApp {
     pub shutdown: Option<ShutdownFn>,
 }
 
+/// The contract between mod_rustgi and its Python bridge, an app on this
+/// ABI that embeds CPython and serves WSGI scripts.
+///
+/// The module hands a `.py` or `.wsgi` script to the bridge as an ordinary
+/// app whose `init` configuration holds these keys; the bridge reads nothing
+/// else. The module also reads [`VERSION_SYMBOL`](python::VERSION_SYMBOL)
+/// from the bridge's file to check a `python-home` before any Python runs.
+pub mod python {
+    use core::ffi::CStr;
+
+    /// The exported, NUL-terminated `major.minor` of the Python the bridge
+    /// was built against (for example `3.11`).
+    pub const VERSION_SYMBOL: &CStr = c"rustgi_python_version";
+
+    /// The script's absolute path.
+    pub const SCRIPT: &str = "rustgi.python.script";
+    /// The name of the WSGI callable in the script (default `application`).
+    pub const CALLABLE: &str = "rustgi.python.callable";
+    /// The Python home (a virtual environment or a prefix); absent: the
+    /// Python the bridge was built against.
+    pub const HOME: &str = "rustgi.python.home";
+    /// Directories added to `sys.path` (with `site.addsitedir`), joined by `:`.
+    pub const PATH: &str = "rustgi.python.path";
+    /// The process group, as `mod_wsgi.process_group` shows it (empty when
+    /// embedded).
+    pub const PROCESS_GROUP: &str = "rustgi.python.process_group";
+    /// The application group, as `mod_wsgi.application_group` shows it
+    /// (empty for `%{GLOBAL}`).
+    pub const APPLICATION_GROUP: &str = "rustgi.python.application_group";
+    /// `1` when several threads of a process call the app at once.
+    pub const MULTITHREAD: &str = "rustgi.python.multithread";
+    /// `1` when several processes serve the app.
+    pub const MULTIPROCESS: &str = "rustgi.python.multiprocess";
+    /// `1` when a process serves one request only (`maximum-requests=1`).
+    pub const RUN_ONCE: &str = "rustgi.python.run_once";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

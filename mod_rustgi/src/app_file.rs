@@ -127,6 +127,28 @@ pub fn check_bytes(data: &[u8]) -> Result<(), AppFileError> {
     Ok(())
 }
 
+/// The NUL-terminated text an app file exports as the read-only `symbol`
+/// (the Python bridge's `rustgi_python_version`, say), read from the file.
+pub fn exported_text(path: &Path, symbol: &'static str) -> Result<String, AppFileError> {
+    let data = std::fs::read(path).map_err(AppFileError::Read)?;
+    let file = object::File::parse(&*data).map_err(|e| AppFileError::NotElf(e.to_string()))?;
+    let found = file
+        .dynamic_symbols()
+        .find(|s| !s.is_undefined() && s.name() == Ok(symbol))
+        .ok_or(AppFileError::MissingSymbol(symbol))?;
+    let section = found
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .ok_or(AppFileError::UnreadableVersion)?;
+    let bytes = section
+        .data_range(found.address(), found.size().max(1))
+        .ok()
+        .flatten()
+        .ok_or(AppFileError::UnreadableVersion)?;
+    let text = bytes.split(|&b| b == 0).next().unwrap_or_default();
+    Ok(String::from_utf8_lossy(text).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,13 +82,20 @@ pub fn parse_flag(directive: &'static str, value: &str) -> Result<bool, Directiv
     }
 }
 
-/// One `RustgiScriptAlias URL-PATH FILE.so [process-group=NAME]`.
+/// One `RustgiScriptAlias URL-PATH FILE [option=value ...]`: FILE is an
+/// app's shared library, or a WSGI script (`.py`, `.wsgi`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptAliasSpec {
     pub prefix: UrlPrefix,
     pub file: PathBuf,
     /// The group named on the line itself; it wins over RustgiProcessGroup.
     pub process_group: Option<ProcessGroup>,
+    /// `callable-object=`: the WSGI callable's name (scripts only).
+    pub callable: Option<String>,
+    /// `application-group=`: shown to the app as
+    /// `mod_wsgi.application_group`; every script of a process shares its
+    /// one interpreter, each in a module namespace of its own.
+    pub application_group: Option<String>,
 }
 
 pub const SCRIPT_ALIAS: &str = "RustgiScriptAlias";
@@ -101,7 +108,7 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAliasSpec, DirectiveErr
         _ => {
             return Err(DirectiveError::new(
                 SCRIPT_ALIAS,
-                "expected URL-PATH FILE.so [process-group=NAME]",
+                "expected URL-PATH FILE.so|SCRIPT.py [process-group=NAME] [callable-object=NAME]",
             ));
         }
     };
@@ -112,25 +119,61 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAliasSpec, DirectiveErr
             format!("'{file}' is not an absolute path"),
         ));
     }
-    let mut process_group = None;
+    let file = PathBuf::from(file);
+    let script = crate::wsgi_script::is_wsgi_script(&file);
+    let mut spec = ScriptAliasSpec {
+        prefix,
+        file,
+        process_group: None,
+        callable: None,
+        application_group: None,
+    };
     for option in options {
         match option.split_once('=') {
             Some(("process-group", value)) => {
-                process_group = Some(parse_process_group(SCRIPT_ALIAS, value)?);
+                spec.process_group = Some(parse_process_group(SCRIPT_ALIAS, value)?);
+            }
+            Some(("callable-object", value)) if script => {
+                spec.callable = Some(python_name(value)?);
+            }
+            Some(("application-group", value)) if script && !value.is_empty() => {
+                spec.application_group = Some(value.to_owned());
+            }
+            Some(("callable-object" | "application-group", _)) if !script => {
+                return Err(DirectiveError::new(
+                    SCRIPT_ALIAS,
+                    format!("'{option}' applies to WSGI scripts (.py, .wsgi) only"),
+                ));
             }
             _ => {
                 return Err(DirectiveError::new(
                     SCRIPT_ALIAS,
-                    format!("unknown option '{option}' (known: process-group=NAME)"),
+                    format!(
+                        "unknown option '{option}' (known: process-group=NAME, and for WSGI \
+                         scripts callable-object=NAME and application-group=NAME)"
+                    ),
                 ));
             }
         }
     }
-    Ok(ScriptAliasSpec {
-        prefix,
-        file: PathBuf::from(file),
-        process_group,
-    })
+    Ok(spec)
+}
+
+/// A WSGI callable's name: a Python identifier.
+fn python_name(value: &str) -> Result<String, DirectiveError> {
+    let mut chars = value.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric());
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(DirectiveError::new(
+            SCRIPT_ALIAS,
+            format!("callable-object={value}: not a Python name"),
+        ))
+    }
 }
 
 /// Ordered `RustgiAppConfig` pairs; a key set again replaces its value.
@@ -228,6 +271,10 @@ pub struct ServerConfig<Slot> {
     pub socket_prefix: Option<String>,
     pub restrict_embedded: Option<bool>,
     pub script_reloading: Option<bool>,
+    /// `RustgiPythonHome` (main server only): embedded mode's Python.
+    pub python_home: Option<String>,
+    /// `RustgiPythonPath` (main server only), in order.
+    pub python_path: Vec<String>,
 }
 
 impl<Slot> Default for ServerConfig<Slot> {
@@ -238,6 +285,8 @@ impl<Slot> Default for ServerConfig<Slot> {
             socket_prefix: None,
             restrict_embedded: None,
             script_reloading: None,
+            python_home: None,
+            python_path: Vec::new(),
         }
     }
 }
@@ -278,6 +327,8 @@ impl<Slot> ServerConfig<Slot> {
             socket_prefix: base.socket_prefix.clone(),
             restrict_embedded: vhost.restrict_embedded.or(base.restrict_embedded),
             script_reloading: vhost.script_reloading.or(base.script_reloading),
+            python_home: base.python_home.clone(),
+            python_path: base.python_path.clone(),
         }
     }
 
@@ -343,6 +394,26 @@ mod tests {
         assert!(e.message.contains("group name 'a/b'"), "{e}");
         let a = parse_script_alias(&["/app", "/srv/a.so", "process-group=shop"]).unwrap();
         assert_eq!(a.process_group, Some(ProcessGroup::Daemon("shop".into())));
+        let e = parse_script_alias(&["/app", "/srv/a.so", "callable-object=app"]).unwrap_err();
+        assert!(e.message.contains("WSGI scripts (.py, .wsgi) only"), "{e}");
+    }
+
+    #[test]
+    fn wsgi_script_options() {
+        let a = parse_script_alias(&[
+            "/",
+            "/srv/app/wsgi.py",
+            "process-group=shop",
+            "callable-object=app",
+            "application-group=%{GLOBAL}",
+        ])
+        .unwrap();
+        assert_eq!(a.callable.as_deref(), Some("app"));
+        assert_eq!(a.application_group.as_deref(), Some("%{GLOBAL}"));
+        let a = parse_script_alias(&["/", "/srv/app/app.wsgi"]).unwrap();
+        assert_eq!((a.callable, a.application_group), (None, None));
+        let e = parse_script_alias(&["/", "/srv/app.py", "callable-object=a.b"]).unwrap_err();
+        assert!(e.message.contains("callable-object=a.b: not a Python name"), "{e}");
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub struct DaemonSpec {
     pub memory_limit: u64,
     pub cpu_time_limit: Duration,
     pub env: Vec<(String, String)>,
+    /// `python-home=`: the Python (a virtual environment) of the group's
+    /// WSGI scripts.
+    pub python_home: Option<String>,
+    /// `python-path=`: directories added to `sys.path`, in order.
+    pub python_path: Vec<String>,
 }
 
 impl DaemonSpec {
@@ -67,6 +72,8 @@ impl DaemonSpec {
             memory_limit: 0,
             cpu_time_limit: Duration::ZERO,
             env: Vec::new(),
+            python_home: None,
+            python_path: Vec::new(),
         }
     }
 
@@ -279,6 +286,23 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
                 .ok_or_else(|| format!("env={value}: expected env=KEY=VALUE"))?;
             spec.env.push((name.to_owned(), val.to_owned()));
         }
+        "python-home" => {
+            if !value.starts_with('/') {
+                return Err(format!("python-home={value}: must be an absolute path"));
+            }
+            spec.python_home = Some(value.to_owned());
+        }
+        "python-path" => {
+            for dir in value.split(':').filter(|d| !d.is_empty()) {
+                if !dir.starts_with('/') {
+                    return Err(format!("python-path={value}: '{dir}' is not an absolute path"));
+                }
+                spec.python_path.push(dir.to_owned());
+            }
+        }
+        // mod_wsgi's names for the locale of the processes.
+        "lang" => spec.env.push(("LANG".into(), non_empty(key, value)?)),
+        "locale" => spec.env.push(("LC_ALL".into(), non_empty(key, value)?)),
         _ => return Err(format!("unknown option '{key}'")),
     }
     Ok(())
@@ -308,9 +332,12 @@ mod tests {
              graceful-timeout=10 shutdown-timeout=3 startup-timeout=20 queue-timeout=5 \
              connect-timeout=2 socket-timeout=9 listen-backlog=50 memory-limit=512M \
              cpu-time-limit=100 home=/srv/shop umask=0027 display-name=%{GROUP}-x \
-             env=A=1 \"env=B=two words\"",
+             env=A=1 \"env=B=two words\" python-home=/srv/venv python-path=/srv/a:/srv/b \
+             lang=en_US.UTF-8 locale=C.UTF-8",
         )
         .unwrap();
+        assert_eq!(spec.python_home.as_deref(), Some("/srv/venv"));
+        assert_eq!(spec.python_path, ["/srv/a", "/srv/b"]);
         assert_eq!(spec.user.as_deref(), Some("shop"));
         assert_eq!(spec.processes, 2);
         assert_eq!(spec.threads, 8);
@@ -322,7 +349,12 @@ mod tests {
         assert_eq!(spec.socket_timeout, Duration::from_secs(9));
         assert_eq!(
             spec.env,
-            vec![("A".into(), "1".into()), ("B".into(), "two words".into())]
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into()),
+                ("LANG".into(), "en_US.UTF-8".into()),
+                ("LC_ALL".into(), "C.UTF-8".into())
+            ]
         );
     }
 
@@ -345,6 +377,8 @@ mod tests {
             ),
             ("shop home=relative", "home=relative"),
             ("shop env=novalue", "env=novalue"),
+            ("shop python-home=venv", "python-home=venv: must be an absolute path"),
+            ("shop python-path=/a:b", "'b' is not an absolute path"),
             ("shop nokey", "'nokey' is not option=value"),
             ("'sh op'", "group name"),
             ("", "expected NAME"),

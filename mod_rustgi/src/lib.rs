@@ -1,5 +1,6 @@
 //! mod_rustgi: an Apache httpd 2.4 module that serves apps built as shared
-//! libraries against the rustgi ABI (`app-sdk/include/rustgi.h`).
+//! libraries against the rustgi ABI (`app-sdk/include/rustgi.h`), and Python
+//! WSGI scripts through its Python bridge, an app on the same ABI.
 //!
 //! The pure parts (directive parsing, URL matching, the environ, response
 //! checks, app file inspection) are ordinary modules with unit tests; `ffi`
@@ -16,6 +17,7 @@ pub mod response_head;
 pub mod sock_diag;
 pub mod status;
 pub mod users;
+pub mod wsgi_script;
 
 // The FFI layer references httpd's symbols, which only exist inside Apache:
 // unit-test binaries and fuzz targets are built without it.

@@ -10,13 +10,15 @@ use apache_sys as sys;
 
 use super::app::AppSlot;
 use super::module::server_conf_mut;
+use super::python;
 use super::{c_bytes, guard, pool_str};
 use crate::app_file;
+use crate::wsgi_script;
 use crate::config::{self, DirConfig, DirectiveError, ScriptAlias};
 
 /// Apache's table of directives, ended by a zeroed record.
 #[repr(transparent)]
-pub struct Commands([sys::command_rec; 9]);
+pub struct Commands([sys::command_rec; 11]);
 
 // SAFETY: the table is immutable after construction; its pointers are to
 // string literals and functions, which every thread may read.
@@ -65,7 +67,8 @@ pub static COMMANDS: Commands = Commands([
         },
         SERVER,
         sys::cmd_how_TAKE23,
-        c"URL-PATH FILE.so [process-group=NAME]: serve URL-PATH with the app in FILE.so",
+        c"URL-PATH FILE.so|SCRIPT.py [process-group=NAME] [callable-object=NAME]: serve URL-PATH \
+           with the app in FILE.so, or the WSGI app in SCRIPT.py or SCRIPT.wsgi",
     ),
     command(
         c"RustgiProcessGroup",
@@ -129,6 +132,24 @@ pub static COMMANDS: Commands = Commands([
         SERVER,
         sys::cmd_how_TAKE1,
         c"On|Off: restart a group's processes when its app file changes (default On)",
+    ),
+    command(
+        c"RustgiPythonHome",
+        sys::cmd_func {
+            take1: Some(python_home),
+        },
+        SERVER,
+        sys::cmd_how_TAKE1,
+        c"DIR: the Python (a virtual environment) of WSGI scripts run embedded",
+    ),
+    command(
+        c"RustgiPythonPath",
+        sys::cmd_func {
+            take1: Some(python_path),
+        },
+        SERVER,
+        sys::cmd_how_TAKE1,
+        c"DIR[:DIR...]: directories added to sys.path for WSGI scripts run embedded",
     ),
     END,
 ]);
@@ -194,9 +215,21 @@ unsafe extern "C" fn script_alias(
                 args.push(text(name, c_bytes(option))?);
             }
             let spec = config::parse_script_alias(&args)?;
-            app_file::check(&spec.file).map_err(|e| {
-                DirectiveError::new(name, format!("cannot use {}: {e}", spec.file.display()))
-            })?;
+            let unusable =
+                |e: String| DirectiveError::new(name, format!("cannot use {}: {e}", spec.file.display()));
+            if wsgi_script::is_wsgi_script(&spec.file) {
+                // The script is imported later, by the process that serves
+                // it: no Python runs here. Its readability by the group's
+                // user is checked once the groups are known.
+                match std::fs::metadata(&spec.file) {
+                    Ok(m) if m.is_file() => {}
+                    Ok(_) => return Err(unusable("it is not a regular file".into())),
+                    Err(e) => return Err(unusable(e.to_string())),
+                }
+                python::bridge().map_err(unusable)?;
+            } else {
+                app_file::check(&spec.file).map_err(|e| unusable(e.to_string()))?;
+            }
             server_conf_mut((*cmd).server).aliases.push(ScriptAlias {
                 spec,
                 defined_at: location(cmd),
@@ -282,6 +315,15 @@ unsafe extern "C" fn daemon_process(
     unsafe {
         run(cmd, name, || {
             let spec = crate::daemon_spec::parse_daemon_process(text(name, c_bytes(args))?)?;
+            if let Some(home) = &spec.python_home {
+                let bridge = python::bridge().map_err(|e| DirectiveError::new(name, e))?;
+                wsgi_script::check_python_home(
+                    &format!("{name} {}: python-home=", spec.name),
+                    home,
+                    &bridge.python_version,
+                )
+                .map_err(|e| DirectiveError::new(name, e))?;
+            }
             server_conf_mut((*cmd).server).add_daemon(spec)
         })
     }
@@ -342,6 +384,65 @@ unsafe extern "C" fn script_reloading(
         run(cmd, NAME, || {
             let on = config::parse_flag(NAME, text(NAME, c_bytes(value))?)?;
             server_conf_mut((*cmd).server).script_reloading = Some(on);
+            Ok(())
+        })
+    }
+}
+
+/// Refuses a directive inside `<VirtualHost>`.
+///
+/// # Safety
+/// `cmd` is live.
+unsafe fn main_server_only(cmd: *mut sys::cmd_parms, name: &'static str) -> Result<(), DirectiveError> {
+    // SAFETY: cmd->server is the server being configured.
+    if unsafe { (*(*cmd).server).is_virtual } != 0 {
+        return Err(DirectiveError::new(name, "is not allowed inside <VirtualHost>"));
+    }
+    Ok(())
+}
+
+unsafe extern "C" fn python_home(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiPythonHome";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            main_server_only(cmd, NAME)?;
+            let home = text(NAME, c_bytes(value))?;
+            let bridge = python::bridge().map_err(|e| DirectiveError::new(NAME, e))?;
+            wsgi_script::check_python_home(NAME, home, &bridge.python_version)
+                .map_err(|e| DirectiveError::new(NAME, e))?;
+            server_conf_mut((*cmd).server).python_home = Some(home.to_owned());
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn python_path(
+    cmd: *mut sys::cmd_parms,
+    _mconfig: *mut c_void,
+    value: *const c_char,
+) -> *const c_char {
+    const NAME: &str = "RustgiPythonPath";
+    // SAFETY: as for process_group.
+    unsafe {
+        run(cmd, NAME, || {
+            main_server_only(cmd, NAME)?;
+            let value = text(NAME, c_bytes(value))?;
+            let mut dirs = Vec::new();
+            for dir in value.split(':').filter(|d| !d.is_empty()) {
+                if !dir.starts_with('/') {
+                    return Err(DirectiveError::new(
+                        NAME,
+                        format!("'{dir}' is not an absolute path"),
+                    ));
+                }
+                dirs.push(dir.to_owned());
+            }
+            server_conf_mut((*cmd).server).python_path.extend(dirs);
             Ok(())
         })
     }

@@ -14,10 +14,12 @@ use super::app::{AppSlot, config_pairs};
 use super::daemon::client::{self, Outgoing};
 use super::daemon::supervisor;
 use super::module::{dir_conf, rustgi_module, server_conf};
+use super::python;
 use super::request::{HOST_API, HostCtx};
 use super::{c_bytes, guard, log, pool_str, table_entries};
 use crate::config::{ProcessGroup, ScriptAlias};
 use crate::environ::{self, RequestFacts};
+use crate::wsgi_script::PythonPlace;
 
 /// The handler name the URLs of RustgiScriptAlias are given.
 const HANDLER: &std::ffi::CStr = c"rustgi-script";
@@ -298,12 +300,14 @@ unsafe fn serve(r: *mut sys::request_rec) -> c_int {
                     );
                     return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
                 }
-                let init_config = config_pairs(init_config);
+                let (app_file, init_config) =
+                    python::app_for(&alias.spec, init_config, || address.python.clone());
+                let init_config = config_pairs(&init_config);
                 client::serve(
                     r,
                     &address,
                     Outgoing {
-                        app_file: &alias.spec.file,
+                        app_file,
                         init_config: &init_config,
                         environ: &environ,
                         config: &config,
@@ -351,10 +355,22 @@ unsafe fn serve_embedded(
     // SAFETY: r is live (caller).
     let server = unsafe { (*r).server };
     let mut init_ctx = HostCtx::for_server(server);
-    let app = match alias
-        .slot
-        .get_or_load(&alias.spec.file, init_config, &mut init_ctx)
-    {
+    let loaded = match alias.slot.loaded() {
+        Some(app) => Ok(app),
+        None => {
+            // SAFETY: server is the request's live server_rec.
+            let conf = unsafe { server_conf(server) };
+            let (file, init_config) = python::app_for(&alias.spec, init_config, || {
+                PythonPlace::embedded(
+                    python::mpm_is_threaded(),
+                    conf.python_home.clone(),
+                    conf.python_path.clone(),
+                )
+            });
+            alias.slot.get_or_load(file, &init_config, &mut init_ctx)
+        }
+    };
+    let app = match loaded {
         Ok(app) => app,
         Err(why) => {
             // SAFETY: r is live.

@@ -11,6 +11,7 @@ mod directives;
 mod hooks;
 mod log;
 mod module;
+mod python;
 mod request;
 
 use std::ffi::{CStr, c_char, c_void};

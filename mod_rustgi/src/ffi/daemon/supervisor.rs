@@ -24,6 +24,8 @@ use crate::config::ProcessGroup;
 use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
 use crate::daemon_wait::Timeouts;
+use crate::ffi::python;
+use crate::wsgi_script::PythonPlace;
 use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
 use crate::ffi::{c_bytes, log};
 use crate::status::{self, GroupFile, Restart};
@@ -45,6 +47,8 @@ pub struct GroupAddress {
     pub group_file: PathBuf,
     /// Where the group's processes write their status files.
     pub status_dir: PathBuf,
+    /// What the group's WSGI scripts are told of it.
+    pub python: PythonPlace,
 }
 
 static ADDRESSES: RwLock<Vec<Arc<GroupAddress>>> = RwLock::new(Vec::new());
@@ -165,19 +169,21 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                 .process_group
                 .as_ref()
                 .or(dir.process_group.as_ref());
-            let file = alias.spec.file.to_string_lossy().into_owned();
             for d in defined.iter_mut() {
                 let visible = d.scope.as_ref().is_none_or(|h| *h == host);
                 if !visible {
                     continue;
                 }
+                let (file, init_config) =
+                    python::app_for(&alias.spec, &dir.app_config, || PythonPlace::daemon(&d.spec));
+                let file = file.to_string_lossy().into_owned();
                 if !d.allowed.contains(&file) {
                     d.allowed.push(file.clone());
                 }
                 if group == Some(&ProcessGroup::Daemon(d.spec.name.clone())) {
                     let app = PlannedApp {
-                        file: file.clone(),
-                        init_config: dir.app_config.pairs().to_vec(),
+                        file,
+                        init_config: init_config.pairs().to_vec(),
                         preload: true,
                     };
                     if !d.apps.contains(&app) {
@@ -316,7 +322,7 @@ unsafe fn module_log_level(s: *const sys::server_rec) -> u8 {
 
 /// The directory this module was loaded from; the daemon executable lives
 /// beside it.
-fn module_dir() -> Option<PathBuf> {
+pub(crate) fn module_dir() -> Option<PathBuf> {
     // SAFETY: an all-zero Dl_info is a valid out-parameter; dladdr fills it
     // from the address of this module's own record.
     unsafe {
@@ -474,6 +480,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 },
                 group_file: group_file.clone(),
                 status_dir: status_dir.clone(),
+                python: PythonPlace::daemon(&d.spec),
             }));
             let mut status = histories
                 .iter()
