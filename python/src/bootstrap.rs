@@ -27,6 +27,7 @@ pub fn module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         let stderr = Py::new(py, LogStream::process("<stderr>", abi::LOG_ERR))?;
         let log = pyo3::wrap_pyfunction!(log, &module)?;
         module.call_method1("install_output", (stdout, stderr, log))?;
+        module.call_method0("release_signals")?;
         Ok(module.unbind())
     })?;
     Ok(module.bind(py))
@@ -48,7 +49,7 @@ pub fn prepare(py: Python<'_>, settings: &Settings) -> PyResult<()> {
 /// The traceback of `error` as text, or what went wrong formatting it.
 pub fn traceback(py: Python<'_>, error: &PyErr) -> String {
     let formatted = module(py).and_then(|m| {
-        m.call_method1("format_exception", (error.value(py),))?
+        m.call_method1("format_exception", (error.value(py), error.traceback(py)))?
             .extract::<String>()
     });
     match formatted {

@@ -36,6 +36,16 @@ def install_output(stdout, stderr, log):
     logging.lastResort = ErrorLogHandler(logging.WARNING)
 
 
+def release_signals():
+    """Python was started without signal handlers, but importing its signal
+    module still turns a default SIGINT into KeyboardInterrupt: give SIGINT
+    back to the process (the daemon or Apache), as it was."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def add_paths(paths):
     """python-path: each directory as site.addsitedir adds it (.pth files
     included), once."""
@@ -46,7 +56,11 @@ def add_paths(paths):
 
 def load_script(path, name):
     """Imports the WSGI script at path as module `name`: its own namespace,
-    __file__ set, listed in sys.modules, tracebacks naming path."""
+    __file__ set, listed in sys.modules, tracebacks naming path. A script
+    already imported (for another of its callables) is not run again."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
     with open(path, "rb") as f:
         source = f.read()
     code = compile(source, path, "exec", dont_inherit=True)
@@ -62,10 +76,10 @@ def load_script(path, name):
     return module
 
 
-def format_exception(error):
+def format_exception(error, tb):
     import traceback
 
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return "".join(traceback.format_exception(type(error), error, tb))
 
 
 def run_exit_functions():
