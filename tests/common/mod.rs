@@ -7,6 +7,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod python;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -125,6 +126,11 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .expect("create a temporary directory");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod 0755");
     dir
+}
+
+/// Makes `dir` traversable and readable by everyone (0755).
+pub fn make_traversable(dir: &Path) {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
 }
 
 /// Copies `src` to `dst`, readable by everyone.

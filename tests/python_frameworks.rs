@@ -1,0 +1,238 @@
+//! Real frameworks from PyPI, unchanged, in a venv given as `python-home=`:
+//! Flask and PoorWSGI (routes, forms, a 5 MB upload, JSON, a streamed
+//! response, sessions), and 15Watt_Wsgi with its README's configuration,
+//! renamed (a new process for every request).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::daemon::{require_daemon, test_user};
+use common::http::Request;
+use common::python::{copy_app, venv};
+use common::{TestServer, running_as_root};
+use sha2::{Digest, Sha256};
+
+/// A daemon group serving the app directory `app` (its `wsgi.py`) from the
+/// venv; `embedded` runs it in Apache's children instead.
+fn framework_server(app: &str, embedded: bool) -> TestServer {
+    require_daemon();
+    let venv = venv();
+    let mut b = TestServer::builder();
+    let dir = b.root().join(app);
+    copy_app(app, &dir);
+    let config = if embedded {
+        format!(
+            "RustgiPythonHome {venv}\n\
+             RustgiScriptAlias / {dir}/wsgi.py process-group=%{{GLOBAL}}\n",
+            venv = venv.display(),
+            dir = dir.display()
+        )
+    } else {
+        format!(
+            "RustgiDaemonProcess {app} processes=2 threads=4 python-home={venv} home={dir}\n\
+             RustgiProcessGroup {app}\n\
+             RustgiScriptAlias / {dir}/wsgi.py\n",
+            venv = venv.display(),
+            dir = dir.display()
+        )
+    };
+    b.config(&format!(
+        "{config}<Directory {dir}>\n    Require all granted\n</Directory>",
+        dir = dir.display()
+    ))
+    .start()
+}
+
+fn multipart(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, filename, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What both frameworks' apps answer, the same way.
+fn exercise(srv: &TestServer, what: &str) {
+    let resp = srv.get("/hello/world");
+    assert_eq!(resp.status(), 200, "{what}: {}\n{}", resp.text(), srv.error_log());
+    assert_eq!(resp.text(), "Hello, world!", "{what}");
+
+    let resp = srv.send(
+        &Request::post("/form")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("name=J%C3%BCrgen&color=red&color=blue"),
+    );
+    assert_eq!(resp.status(), 200, "{what} form: {}", resp.text());
+    let form = resp.json();
+    assert_eq!(form["name"], "Jürgen", "{what}");
+    assert_eq!(form["colors"], serde_json::json!(["red", "blue"]), "{what}");
+
+    let upload: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i * 7 % 256) as u8).collect();
+    let boundary = "rustgi-test-boundary-8a7d";
+    let body = multipart(
+        boundary,
+        &[("note", None, b"five megabytes"), ("file", Some("big.bin"), &upload)],
+    );
+    let resp = srv.send(
+        &Request::post("/upload")
+            .header(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body),
+    );
+    assert_eq!(resp.status(), 200, "{what} upload: {}\n{}", resp.text(), srv.error_log());
+    let got = resp.json();
+    assert_eq!(got["filename"], "big.bin", "{what}");
+    assert_eq!(got["size"], upload.len(), "{what}");
+    assert_eq!(got["sha256"], hex(&Sha256::digest(&upload)), "{what}");
+    assert_eq!(got["note"], "five megabytes", "{what}");
+
+    let resp = srv.send(
+        &Request::post("/json")
+            .header("Content-Type", "application/json")
+            .body(r#"{"numbers": [1, 2, 39], "name": "ü"}"#),
+    );
+    assert_eq!(resp.status(), 200, "{what} json: {}", resp.text());
+    let got = resp.json();
+    assert_eq!(got["total"], 42, "{what}");
+    assert_eq!(got["got"]["name"], "ü", "{what}");
+
+    let resp = srv.get("/stream");
+    assert_eq!(resp.status(), 200, "{what} stream");
+    assert_eq!(
+        resp.text(),
+        "line 0\nline 1\nline 2\nline 3\nline 4\n",
+        "{what}"
+    );
+
+    // The session cookie carries the count from one request to the next.
+    let first = srv.get("/session");
+    assert_eq!(first.text(), "1", "{what}");
+    let session_cookie = |resp: &common::Response| {
+        resp.header("Set-Cookie")
+            .unwrap_or_else(|| panic!("{what}: no session cookie"))
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let mut cookie = session_cookie(&first);
+    for n in 2..=3 {
+        let resp = srv.send(&Request::get("/session").header("Cookie", &cookie));
+        assert_eq!(resp.text(), n.to_string(), "{what}: session count");
+        cookie = session_cookie(&resp);
+    }
+
+    let resp = srv.get("/no/such/route");
+    assert_eq!(resp.status(), 404, "{what}");
+}
+
+#[test]
+fn flask_in_a_daemon_group() {
+    exercise(&framework_server("flask_app", false), "Flask");
+}
+
+#[test]
+fn poorwsgi_in_a_daemon_group() {
+    exercise(&framework_server("poorwsgi_app", false), "PoorWSGI");
+}
+
+#[test]
+fn flask_embedded() {
+    exercise(&framework_server("flask_app", true), "Flask embedded");
+}
+
+/// 15Watt_Wsgi's README deploys with this, for development: a new process
+/// for every request. Renamed, it works, and no request fails.
+#[test]
+fn fifteen_watt_readme_configuration_renamed() {
+    require_daemon();
+    let venv = venv();
+    let mut b = TestServer::builder().module("access_compat");
+    let files = b.root().join("files");
+    let statics = b.root().join("static");
+    copy_app("watt_app", &files);
+    b.add_file("static/css/site.css", "body {}\n");
+    let user = if running_as_root() {
+        let user = test_user("rustgi-watt").expect("test user");
+        format!("user={} group={}", user.name, "nogroup")
+    } else {
+        String::new()
+    };
+    let srv = b
+        .config(&format!(
+            "DocumentRoot {statics}\n\
+             RustgiScriptAlias / {files}/application.py\n\
+             RustgiProcessGroup name_of_your_wsgi_daemon_process\n\
+             RustgiDaemonProcess name_of_your_wsgi_daemon_process {user} processes=1 threads=1 \
+             maximum-requests=1 home={files} python-path={files} python-home={venv}\n\
+             <Directory {statics}/>\n\
+                 Options -Indexes -FollowSymLinks -MultiViews -Includes\n\
+                 AllowOverride None\n\
+                 Require all granted\n\
+                 allow from all\n\
+             </Directory>\n\
+             <Directory {files}/>\n\
+                 Require all granted\n\
+                 Options FollowSymLinks\n\
+                 AllowOverride None\n\
+                 Header set Access-Control-Allow-Origin '*'\n\
+             </Directory>\n\
+             Alias /css/ {statics}/css/\n",
+            statics = statics.display(),
+            files = files.display(),
+            venv = venv.display(),
+        ))
+        .start();
+
+    // Apache serves the static files itself.
+    let css = srv.get("/css/site.css");
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.text(), "body {}\n");
+
+    let mut pids = BTreeSet::new();
+    for i in 0..20 {
+        let resp = srv.get("/");
+        assert_eq!(
+            resp.status(),
+            200,
+            "request {i}: {}\n{}",
+            resp.text(),
+            srv.error_log()
+        );
+        let text = resp.text();
+        let pid = text
+            .strip_prefix("Hello World from pid ")
+            .unwrap_or_else(|| panic!("request {i}: {text}"));
+        pids.insert(pid.to_owned());
+        assert_eq!(resp.header("X-Framework"), Some("Wsgi by Thomas Siemion"));
+        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));
+    }
+    // maximum-requests=1: each request had a fresh process.
+    assert_eq!(pids.len(), 20, "one process per request: {pids:?}");
+
+    let resp = srv.get("/with/params/42/machWas");
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert_eq!(resp.text(), "Hello World, id = 42 what = \"machWas\"");
+}
