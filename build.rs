@@ -13,7 +13,7 @@ fn main() {
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let source = root.join("tests/apps/c_hello/c_hello.c");
-    let include = root.join("app-sdk/include");
+    let include = root.join("abi/include");
     let library = out.join("libc_hello.so");
 
     println!("cargo:rerun-if-changed=build.rs");

@@ -96,7 +96,12 @@ fn debian_package_holds_everything_and_works_unpacked() {
         ("/usr/include/rustgi.h", "-rw-r--r--"),
         ("/usr/share/rustgi/app-sdk/Cargo.toml", "-rw-r--r--"),
         ("/usr/share/rustgi/app-sdk/src/lib.rs", "-rw-r--r--"),
-        ("/usr/share/rustgi/app-sdk/include/rustgi.h", "-rw-r--r--"),
+        ("/usr/share/rustgi/rustgi-abi/Cargo.toml", "-rw-r--r--"),
+        (
+            "/usr/share/rustgi/rustgi-abi/include/rustgi.h",
+            "-rw-r--r--",
+        ),
+        ("/usr/lib/apache2/modules/rustgi-python.so", "-rw-r--r--"),
         (
             "/usr/share/doc/libapache2-mod-rustgi/README.md",
             "-rw-r--r--",

@@ -25,7 +25,9 @@ fn server(broken: &str, daemon: bool, options: &str) -> (TestServer, String) {
     b.add_file("app/conformance.py", CONFORMANCE);
     let group = if daemon {
         require_daemon();
-        format!("RustgiDaemonProcess py processes=1 threads=4 home=@ROOT@/app {options}\nRustgiProcessGroup py\n")
+        format!(
+            "RustgiDaemonProcess py processes=1 threads=4 home=@ROOT@/app {options}\nRustgiProcessGroup py\n"
+        )
     } else {
         String::new()
     };
@@ -41,7 +43,13 @@ fn server(broken: &str, daemon: bool, options: &str) -> (TestServer, String) {
 
 fn pid(srv: &TestServer) -> u64 {
     let resp = srv.get("/c/pid");
-    assert_eq!(resp.status(), 200, "/c/pid: {}\n{}", resp.text(), srv.error_log());
+    assert_eq!(
+        resp.status(),
+        200,
+        "/c/pid: {}\n{}",
+        resp.text(),
+        srv.error_log()
+    );
     json_pid(&resp).expect("a pid")
 }
 
@@ -49,13 +57,23 @@ fn pid(srv: &TestServer) -> u64 {
 fn a_syntax_error_is_500s_until_fixed_without_a_crash_loop() {
     for daemon in [true, false] {
         // Apache starts although the script cannot be compiled.
-        let (srv, script) = server("def application(environ, start_response):\n    return [\n\nx = (\n", daemon, "");
+        let (srv, script) = server(
+            "def application(environ, start_response):\n    return [\n\nx = (\n",
+            daemon,
+            "",
+        );
         let before = daemon.then(|| pid(&srv));
         for _ in 0..3 {
             let resp = srv.get("/b/");
             assert_eq!(resp.status(), 500, "daemon {daemon}: {}", resp.text());
         }
-        srv.wait_for_log_line(&[&format!("WSGI script {script}"), "importing the script failed"], LOG_WAIT);
+        srv.wait_for_log_line(
+            &[
+                &format!("WSGI script {script}"),
+                "importing the script failed",
+            ],
+            LOG_WAIT,
+        );
         srv.wait_for_log_line(&[&format!("File \"{script}\", line 4")], LOG_WAIT);
         srv.wait_for_log("SyntaxError", LOG_WAIT);
         if let Some(before) = before {
@@ -64,7 +82,13 @@ fn a_syntax_error_is_500s_until_fixed_without_a_crash_loop() {
         // Fixing the file is enough.
         std::fs::write(&script, FIXED).unwrap();
         let resp = srv.get("/b/");
-        assert_eq!(resp.status(), 200, "daemon {daemon}: {}\n{}", resp.text(), srv.error_log());
+        assert_eq!(
+            resp.status(),
+            200,
+            "daemon {daemon}: {}\n{}",
+            resp.text(),
+            srv.error_log()
+        );
         assert_eq!(resp.text(), "fixed");
     }
 }
@@ -72,9 +96,16 @@ fn a_syntax_error_is_500s_until_fixed_without_a_crash_loop() {
 #[test]
 fn an_exception_at_import_names_the_file_and_line() {
     for daemon in [true, false] {
-        let (srv, script) = server("import os\n\nraise RuntimeError('boom at import')\n", daemon, "");
+        let (srv, script) = server(
+            "import os\n\nraise RuntimeError('boom at import')\n",
+            daemon,
+            "",
+        );
         assert_eq!(srv.get("/b/").status(), 500);
-        srv.wait_for_log_line(&[&format!("File \"{script}\", line 3, in <module>")], LOG_WAIT);
+        srv.wait_for_log_line(
+            &[&format!("File \"{script}\", line 3, in <module>")],
+            LOG_WAIT,
+        );
         srv.wait_for_log("RuntimeError: boom at import", LOG_WAIT);
         // The other script of the process is unaffected.
         assert_eq!(srv.get("/c/pid").status(), 200);
@@ -86,7 +117,9 @@ fn a_missing_callable_is_named() {
     let (srv, script) = server("app = None\n", true, "");
     assert_eq!(srv.get("/b/").status(), 500);
     srv.wait_for_log(
-        &format!("WSGI script {script} has no 'application' (set callable-object= to use another name)"),
+        &format!(
+            "WSGI script {script} has no 'application' (set callable-object= to use another name)"
+        ),
         LOG_WAIT,
     );
 }
@@ -97,12 +130,21 @@ fn a_request_past_request_timeout_is_504_and_the_process_is_replaced() {
     let before = pid(&srv);
     let started = Instant::now();
     let resp = srv.get("/c/sleep?30");
-    assert_eq!(resp.status(), 504, "after {:?}: {}", started.elapsed(), resp.text());
+    assert_eq!(
+        resp.status(),
+        504,
+        "after {:?}: {}",
+        started.elapsed(),
+        resp.text()
+    );
     assert_eq!(srv.get("/b/").text(), "fixed", "the next request is served");
     let gone = poll_until(Duration::from_secs(10), Duration::from_millis(100), || {
         is_gone(before as u32).then_some(())
     });
-    assert!(gone.is_some(), "process {before}, blocked in Python, still runs");
+    assert!(
+        gone.is_some(),
+        "process {before}, blocked in Python, still runs"
+    );
     assert_ne!(pid(&srv), before);
 }
 
@@ -112,7 +154,10 @@ fn os_exit_in_a_request_is_502_and_the_next_is_served() {
     let before = pid(&srv);
     let resp = srv.get("/c/exit");
     assert_eq!(resp.status(), 502, "{}", resp.text());
-    srv.wait_for_log_line(&["group py", &before.to_string(), "exited with status 3"], LOG_WAIT);
+    srv.wait_for_log_line(
+        &["group py", &before.to_string(), "exited with status 3"],
+        LOG_WAIT,
+    );
     assert_eq!(srv.get("/b/").text(), "fixed");
     assert_ne!(pid(&srv), before);
 }
@@ -147,16 +192,21 @@ fn configtest_refuses_what_cannot_work() {
         t.output
     );
 
-    let t = config_test("RustgiPythonHome @ROOT@/nonexistent\nRustgiScriptAlias / @ROOT@/app/wsgi.py");
+    let t =
+        config_test("RustgiPythonHome @ROOT@/nonexistent\nRustgiScriptAlias / @ROOT@/app/wsgi.py");
     assert!(!t.success, "{}", t.output);
     assert!(t.output.contains("RustgiPythonHome"), "{}", t.output);
 
-    let t = config_test(
-        "RustgiScriptAlias / @ROOT@/app/wsgi.py callable-object=not.a.name",
-    );
+    let t = config_test("RustgiScriptAlias / @ROOT@/app/wsgi.py callable-object=not.a.name");
     assert!(!t.success);
-    assert!(t.output.contains("callable-object=not.a.name"), "{}", t.output);
+    assert!(
+        t.output.contains("callable-object=not.a.name"),
+        "{}",
+        t.output
+    );
 
-    let t = config_test("RustgiScriptAlias / @ROOT@/app/wsgi.py callable-object=app\nRustgiPythonPath @ROOT@/app");
+    let t = config_test(
+        "RustgiScriptAlias / @ROOT@/app/wsgi.py callable-object=app\nRustgiPythonPath @ROOT@/app",
+    );
     assert!(t.success, "{}", t.output);
 }

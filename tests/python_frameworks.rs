@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 fn framework_server(app: &str, embedded: bool) -> TestServer {
     require_daemon();
     let venv = venv();
-    let mut b = TestServer::builder();
+    let b = TestServer::builder();
     let dir = b.root().join(app);
     copy_app(app, &dir);
     let config = if embedded {
@@ -74,7 +74,13 @@ fn hex(bytes: &[u8]) -> String {
 /// What both frameworks' apps answer, the same way.
 fn exercise(srv: &TestServer, what: &str) {
     let resp = srv.get("/hello/world");
-    assert_eq!(resp.status(), 200, "{what}: {}\n{}", resp.text(), srv.error_log());
+    assert_eq!(
+        resp.status(),
+        200,
+        "{what}: {}\n{}",
+        resp.text(),
+        srv.error_log()
+    );
     assert_eq!(resp.text(), "Hello, world!", "{what}");
 
     let resp = srv.send(
@@ -87,11 +93,16 @@ fn exercise(srv: &TestServer, what: &str) {
     assert_eq!(form["name"], "Jürgen", "{what}");
     assert_eq!(form["colors"], serde_json::json!(["red", "blue"]), "{what}");
 
-    let upload: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i * 7 % 256) as u8).collect();
+    let upload: Vec<u8> = (0..5 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 256) as u8)
+        .collect();
     let boundary = "rustgi-test-boundary-8a7d";
     let body = multipart(
         boundary,
-        &[("note", None, b"five megabytes"), ("file", Some("big.bin"), &upload)],
+        &[
+            ("note", None, b"five megabytes"),
+            ("file", Some("big.bin"), &upload),
+        ],
     );
     let resp = srv.send(
         &Request::post("/upload")
@@ -101,7 +112,13 @@ fn exercise(srv: &TestServer, what: &str) {
             )
             .body(body),
     );
-    assert_eq!(resp.status(), 200, "{what} upload: {}\n{}", resp.text(), srv.error_log());
+    assert_eq!(
+        resp.status(),
+        200,
+        "{what} upload: {}\n{}",
+        resp.text(),
+        srv.error_log()
+    );
     let got = resp.json();
     assert_eq!(got["filename"], "big.bin", "{what}");
     assert_eq!(got["size"], upload.len(), "{what}");

@@ -115,7 +115,10 @@ fn environ_is_pep_3333_and_mod_wsgi_shaped() {
         }
         // No Python signal handler: SIGINT is not KeyboardInterrupt's.
         assert!(
-            !env["sigint"].as_str().unwrap().contains("default_int_handler"),
+            !env["sigint"]
+                .as_str()
+                .unwrap()
+                .contains("default_int_handler"),
             "{}",
             env["sigint"]
         );
@@ -223,7 +226,11 @@ fn file_wrapper_starts_at_the_offset_and_honours_the_length() {
 fn close_is_always_called() {
     require_daemon();
     let srv = server(Mode::Daemon);
-    let closed = |srv: &TestServer| ok_json(srv, &Request::get("/v/closed"))["count"].as_u64().unwrap();
+    let closed = |srv: &TestServer| {
+        ok_json(srv, &Request::get("/v/closed"))["count"]
+            .as_u64()
+            .unwrap()
+    };
     let before = closed(&srv);
     assert_eq!(srv.get("/v/close").text(), "ab");
     assert_eq!(closed(&srv), before + 1, "after a full response");
@@ -257,14 +264,21 @@ fn app_errors_are_500s_with_a_traceback_naming_the_script() {
         let resp = srv.get("/v/error");
         assert_eq!(resp.status(), 500, "{mode:?}");
         let log = srv.wait_for_log_line(
-            &[&format!("WSGI script {script}"), "pid", "the app raised an exception"],
+            &[
+                &format!("WSGI script {script}"),
+                "pid",
+                "the app raised an exception",
+            ],
             LOG_WAIT,
         );
         if mode == Mode::Daemon {
             assert!(log.contains("process group 'py'"), "{log}");
         }
         srv.wait_for_log_line(&[&format!("File \"{script}\""), "in app"], LOG_WAIT);
-        srv.wait_for_log("RuntimeError: the conformance app failed on purpose", LOG_WAIT);
+        srv.wait_for_log(
+            "RuntimeError: the conformance app failed on purpose",
+            LOG_WAIT,
+        );
 
         for (target, message) in [
             ("/raw/bad-status", "invalid status \"20 OK\""),
@@ -302,10 +316,17 @@ fn output_and_logging_reach_the_error_log() {
 fn app_threads_run_and_extension_modules_load() {
     both(|mode| {
         let srv = server(mode);
-        let first = ok_json(&srv, &Request::get("/v/threads"))["ticks"].as_u64().unwrap();
+        let first = ok_json(&srv, &Request::get("/v/threads"))["ticks"]
+            .as_u64()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(300));
-        let later = ok_json(&srv, &Request::get("/v/threads"))["ticks"].as_u64().unwrap();
-        assert!(later > first, "{mode:?}: the app's thread stopped ({first} → {later})");
+        let later = ok_json(&srv, &Request::get("/v/threads"))["ticks"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            later > first,
+            "{mode:?}: the app's thread stopped ({first} → {later})"
+        );
 
         let ext = ok_json(&srv, &Request::get("/v/extensions"));
         assert_eq!(ext["sqlite3"], 42, "{mode:?}");

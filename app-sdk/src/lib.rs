@@ -2,7 +2,8 @@
 //!
 //! mod_rustgi runs compiled web apps inside Apache httpd the way mod_wsgi
 //! runs Python apps. An app is a shared library (a `cdylib` crate) that
-//! exports the C ABI of `include/rustgi.h`, described in `docs/abi.md`. This
+//! exports the C ABI of `rustgi.h` (in the `rustgi-abi` crate), described in
+//! `docs/abi.md`. This
 //! crate provides that ABI ([`abi`]), the glue that turns it into safe Rust,
 //! and a small framework in the style of axum:
 //!
@@ -72,8 +73,8 @@ pub use http;
 #[allow(unsafe_code)]
 #[path = "glue.rs"]
 pub mod __glue;
-#[allow(unsafe_code)]
-pub mod abi;
+/// The C ABI's Rust mirror (the `rustgi-abi` crate, shared with the host).
+pub use rustgi_abi as abi;
 mod app;
 mod config;
 mod environ;

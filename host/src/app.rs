@@ -6,8 +6,8 @@ use std::mem::ManuallyDrop;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use app_sdk::abi::{self, RustgiApp, RustgiHostApi, RustgiInit, RustgiRequest};
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW, Symbol};
+use rustgi_abi::{self as abi, RustgiApp, RustgiHostApi, RustgiInit, RustgiRequest};
 
 use crate::pairs::Pairs;
 

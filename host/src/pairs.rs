@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use app_sdk::abi::RustgiPair;
+use rustgi_abi::RustgiPair;
 
 /// Name/value pairs stored in one buffer, each string followed by a NUL.
 #[derive(Debug, Default, Clone)]

@@ -11,8 +11,8 @@
 use std::fmt;
 use std::path::Path;
 
-use app_sdk::abi::ABI_VERSION;
 use object::{Object, ObjectKind, ObjectSection, ObjectSymbol};
+use rustgi_abi::ABI_VERSION;
 
 pub const ENTRY_SYMBOL: &str = "rustgi_app_entry";
 pub const VERSION_SYMBOL: &str = "rustgi_abi_version";

@@ -162,9 +162,7 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAliasSpec, DirectiveErr
 /// A WSGI callable's name: a Python identifier.
 fn python_name(value: &str) -> Result<String, DirectiveError> {
     let mut chars = value.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
+    let valid = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric());
     if valid {
         Ok(value.to_owned())
@@ -413,7 +411,10 @@ mod tests {
         let a = parse_script_alias(&["/", "/srv/app/app.wsgi"]).unwrap();
         assert_eq!((a.callable, a.application_group), (None, None));
         let e = parse_script_alias(&["/", "/srv/app.py", "callable-object=a.b"]).unwrap_err();
-        assert!(e.message.contains("callable-object=a.b: not a Python name"), "{e}");
+        assert!(
+            e.message.contains("callable-object=a.b: not a Python name"),
+            "{e}"
+        );
     }
 
     #[test]

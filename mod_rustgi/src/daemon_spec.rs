@@ -295,7 +295,9 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
         "python-path" => {
             for dir in value.split(':').filter(|d| !d.is_empty()) {
                 if !dir.starts_with('/') {
-                    return Err(format!("python-path={value}: '{dir}' is not an absolute path"));
+                    return Err(format!(
+                        "python-path={value}: '{dir}' is not an absolute path"
+                    ));
                 }
                 spec.python_path.push(dir.to_owned());
             }
@@ -377,7 +379,10 @@ mod tests {
             ),
             ("shop home=relative", "home=relative"),
             ("shop env=novalue", "env=novalue"),
-            ("shop python-home=venv", "python-home=venv: must be an absolute path"),
+            (
+                "shop python-home=venv",
+                "python-home=venv: must be an absolute path",
+            ),
             ("shop python-path=/a:b", "'b' is not an absolute path"),
             ("shop nokey", "'nokey' is not option=value"),
             ("'sh op'", "group name"),

@@ -1,5 +1,5 @@
 //! mod_rustgi: an Apache httpd 2.4 module that serves apps built as shared
-//! libraries against the rustgi ABI (`app-sdk/include/rustgi.h`), and Python
+//! libraries against the rustgi ABI (`abi/include/rustgi.h`), and Python
 //! WSGI scripts through its Python bridge, an app on the same ABI.
 //!
 //! The pure parts (directive parsing, URL matching, the environ, response

@@ -1,14 +1,14 @@
 //! WSGI scripts: a `RustgiScriptAlias` to a `.py` or `.wsgi` file is served
 //! by the Python bridge, an app on the ABI installed beside the module. This
 //! module says which file a script alias loads and with which configuration
-//! (the keys of `app_sdk::abi::python`); nothing else in the host knows
+//! (the keys of `rustgi_abi::python`); nothing else in the host knows
 //! about Python.
 //!
 //! Pure code, but for [`check_python_home`], which reads the home's files.
 
 use std::path::{Path, PathBuf};
 
-use app_sdk::abi::python as key;
+use rustgi_abi::python as key;
 
 use crate::config::{AppConfig, GLOBAL_GROUP, ScriptAliasSpec};
 use crate::daemon_spec::DaemonSpec;
@@ -16,8 +16,7 @@ use crate::daemon_spec::DaemonSpec;
 /// Whether `file` is a WSGI script (by its extension, as mod_wsgi users
 /// name them).
 pub fn is_wsgi_script(file: &Path) -> bool {
-    file.extension()
-        .is_some_and(|e| e == "py" || e == "wsgi")
+    file.extension().is_some_and(|e| e == "py" || e == "wsgi")
 }
 
 /// What a Python app is told about where it runs: its group's shape and the
@@ -132,7 +131,10 @@ pub fn python_home_version(home: &Path) -> Result<String, String> {
         .collect();
     found.sort();
     found.pop().ok_or_else(|| {
-        format!("{} has no lib/pythonX.Y: it is not a Python home", home.display())
+        format!(
+            "{} has no lib/pythonX.Y: it is not a Python home",
+            home.display()
+        )
     })
 }
 
@@ -246,7 +248,10 @@ mod tests {
         let home = venv.to_str().unwrap();
         assert!(check_python_home("python-home=", home, "3.11").is_ok());
         let e = check_python_home("python-home=", home, "3.12").unwrap_err();
-        assert!(e.contains("Python 3.11") && e.contains("built for Python 3.12"), "{e}");
+        assert!(
+            e.contains("Python 3.11") && e.contains("built for Python 3.12"),
+            "{e}"
+        );
 
         let prefix = dir.path().join("prefix");
         std::fs::create_dir_all(prefix.join("lib/python3.9")).unwrap();
@@ -257,6 +262,9 @@ mod tests {
         let e = check_python_home("RustgiPythonHome", "relative", "3.11").unwrap_err();
         assert!(e.contains("absolute"), "{e}");
         let e = check_python_home("RustgiPythonHome", "/nonexistent/venv", "3.11").unwrap_err();
-        assert!(e.contains("RustgiPythonHome") && e.contains("/nonexistent/venv"), "{e}");
+        assert!(
+            e.contains("RustgiPythonHome") && e.contains("/nonexistent/venv"),
+            "{e}"
+        );
     }
 }

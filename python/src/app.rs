@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use app_sdk::abi::{self, RustgiRequest};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
+use rustgi_abi::{self as abi, RustgiRequest};
 
 use crate::bootstrap;
 use crate::cpython;
@@ -105,7 +105,11 @@ impl WsgiApp {
                 Ok(result) => {
                     let sent = self.send(py, &exchange, &result, &log);
                     let closed = self.close(py, &result, &log);
-                    if matches!(closed, Outcome::Failed) { closed } else { sent }
+                    if matches!(closed, Outcome::Failed) {
+                        closed
+                    } else {
+                        sent
+                    }
                 }
                 Err(e) => {
                     self.report(py, "the app raised an exception", &e, &log);
@@ -153,7 +157,10 @@ impl WsgiApp {
                 }
             };
             let Ok(bytes) = item.cast::<PyBytes>() else {
-                let kind = item.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string());
+                let kind = item
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string());
                 self.report_message(
                     &format!("the app yielded a {kind}, and a WSGI body is made of bytes"),
                     log,
@@ -195,9 +202,9 @@ impl WsgiApp {
         };
         let mut buf = vec![0u8; wrapper.block_size.clamp(64 << 10, 1 << 20)];
         loop {
-            let want = exchange
-                .remaining()
-                .map_or(buf.len(), |r| buf.len().min(usize::try_from(r).unwrap_or(usize::MAX)));
+            let want = exchange.remaining().map_or(buf.len(), |r| {
+                buf.len().min(usize::try_from(r).unwrap_or(usize::MAX))
+            });
             if want == 0 {
                 break;
             }
@@ -274,7 +281,10 @@ impl WsgiApp {
     /// Logs an exception: the headline, then the traceback line by line.
     fn report(&self, py: Python<'_>, what: &str, error: &PyErr, log: &dyn Fn(i32, &str)) {
         if error.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
-            log(abi::LOG_ERR, &self.headline(&format!("{what}: SystemExit, ignored")));
+            log(
+                abi::LOG_ERR,
+                &self.headline(&format!("{what}: SystemExit, ignored")),
+            );
         } else {
             log(abi::LOG_ERR, &self.headline(&format!("{what}:")));
         }

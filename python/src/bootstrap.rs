@@ -4,10 +4,10 @@
 
 use std::ffi::CString;
 
-use app_sdk::abi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyModule};
+use rustgi_abi as abi;
 
 use crate::logging::{LogStream, log};
 use crate::settings::Settings;

@@ -33,7 +33,7 @@ pub fn start(settings: &Settings) -> Result<(), String> {
         return match outcome {
             Ok(home) if *home != settings.home => {
                 crate::host::process_log(
-                    app_sdk::abi::LOG_WARNING,
+                    rustgi_abi::LOG_WARNING,
                     &format!(
                         "WSGI script {}: python-home {} is not used: this process's Python \
                          started with {}",
@@ -77,8 +77,12 @@ fn make_libpython_global() -> Result<(), String> {
     };
     // SAFETY: RTLD_NOLOAD only changes the flags of the library already
     // loaded (it loads nothing new and runs no constructor).
-    let handle =
-        unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL | libc::RTLD_NOLOAD) };
+    let handle = unsafe {
+        libc::dlopen(
+            path.as_ptr(),
+            libc::RTLD_NOW | libc::RTLD_GLOBAL | libc::RTLD_NOLOAD,
+        )
+    };
     if handle.is_null() {
         return Err(format!(
             "cannot make {} global: extension modules may fail to load",
@@ -142,7 +146,7 @@ fn initialize(home: Option<&Path>) -> Result<(), String> {
         return Err("another Python is already running in this process".into());
     }
     if let Err(e) = make_libpython_global() {
-        crate::host::process_log(app_sdk::abi::LOG_WARNING, &e);
+        crate::host::process_log(rustgi_abi::LOG_WARNING, &e);
     }
     let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::uninit();
     let config = config.as_mut_ptr();
@@ -168,14 +172,22 @@ fn initialize(home: Option<&Path>) -> Result<(), String> {
                         &raw mut (*config).program_name,
                         python.as_os_str().as_bytes(),
                     )?,
-                    None => set_string(config, &raw mut (*config).home, home.as_os_str().as_bytes())?,
+                    None => {
+                        set_string(config, &raw mut (*config).home, home.as_os_str().as_bytes())?
+                    }
                 }
             }
-            check(ffi::Py_InitializeFromConfig(config), "Py_InitializeFromConfig")
+            check(
+                ffi::Py_InitializeFromConfig(config),
+                "Py_InitializeFromConfig",
+            )
         })();
         ffi::PyConfig_Clear(config);
         configured.map_err(|e| match home {
-            Some(home) => format!("cannot start Python {BUILT_FOR} with python-home {}: {e}", home.display()),
+            Some(home) => format!(
+                "cannot start Python {BUILT_FOR} with python-home {}: {e}",
+                home.display()
+            ),
             None => format!("cannot start Python {BUILT_FOR}: {e}"),
         })?;
         // The initialising thread holds the GIL and keeps its thread state.

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, ThreadId};
 
-use app_sdk::abi::{self, RustgiHostApi, RustgiPair, RustgiRequest};
+use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair, RustgiRequest};
 
 /// Why a host call did not happen or failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,11 @@ impl RequestHost {
     }
 
     /// Sets the status and the headers.
-    pub fn start_response(&self, status: u16, headers: &[(Vec<u8>, Vec<u8>)]) -> Result<(), HostError> {
+    pub fn start_response(
+        &self,
+        status: u16,
+        headers: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(), HostError> {
         let api = self.api()?;
         let pairs: Vec<RustgiPair> = headers
             .iter()
@@ -120,7 +124,9 @@ impl RequestHost {
     pub fn log(&self, level: i32, message: &str) {
         match self.api() {
             // SAFETY: message is readable for its length.
-            Ok(api) => unsafe { (api.log)(self.ctx, level, message.as_ptr().cast(), message.len()) },
+            Ok(api) => unsafe {
+                (api.log)(self.ctx, level, message.as_ptr().cast(), message.len())
+            },
             Err(_) => process_log(level, message),
         }
     }

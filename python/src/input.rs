@@ -110,7 +110,10 @@ impl Input {
         loop {
             let unread = state.unread();
             let cap = size.map_or(unread.len(), |s| s.min(unread.len()));
-            if let Some(i) = unread[searched.min(cap)..cap].iter().position(|&b| b == b'\n') {
+            if let Some(i) = unread[searched.min(cap)..cap]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
                 let n = searched.min(cap) + i + 1;
                 return Ok(state.take(n));
             }

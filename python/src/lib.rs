@@ -3,7 +3,7 @@
 //!
 //! mod_rustgi maps a `.py` or `.wsgi` script to this library and passes the
 //! script, its callable and the Python settings as the app's configuration
-//! (`app_sdk::abi::python`). Each script is one app instance; all of a
+//! (`rustgi_abi::python`). Each script is one app instance; all of a
 //! process's scripts share its one interpreter, started by the first
 //! instance in the process that serves them (never in Apache's parent).
 //!
@@ -25,7 +25,7 @@ use std::ffi::{c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use app_sdk::abi::{self, RustgiApp, RustgiInit, RustgiPair, RustgiRequest};
+use rustgi_abi::{self as abi, RustgiApp, RustgiInit, RustgiPair, RustgiRequest};
 
 use crate::app::WsgiApp;
 use crate::settings::Settings;
@@ -36,7 +36,7 @@ use crate::settings::Settings;
 pub static rustgi_abi_version: u32 = abi::ABI_VERSION;
 
 /// The `major.minor` of the Python the bridge embeds, NUL-terminated
-/// (`app_sdk::abi::python::VERSION_SYMBOL`).
+/// (`rustgi_abi::python::VERSION_SYMBOL`).
 #[unsafe(no_mangle)]
 #[allow(non_upper_case_globals)]
 pub static rustgi_python_version: [u8; 16] = padded(cpython::BUILT_FOR);
@@ -81,7 +81,10 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// # Safety
 /// `ptr` points to `len` pairs whose strings stay valid while the result
 /// is used (the ABI's guarantee during the call that received them).
-unsafe fn pairs<'a>(ptr: *const RustgiPair, len: usize) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+unsafe fn pairs<'a>(
+    ptr: *const RustgiPair,
+    len: usize,
+) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
     let pairs: &'a [RustgiPair] = if ptr.is_null() || len == 0 {
         &[]
     } else {
@@ -89,7 +92,9 @@ unsafe fn pairs<'a>(ptr: *const RustgiPair, len: usize) -> impl Iterator<Item = 
         unsafe { std::slice::from_raw_parts(ptr, len) }
     };
     // SAFETY: as the caller promises, for each string.
-    pairs.iter().map(|p| unsafe { (p.name.as_bytes(), p.value.as_bytes()) })
+    pairs
+        .iter()
+        .map(|p| unsafe { (p.name.as_bytes(), p.value.as_bytes()) })
 }
 
 /// Writes `message` into init's error buffer, truncated and NUL-terminated.
@@ -156,7 +161,10 @@ unsafe extern "C" fn handle(instance: *mut c_void, request: *const RustgiRequest
         app.handle(request, variables)
     }))
     .unwrap_or_else(|_| {
-        host::process_log(abi::LOG_CRIT, "the Python bridge panicked serving a request");
+        host::process_log(
+            abi::LOG_CRIT,
+            "the Python bridge panicked serving a request",
+        );
         abi::ERROR
     })
 }
@@ -175,7 +183,10 @@ unsafe extern "C" fn shutdown(instance: *mut c_void) {
             if last && let Err(e) = bootstrap::run_exit_functions(py) {
                 host::process_log(
                     abi::LOG_ERR,
-                    &format!("an atexit function failed: {}", bootstrap::traceback(py, &e)),
+                    &format!(
+                        "an atexit function failed: {}",
+                        bootstrap::traceback(py, &e)
+                    ),
                 );
             }
         });

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use app_sdk::abi;
 use pyo3::prelude::*;
+use rustgi_abi as abi;
 
 use crate::host::{RequestHost, process_log};
 
@@ -117,7 +117,10 @@ impl LogStream {
         let unsupported = py.import("io")?.getattr("UnsupportedOperation")?;
         Err(PyErr::from_type(
             unsupported.cast_into()?,
-            format!("{} goes to the error log and has no file descriptor", self.name),
+            format!(
+                "{} goes to the error log and has no file descriptor",
+                self.name
+            ),
         ))
     }
 

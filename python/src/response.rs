@@ -21,7 +21,11 @@ pub fn parse_status(status: &str) -> Result<u16, String> {
         && bytes[..3].iter().all(u8::is_ascii_digit)
         && (bytes.len() == 3 || bytes[3] == b' ')
         && !status.chars().any(char::is_control);
-    let code: u16 = if valid { status[..3].parse().unwrap_or(0) } else { 0 };
+    let code: u16 = if valid {
+        status[..3].parse().unwrap_or(0)
+    } else {
+        0
+    };
     if (200..=599).contains(&code) {
         Ok(code)
     } else {
@@ -98,12 +102,7 @@ impl Exchange {
     }
 
     /// Records `start_response`'s status and headers.
-    fn set_head(
-        &self,
-        status: u16,
-        headers: Vec<(Vec<u8>, Vec<u8>)>,
-        content_length: Option<u64>,
-    ) {
+    fn set_head(&self, status: u16, headers: Vec<(Vec<u8>, Vec<u8>)>, content_length: Option<u64>) {
         let mut head = self.head();
         head.status = Some(status);
         head.headers = headers;
@@ -340,7 +339,17 @@ mod tests {
         assert_eq!(parse_status("200 OK"), Ok(200));
         assert_eq!(parse_status("404 Not Found"), Ok(404));
         assert_eq!(parse_status("599"), Ok(599));
-        for bad in ["", "20", "OK 200", "200OK", "099 x", "600 x", "1000 x", "200 OK\r\nX: y", "abc"] {
+        for bad in [
+            "",
+            "20",
+            "OK 200",
+            "200OK",
+            "099 x",
+            "600 x",
+            "1000 x",
+            "200 OK\r\nX: y",
+            "abc",
+        ] {
             let e = parse_status(bad).unwrap_err();
             assert!(e.contains("invalid status"), "{bad:?}: {e}");
         }
@@ -350,14 +359,25 @@ mod tests {
     fn headers_are_latin1_without_line_breaks() {
         assert_eq!(
             encode_header("Content-Type", "text/plain; charset=é").unwrap(),
-            (b"Content-Type".to_vec(), b"text/plain; charset=\xe9".to_vec())
+            (
+                b"Content-Type".to_vec(),
+                b"text/plain; charset=\xe9".to_vec()
+            )
         );
         let e = encode_header("X-A", "a\r\nSet-Cookie: x").unwrap_err();
         assert!(e.contains("line break"), "{e}");
         assert!(encode_header("X-A", "a\nb").is_err());
         assert!(encode_header("X-A", "a\0b").is_err());
-        assert!(encode_header("X A", "1").unwrap_err().contains("invalid header name"));
+        assert!(
+            encode_header("X A", "1")
+                .unwrap_err()
+                .contains("invalid header name")
+        );
         assert!(encode_header("", "1").is_err());
-        assert!(encode_header("X-A", "€").unwrap_err().contains("ISO-8859-1"));
+        assert!(
+            encode_header("X-A", "€")
+                .unwrap_err()
+                .contains("ISO-8859-1")
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! What the bridge is told about the script it serves: the `init`
-//! configuration mod_rustgi gives it (the keys of `app_sdk::abi::python`).
+//! configuration mod_rustgi gives it (the keys of `rustgi_abi::python`).
 //! Pure code.
 
 use std::path::PathBuf;
 
-use app_sdk::abi::python as key;
+use rustgi_abi::python as key;
 
 /// The callable looked up in a script when none is named.
 pub const DEFAULT_CALLABLE: &str = "application";
@@ -91,9 +91,7 @@ fn flag(name: &str, value: &str) -> Result<bool, String> {
 /// A callable's name: a Python identifier.
 fn identifier(value: &str) -> Result<String, String> {
     let mut chars = value.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
+    let valid = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric());
     if valid {
         Ok(value.to_owned())

@@ -49,7 +49,13 @@ pub fn venv() -> &'static Path {
         let _ = fs::remove_dir_all(&building);
         let building_str = building.to_str().expect("UTF-8 target path");
         run(Path::new("/usr/bin/python3"), &["-m", "venv", building_str]);
-        let mut args = vec!["-m", "pip", "install", "--quiet", "--disable-pip-version-check"];
+        let mut args = vec![
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ];
         args.extend(PACKAGES);
         run(&building.join("bin/python3"), &args);
         fs::write(building.join(".rustgi-packages"), &wanted).expect("write the venv's stamp");

@@ -11,7 +11,7 @@ use std::ffi::{c_char, c_void};
 use std::panic::{self, AssertUnwindSafe};
 use std::thread::{self, ThreadId};
 
-use app_sdk::abi::{self, RustgiHostApi, RustgiPair};
+use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair};
 
 use super::log;
 use super::request::Conversation;

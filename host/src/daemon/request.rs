@@ -19,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app_sdk::abi;
+use rustgi_abi as abi;
 
 use super::acceptance::Armed;
 use super::log;

@@ -13,8 +13,8 @@ use super::module::server_conf_mut;
 use super::python;
 use super::{c_bytes, guard, pool_str};
 use crate::app_file;
-use crate::wsgi_script;
 use crate::config::{self, DirConfig, DirectiveError, ScriptAlias};
+use crate::wsgi_script;
 
 /// Apache's table of directives, ended by a zeroed record.
 #[repr(transparent)]
@@ -215,8 +215,9 @@ unsafe extern "C" fn script_alias(
                 args.push(text(name, c_bytes(option))?);
             }
             let spec = config::parse_script_alias(&args)?;
-            let unusable =
-                |e: String| DirectiveError::new(name, format!("cannot use {}: {e}", spec.file.display()));
+            let unusable = |e: String| {
+                DirectiveError::new(name, format!("cannot use {}: {e}", spec.file.display()))
+            };
             if wsgi_script::is_wsgi_script(&spec.file) {
                 // The script is imported later, by the process that serves
                 // it: no Python runs here. Its readability by the group's
@@ -393,10 +394,16 @@ unsafe extern "C" fn script_reloading(
 ///
 /// # Safety
 /// `cmd` is live.
-unsafe fn main_server_only(cmd: *mut sys::cmd_parms, name: &'static str) -> Result<(), DirectiveError> {
+unsafe fn main_server_only(
+    cmd: *mut sys::cmd_parms,
+    name: &'static str,
+) -> Result<(), DirectiveError> {
     // SAFETY: cmd->server is the server being configured.
     if unsafe { (*(*cmd).server).is_virtual } != 0 {
-        return Err(DirectiveError::new(name, "is not allowed inside <VirtualHost>"));
+        return Err(DirectiveError::new(
+            name,
+            "is not allowed inside <VirtualHost>",
+        ));
     }
     Ok(())
 }

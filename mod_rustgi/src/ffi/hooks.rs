@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
 
 use apache_sys as sys;
-use app_sdk::abi::{self, RustgiRequest};
+use rustgi_abi::{self as abi, RustgiRequest};
 
 use rustgi_host::pairs::Pairs;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use apache_sys as sys;
-use app_sdk::abi::python::VERSION_SYMBOL;
+use rustgi_abi::python::VERSION_SYMBOL;
 
 use super::daemon::supervisor::module_dir;
 use crate::app_file;
@@ -53,7 +53,10 @@ pub fn app_for<'a>(
     place: impl FnOnce() -> PythonPlace,
 ) -> (&'a Path, AppConfig) {
     if wsgi_script::is_wsgi_script(&alias.file) {
-        (bridge_path(), wsgi_script::init_config(base, alias, &place()))
+        (
+            bridge_path(),
+            wsgi_script::init_config(base, alias, &place()),
+        )
     } else {
         (&alias.file, base.clone())
     }
@@ -63,6 +66,7 @@ pub fn app_for<'a>(
 pub fn mpm_is_threaded() -> bool {
     let mut threaded: std::ffi::c_int = 0;
     // SAFETY: ap_mpm_query writes one int for AP_MPMQ_IS_THREADED.
-    let rc = unsafe { sys::ap_mpm_query(sys::AP_MPMQ_IS_THREADED as std::ffi::c_int, &mut threaded) };
+    let rc =
+        unsafe { sys::ap_mpm_query(sys::AP_MPMQ_IS_THREADED as std::ffi::c_int, &mut threaded) };
     rc == sys::APR_SUCCESS as i32 && threaded != sys::AP_MPMQ_NOT_SUPPORTED as std::ffi::c_int
 }

@@ -11,7 +11,7 @@ use std::io::{self, IoSlice};
 use std::thread::{self, ThreadId};
 
 use apache_sys as sys;
-use app_sdk::abi::{self, RustgiHostApi, RustgiPair};
+use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair};
 
 use super::{c_bytes, guard, log, pool_str};
 use crate::response_head::{self, HeaderKind};

@@ -388,18 +388,18 @@ fn exchange(
             Frame::Head(head) => {
                 if state.start_response(head.status, &head.headers.abi_pairs()) != 0 {
                     // Refused (logged): the response is a 500; stop listening.
-                    return done(state.finish(app_sdk::abi::ERROR));
+                    return done(state.finish(rustgi_abi::ERROR));
                 }
                 phase = Phase::Responding;
             }
             Frame::Data(bytes) => {
                 if state.write(bytes) != 0 {
-                    return done(state.finish(app_sdk::abi::ERROR));
+                    return done(state.finish(rustgi_abi::ERROR));
                 }
             }
             Frame::Flush => {
                 if state.flush() != 0 {
-                    return done(state.finish(app_sdk::abi::ERROR));
+                    return done(state.finish(rustgi_abi::ERROR));
                 }
             }
             // SAFETY: r is the live request of this thread.
@@ -416,9 +416,9 @@ fn exchange(
             },
             Frame::End(outcome) => {
                 let rc = if outcome == protocol::Outcome::Ok {
-                    app_sdk::abi::OK
+                    rustgi_abi::OK
                 } else {
-                    app_sdk::abi::ERROR
+                    rustgi_abi::ERROR
                 };
                 let status = state.finish(rc);
                 return Exchange::Done {

@@ -24,12 +24,12 @@ use crate::config::ProcessGroup;
 use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
 use crate::daemon_wait::Timeouts;
-use crate::ffi::python;
-use crate::wsgi_script::PythonPlace;
 use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
+use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
 use crate::status::{self, GroupFile, Restart};
 use crate::users;
+use crate::wsgi_script::PythonPlace;
 
 /// What an Apache child needs to reach a group; set in the parent before the
 /// children are forked, read-only in them.
@@ -174,8 +174,9 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                 if !visible {
                     continue;
                 }
-                let (file, init_config) =
-                    python::app_for(&alias.spec, &dir.app_config, || PythonPlace::daemon(&d.spec));
+                let (file, init_config) = python::app_for(&alias.spec, &dir.app_config, || {
+                    PythonPlace::daemon(&d.spec)
+                });
                 let file = file.to_string_lossy().into_owned();
                 if !d.allowed.contains(&file) {
                     d.allowed.push(file.clone());

@@ -1,6 +1,6 @@
 /*
  * The layout of the structs in rustgi.h and the values of its constants, as
- * the C compiler sees them. The unit tests of src/abi.rs compare this table
+ * the C compiler sees them. The unit tests of src/lib.rs compare this table
  * with the Rust mirror, so the two cannot drift apart unnoticed.
  */
 #include <stddef.h>

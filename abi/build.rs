@@ -1,5 +1,5 @@
 //! Compiles `src/abi_layout.c`, which records the layout of the C structs in
-//! `include/rustgi.h`, so that the unit tests in `src/abi.rs` can compare it
+//! `include/rustgi.h`, so that the unit tests in `src/lib.rs` can compare it
 //! with the Rust mirror. Only the tests reference its symbols, so the linker
 //! leaves it out of every app and of the host.
 

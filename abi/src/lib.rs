@@ -1,7 +1,9 @@
 //! The Rust mirror of `include/rustgi.h`, the app ABI, version 1.
 //!
 //! Both sides of the ABI use these types: apps (through the glue that
-//! [`export_app!`](crate::export_app) generates) and the host, `mod_rustgi`.
+//! app-sdk's `export_app!` generates, or written by hand, as the Python
+//! bridge is) and the host, `mod_rustgi`. app-sdk re-exports this crate as
+//! `app_sdk::abi`.
 //! The layout of every struct is checked against the C header by a unit test
 //! that compiles `src/abi_layout.c` with the C compiler.
 //!
@@ -119,7 +121,7 @@ impl RustgiStr {
     /// `bytes` is alive and unchanged. No NUL is added.
     ///
     /// ```
-    /// use app_sdk::abi::RustgiStr;
+    /// use rustgi_abi::RustgiStr;
     ///
     /// let s = RustgiStr::from_bytes(b"GET");
     /// assert_eq!(s.len, 3);
