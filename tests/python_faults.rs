@@ -210,3 +210,41 @@ fn configtest_refuses_what_cannot_work() {
     );
     assert!(t.success, "{}", t.output);
 }
+
+/// A script the group's user cannot read is refused by `apache2 -t` (which
+/// runs as root, so only the permission bits can tell).
+#[test]
+fn configtest_refuses_a_script_the_group_cannot_read() {
+    if !common::running_as_root() {
+        common::daemon::skip(
+            "configtest_refuses_a_script_the_group_cannot_read",
+            "only root switches users",
+        );
+        return;
+    }
+    let unreadable = |config: &str| {
+        let mut b = TestServer::builder();
+        let script = b.add_file("app/private.py", FIXED);
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let t = b.config(config).config_test();
+        assert!(!t.success, "{}", t.output);
+        assert!(
+            t.output.contains("user nobody cannot read") && t.output.contains("private.py"),
+            "{}",
+            t.output
+        );
+        t.output
+    };
+    let output = unreadable(
+        "RustgiDaemonProcess py user=nobody\n\
+         RustgiScriptAlias / @ROOT@/app/private.py process-group=py",
+    );
+    assert!(
+        output.contains("cannot be imported by its process group py"),
+        "{output}"
+    );
+    // Embedded, Apache's User (nobody) is the one that must read it.
+    let output = unreadable("RustgiScriptAlias / @ROOT@/app/private.py");
+    assert!(output.contains("process group %{GLOBAL}"), "{output}");
+}

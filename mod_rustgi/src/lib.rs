@@ -6,6 +6,7 @@
 //! checks, app file inspection) are ordinary modules with unit tests; `ffi`
 //! is the thin layer that Apache calls, and the only one with `unsafe`.
 
+pub mod access;
 pub mod alias;
 pub mod app_file;
 pub mod config;

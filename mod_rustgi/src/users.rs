@@ -52,6 +52,25 @@ pub fn user_by_uid(uid: u32) -> Option<Account> {
     (rc == 0 && !result.is_null()).then(|| account(&pwd))
 }
 
+/// The groups `account` is in: `gid` (the one it runs with) and its
+/// supplementary groups.
+pub fn groups_of(account: &Account, gid: u32) -> Vec<u32> {
+    let mut groups = vec![gid];
+    let Ok(name) = CString::new(account.name.as_str()) else {
+        return groups;
+    };
+    let mut list: Vec<libc::gid_t> = vec![0; 256];
+    let mut count = list.len() as libc::c_int;
+    // SAFETY: name is NUL-terminated; list holds count entries, and
+    // getgrouplist writes at most count of them (it updates count).
+    let rc = unsafe { libc::getgrouplist(name.as_ptr(), gid, list.as_mut_ptr(), &mut count) };
+    if rc >= 0 {
+        list.truncate(usize::try_from(count).unwrap_or(0));
+        groups.extend(list.into_iter().filter(|g| *g != gid));
+    }
+    groups
+}
+
 /// The gid of the group named `name` (or `#GID`).
 pub fn group(name: &str) -> Result<u32, String> {
     let not_found = || format!("group '{name}' does not exist");

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use apache_sys as sys;
 
 use super::spawn::{LISTEN_FD, SpawnPlan};
+use crate::access::{Who, readable_by};
 use crate::config::ProcessGroup;
 use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
@@ -29,7 +30,7 @@ use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
 use crate::status::{self, GroupFile, Restart};
 use crate::users;
-use crate::wsgi_script::PythonPlace;
+use crate::wsgi_script::{PythonPlace, is_wsgi_script};
 
 /// What an Apache child needs to reach a group; set in the parent before the
 /// children are forked, read-only in them.
@@ -293,9 +294,65 @@ unsafe fn ap_unixd_gid() -> u32 {
 /// Checks the groups at configuration time (`apache2 -t` included): names,
 /// users and references. An error names the directive and the cause.
 pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
-    for group in defined_groups(main)? {
+    let defined = defined_groups(main)?;
+    for group in &defined {
         identity(&group.spec)
             .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
+    }
+    check_scripts(main, &defined)
+}
+
+/// Each WSGI script must be readable by the user that imports it: its
+/// daemon group's, or Apache's `User` when it runs embedded. Only root
+/// switches users; otherwise every process runs as this one.
+fn check_scripts(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    for s in servers(main) {
+        // SAFETY: s is a live server; its configs were made by this module.
+        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
+        for alias in conf.aliases.iter().filter(|a| is_wsgi_script(&a.spec.file)) {
+            let group = alias
+                .spec
+                .process_group
+                .as_ref()
+                .or(dir.process_group.as_ref());
+            let (account, gid) = match group {
+                Some(ProcessGroup::Daemon(name)) => {
+                    let Some(d) = defined.iter().find(|d| d.spec.name == *name) else {
+                        continue;
+                    };
+                    match identity(&d.spec)? {
+                        Some(Identity { account, gid }) => (account, gid),
+                        None => continue,
+                    }
+                }
+                _ => {
+                    // SAFETY: mod_unixd's configuration is read (see identity).
+                    let (uid, gid) = unsafe { (ap_user(), ap_unixd_gid()) };
+                    let Some(account) = users::user_by_uid(uid) else {
+                        continue;
+                    };
+                    (account, gid)
+                }
+            };
+            let who = Who {
+                name: account.name.clone(),
+                uid: account.uid,
+                gids: users::groups_of(&account, gid),
+            };
+            readable_by(&alias.spec.file, &who).map_err(|e| {
+                format!(
+                    "RustgiScriptAlias on {}: the WSGI script {} cannot be imported by its \
+                     process group {}: {e}",
+                    alias.defined_at,
+                    alias.spec.file.display(),
+                    group.map_or(crate::config::GLOBAL_GROUP, ProcessGroup::name)
+                )
+            })?;
+        }
     }
     Ok(())
 }
