@@ -253,3 +253,37 @@ fn fifteen_watt_readme_configuration_renamed() {
     assert_eq!(resp.status(), 200, "{}", resp.text());
     assert_eq!(resp.text(), "Hello World, id = 42 what = \"machWas\"");
 }
+
+/// A mod_wsgi configuration, the README's, becomes mod_rustgi's by
+/// renaming its directives: `WSGI…` → `Rustgi…`, options kept.
+#[test]
+fn a_mod_wsgi_configuration_renamed_serves() {
+    require_daemon();
+    let venv = venv();
+    let b = TestServer::builder();
+    let site = b.root().join("site");
+    copy_app("flask_app", &site);
+    let mod_wsgi = format!(
+        "WSGISocketPrefix run/wsgi\n\
+         WSGIPythonHome {venv}\n\
+         WSGIScriptReloading On\n\
+         WSGIDaemonProcess shop processes=2 threads=15 display-name=%{{GROUP}} \
+         python-home={venv} python-path={site} home={site} \
+         lang=C.UTF-8 locale=C.UTF-8 maximum-requests=10000 inactivity-timeout=300\n\
+         WSGIProcessGroup shop\n\
+         WSGIScriptAlias / {site}/wsgi.py process-group=shop application-group=%{{GLOBAL}}\n\
+         <Directory {site}>\n    Require all granted\n</Directory>",
+        venv = venv.display(),
+        site = site.display()
+    );
+    let srv = b.config(&mod_wsgi.replace("WSGI", "Rustgi")).start();
+    let resp = srv.get("/hello/apache");
+    assert_eq!(resp.status(), 200, "{}\n{}", resp.text(), srv.error_log());
+    assert_eq!(resp.text(), "Hello, apache!");
+    // The relative socket prefix is under ServerRoot, as mod_wsgi has it.
+    assert!(
+        srv.root().join("run/wsgi/shop.sock").exists(),
+        "no socket in {}/run/wsgi",
+        srv.root().display()
+    );
+}

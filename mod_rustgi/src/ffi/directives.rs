@@ -14,6 +14,7 @@ use super::python;
 use super::{c_bytes, guard, pool_str};
 use crate::app_file;
 use crate::config::{self, DirConfig, DirectiveError, ScriptAlias};
+use crate::daemon_spec::split_words;
 use crate::wsgi_script;
 
 /// Apache's table of directives, ended by a zeroed record.
@@ -63,11 +64,11 @@ pub static COMMANDS: Commands = Commands([
     command(
         c"RustgiScriptAlias",
         sys::cmd_func {
-            take3: Some(script_alias),
+            raw_args: Some(script_alias),
         },
         SERVER,
-        sys::cmd_how_TAKE23,
-        c"URL-PATH FILE.so|SCRIPT.py [process-group=NAME] [callable-object=NAME]: serve URL-PATH \
+        sys::cmd_how_RAW_ARGS,
+        c"URL-PATH FILE.so|SCRIPT.py [option=value ...]: serve URL-PATH \
            with the app in FILE.so, or the WSGI app in SCRIPT.py or SCRIPT.wsgi",
     ),
     command(
@@ -113,7 +114,7 @@ pub static COMMANDS: Commands = Commands([
         },
         SERVER,
         sys::cmd_how_TAKE1,
-        c"DIR: where the daemon groups' sockets live (default: Apache's runtime directory/rustgi)",
+        c"DIR: where the daemon groups' sockets live, relative to ServerRoot unless absolute (default: Apache's runtime directory/rustgi)",
     ),
     command(
         c"RustgiRestrictEmbedded",
@@ -201,19 +202,16 @@ unsafe fn location(cmd: *const sys::cmd_parms) -> String {
 unsafe extern "C" fn script_alias(
     cmd: *mut sys::cmd_parms,
     _mconfig: *mut c_void,
-    url: *const c_char,
-    file: *const c_char,
-    option: *const c_char,
+    args: *const c_char,
 ) -> *const c_char {
     let name = config::SCRIPT_ALIAS;
-    // SAFETY: Apache passes its live cmd_parms and NUL-terminated arguments;
-    // the third is NULL when absent.
+    // SAFETY: Apache passes its live cmd_parms and the NUL-terminated rest
+    // of the line.
     unsafe {
         run(cmd, name, || {
-            let mut args = vec![text(name, c_bytes(url))?, text(name, c_bytes(file))?];
-            if !option.is_null() {
-                args.push(text(name, c_bytes(option))?);
-            }
+            let words = split_words(text(name, c_bytes(args))?)
+                .map_err(|e| DirectiveError::new(name, e))?;
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
             let spec = config::parse_script_alias(&args)?;
             let unusable = |e: String| {
                 DirectiveError::new(name, format!("cannot use {}: {e}", spec.file.display()))
@@ -346,12 +344,16 @@ unsafe extern "C" fn socket_prefix(
                 ));
             }
             let dir = text(NAME, c_bytes(value))?;
-            if !dir.starts_with('/') {
+            // A relative path is relative to ServerRoot, as with
+            // WSGISocketPrefix.
+            let resolved = sys::ap_server_root_relative((*cmd).pool, value);
+            if resolved.is_null() {
                 return Err(DirectiveError::new(
                     NAME,
-                    format!("'{dir}' is not an absolute path"),
+                    format!("'{dir}' is not a valid path"),
                 ));
             }
+            let dir = text(NAME, c_bytes(resolved))?;
             server_conf_mut((*cmd).server).socket_prefix = Some(dir.to_owned());
             Ok(())
         })
