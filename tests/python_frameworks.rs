@@ -167,7 +167,12 @@ fn exercise(srv: &TestServer, what: &str) {
 
 #[test]
 fn flask_in_a_daemon_group() {
-    exercise(&framework_server("flask_app", false), "Flask");
+    let srv = framework_server("flask_app", false);
+    exercise(&srv, "Flask");
+    // A C extension module from the venv loads (MarkupSafe's, for Jinja2).
+    let resp = srv.get("/speedups");
+    assert_eq!(resp.status(), 200, "{}\n{}", resp.text(), srv.error_log());
+    assert!(resp.text().ends_with(".so"), "{}", resp.text());
 }
 
 #[test]
@@ -177,7 +182,11 @@ fn poorwsgi_in_a_daemon_group() {
 
 #[test]
 fn flask_embedded() {
-    exercise(&framework_server("flask_app", true), "Flask embedded");
+    let srv = framework_server("flask_app", true);
+    exercise(&srv, "Flask embedded");
+    let resp = srv.get("/speedups");
+    assert_eq!(resp.status(), 200, "{}\n{}", resp.text(), srv.error_log());
+    assert!(resp.text().ends_with(".so"), "{}", resp.text());
 }
 
 /// 15Watt_Wsgi's README deploys with this, for development: a new process

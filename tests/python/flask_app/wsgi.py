@@ -47,4 +47,11 @@ def count():
     return str(session["n"])
 
 
+@app.get("/speedups")
+def speedups():
+    # MarkupSafe's C extension, from the venv: it needs libpython's symbols.
+    from markupsafe import _speedups
+    return _speedups.__file__
+
+
 application = app
