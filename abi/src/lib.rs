@@ -320,6 +320,21 @@ pub mod python {
     pub const MULTIPROCESS: &str = "rustgi.python.multiprocess";
     /// `1` when a process serves one request only (`maximum-requests=1`).
     pub const RUN_ONCE: &str = "rustgi.python.run_once";
+
+    /// Whether `name` can name a WSGI callable: a Python identifier.
+    ///
+    /// ```
+    /// use rustgi_abi::python::is_callable_name;
+    ///
+    /// assert!(is_callable_name("application"));
+    /// assert!(is_callable_name("_app2"));
+    /// assert!(!is_callable_name("app.wsgi") && !is_callable_name("2app"));
+    /// ```
+    pub fn is_callable_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+            && chars.all(|c| c == '_' || c.is_alphanumeric())
+    }
 }
 
 #[cfg(test)]

@@ -161,10 +161,7 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAliasSpec, DirectiveErr
 
 /// A WSGI callable's name: a Python identifier.
 fn python_name(value: &str) -> Result<String, DirectiveError> {
-    let mut chars = value.chars();
-    let valid = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-        && chars.all(|c| c == '_' || c.is_alphanumeric());
-    if valid {
+    if rustgi_abi::python::is_callable_name(value) {
         Ok(value.to_owned())
     } else {
         Err(DirectiveError::new(

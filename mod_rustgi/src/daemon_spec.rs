@@ -293,14 +293,8 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
             spec.python_home = Some(value.to_owned());
         }
         "python-path" => {
-            for dir in value.split(':').filter(|d| !d.is_empty()) {
-                if !dir.starts_with('/') {
-                    return Err(format!(
-                        "python-path={value}: '{dir}' is not an absolute path"
-                    ));
-                }
-                spec.python_path.push(dir.to_owned());
-            }
+            let dirs = crate::wsgi_script::parse_python_path("python-path=", value)?;
+            spec.python_path.extend(dirs);
         }
         // mod_wsgi's names for the locale of the processes.
         "lang" => spec.env.push(("LANG".into(), non_empty(key, value)?)),

@@ -90,10 +90,7 @@ fn flag(name: &str, value: &str) -> Result<bool, String> {
 
 /// A callable's name: a Python identifier.
 fn identifier(value: &str) -> Result<String, String> {
-    let mut chars = value.chars();
-    let valid = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-        && chars.all(|c| c == '_' || c.is_alphanumeric());
-    if valid {
+    if key::is_callable_name(value) {
         Ok(value.to_owned())
     } else {
         Err(format!("callable-object={value} is not a Python name"))

@@ -441,16 +441,8 @@ unsafe extern "C" fn python_path(
         run(cmd, NAME, || {
             main_server_only(cmd, NAME)?;
             let value = text(NAME, c_bytes(value))?;
-            let mut dirs = Vec::new();
-            for dir in value.split(':').filter(|d| !d.is_empty()) {
-                if !dir.starts_with('/') {
-                    return Err(DirectiveError::new(
-                        NAME,
-                        format!("'{dir}' is not an absolute path"),
-                    ));
-                }
-                dirs.push(dir.to_owned());
-            }
+            let dirs = wsgi_script::parse_python_path("", value)
+                .map_err(|e| DirectiveError::new(NAME, e))?;
             server_conf_mut((*cmd).server).python_path.extend(dirs);
             Ok(())
         })
