@@ -20,7 +20,7 @@ const FIXED: &str = "def application(environ, start_response):\n    \
 /// `app/broken.py` (with `broken`) at `/b` and the conformance app at
 /// `/c`, both in group `py` or embedded.
 fn server(broken: &str, daemon: bool, options: &str) -> (TestServer, String) {
-    let mut b = TestServer::builder();
+    let mut b = TestServer::builder().modules_copied();
     let script = b.add_file("app/broken.py", broken).display().to_string();
     b.add_file("app/conformance.py", CONFORMANCE);
     let group = if daemon {
@@ -163,7 +163,7 @@ fn os_exit_in_a_request_is_502_and_the_next_is_served() {
 }
 
 fn config_test(config: &str) -> common::ConfigTest {
-    let mut b: TestServerBuilder = TestServer::builder();
+    let mut b: TestServerBuilder = TestServer::builder().modules_copied();
     b.add_file("app/wsgi.py", FIXED);
     b.add_file("old-venv/pyvenv.cfg", "home = /usr/bin\nversion = 3.9.2\n");
     b.config(config).config_test()
@@ -223,7 +223,7 @@ fn configtest_refuses_a_script_the_group_cannot_read() {
         return;
     }
     let unreadable = |config: &str| {
-        let mut b = TestServer::builder();
+        let mut b = TestServer::builder().modules_copied();
         let script = b.add_file("app/private.py", FIXED);
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 fn framework_server(app: &str, embedded: bool) -> TestServer {
     require_daemon();
     let venv = venv();
-    let b = TestServer::builder();
+    let b = TestServer::builder().modules_copied();
     let dir = b.root().join(app);
     copy_app(app, &dir);
     let config = if embedded {
@@ -195,7 +195,9 @@ fn flask_embedded() {
 fn fifteen_watt_readme_configuration_renamed() {
     require_daemon();
     let venv = venv();
-    let mut b = TestServer::builder().module("access_compat");
+    let mut b = TestServer::builder()
+        .modules_copied()
+        .module("access_compat");
     let files = b.root().join("files");
     let statics = b.root().join("static");
     copy_app("watt_app", &files);
@@ -269,7 +271,7 @@ fn fifteen_watt_readme_configuration_renamed() {
 fn a_mod_wsgi_configuration_renamed_serves() {
     require_daemon();
     let venv = venv();
-    let b = TestServer::builder();
+    let b = TestServer::builder().modules_copied();
     let site = b.root().join("site");
     copy_app("flask_app", &site);
     let mod_wsgi = format!(

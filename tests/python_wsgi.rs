@@ -27,7 +27,7 @@ fn data_bin() -> Vec<u8> {
 
 /// A server with the conformance app at `/v` (validated) and `/raw`.
 fn builder(mode: Mode) -> TestServerBuilder {
-    let mut b = TestServer::builder();
+    let mut b = TestServer::builder().modules_copied();
     b.add_file("app/conformance.py", CONFORMANCE);
     b.add_file("app/data.bin", data_bin());
     // The /stream test leaves a marker file here.

@@ -64,6 +64,8 @@ pub enum Artifact {
     /// `libcontrollers.so`, the example app in 15Watt_Wsgi's style
     /// (`examples/controllers`).
     Controllers,
+    /// `librustgi_python.so`, the Python bridge, found beside the module.
+    PythonBridge,
 }
 
 impl Artifact {
@@ -76,6 +78,7 @@ impl Artifact {
             Artifact::Faults => "libfaults.so",
             Artifact::Simple => "libsimple.so",
             Artifact::Controllers => "libcontrollers.so",
+            Artifact::PythonBridge => "librustgi_python.so",
         }
     }
 
@@ -153,6 +156,8 @@ pub struct TestServerBuilder {
     modules: Vec<String>,
     config: String,
     grant_apps: bool,
+    /// Where the module is loaded from, when not from the build.
+    module: Option<PathBuf>,
 }
 
 impl TestServerBuilder {
@@ -164,6 +169,26 @@ impl TestServerBuilder {
     /// `<root>/apps`, where [`TestServerBuilder::app`] copies apps.
     pub fn apps_dir(&self) -> &Path {
         &self.apps
+    }
+
+    /// Loads the module from `<root>/modules`, where it is copied with
+    /// `rustgi-daemon` and the Python bridge (world-readable): a daemon loads
+    /// the bridge after it has dropped privileges, so it must be readable by
+    /// the group's user whatever the checkout's permissions are.
+    pub fn modules_copied(mut self) -> Self {
+        let dir = self.dir.path().join("modules");
+        fs::create_dir_all(&dir).expect("create modules dir");
+        let module = dir.join(Artifact::Module.file_name());
+        copy_readable(&Artifact::Module.path(), &module);
+        let daemon = dir.join(daemon::DAEMON_EXE);
+        copy_readable(&daemon::daemon_executable(), &daemon);
+        fs::set_permissions(&daemon, fs::Permissions::from_mode(0o755)).expect("chmod daemon");
+        copy_readable(
+            &Artifact::PythonBridge.path(),
+            &dir.join(Artifact::PythonBridge.file_name()),
+        );
+        self.module = Some(module);
+        self
     }
 
     /// Copies an app into `<root>/apps/` (world-readable) and returns the
@@ -235,7 +260,11 @@ impl TestServerBuilder {
     pub fn httpd_conf(&self, port: u16) -> HttpdConf {
         let mut conf = HttpdConf::new(self.dir.path(), port)
             .mpm(self.mpm)
-            .rustgi_module(Artifact::Module.path());
+            .rustgi_module(
+                self.module
+                    .clone()
+                    .unwrap_or_else(|| Artifact::Module.path()),
+            );
         if let Some(level) = &self.log_level {
             conf = conf.log_level(level);
         }
@@ -327,6 +356,7 @@ impl TestServer {
             modules: Vec::new(),
             config: String::new(),
             grant_apps: true,
+            module: None,
         }
     }
 

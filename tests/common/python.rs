@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use super::target_dir;
-
 /// What the test venv holds, pinned so runs are comparable.
 pub const PACKAGES: &[&str] = &["flask==3.1.3", "poorwsgi==2.8.1", "wsgi-15watt==0.9.17"];
 
@@ -34,18 +32,20 @@ fn run(program: &Path, args: &[&str]) {
     );
 }
 
-/// `target/python-venv`, made (once, then reused while [`PACKAGES`] stay
-/// the same) with `/usr/bin/python3 -m venv` and pip.
+/// The test venv, made (once, then reused while [`PACKAGES`] stay the same)
+/// with `/usr/bin/python3 -m venv` and pip. It lives in the temporary
+/// directory, which every user can traverse (the daemons' users read it).
 pub fn venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
-        let dir = target_dir().join("python-venv");
+        let base = std::env::temp_dir();
+        let dir = base.join("rustgi-test-venv");
         let stamp = dir.join(".rustgi-packages");
         let wanted = PACKAGES.join("\n");
         if fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
             return dir;
         }
-        let building = target_dir().join(format!("python-venv.tmp-{}", std::process::id()));
+        let building = base.join(format!("rustgi-test-venv.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&building);
         let building_str = building.to_str().expect("UTF-8 target path");
         run(Path::new("/usr/bin/python3"), &["-m", "venv", building_str]);
