@@ -19,6 +19,7 @@
 
 mod acceptance;
 mod apps;
+mod belonging;
 pub mod config;
 mod host_api;
 pub mod log;
@@ -69,6 +70,7 @@ pub fn main() -> i32 {
             return EXIT_CONFIG;
         }
     };
+    let belonging = belonging::Belonging::now(&listener);
     let identity = match setup::prepare(&config) {
         Ok(identity) => identity,
         Err(e) => {
@@ -111,5 +113,5 @@ pub fn main() -> i32 {
     }
     loaded.store(true, Ordering::SeqCst);
 
-    server::run(config, &identity, listener, apps, args.process)
+    server::run(config, &identity, listener, belonging, apps, args.process)
 }

@@ -35,6 +35,7 @@ use signal_hook::iterator::Signals;
 
 use super::acceptance::{self, Acceptance};
 use super::apps::Apps;
+use super::belonging::Belonging;
 use super::config::Config;
 use super::host_api::{self, RequestCtx};
 use super::request::{self, Activity, Conversation, Reader};
@@ -102,8 +103,8 @@ struct State {
 pub enum StopCause {
     /// A graceful recycle; the text says why (logged as `recycling: ...`).
     Recycle(String),
-    /// SIGTERM or SIGINT.
-    Shutdown(&'static str),
+    /// SIGTERM or SIGINT, or the group is gone; the text says which.
+    Shutdown(String),
 }
 
 pub struct Shared {
@@ -180,7 +181,7 @@ impl Shared {
                     st.stop = Some(Stop {
                         deadline: now + shutdown,
                         hard: true,
-                        why: signal.to_owned(),
+                        why: signal,
                     });
                 }
                 (Some(stop), StopCause::Shutdown(signal)) if !stop.hard => {
@@ -215,6 +216,7 @@ pub fn run(
     config: Config,
     identity: &Identity,
     listener: UnixListener,
+    belonging: Belonging,
     apps: Apps,
     process: u32,
 ) -> i32 {
@@ -284,7 +286,7 @@ pub fn run(
                 worker(shared, slot)
             })?;
         }
-        spawn("rustgi-monitor", 0, move || monitor(shared))?;
+        spawn("rustgi-monitor", 0, move || monitor(shared, &belonging))?;
         Ok(())
     })();
     if let Err(e) = spawned {
@@ -377,8 +379,8 @@ fn wait_for_stop(shared: &Shared) -> bool {
 fn signal_thread(shared: &'static Shared, mut signals: Signals) {
     for signal in signals.forever() {
         match signal {
-            SIGTERM => shared.request_stop(StopCause::Shutdown("SIGTERM")),
-            SIGINT => shared.request_stop(StopCause::Shutdown("SIGINT")),
+            SIGTERM => shared.request_stop(StopCause::Shutdown("SIGTERM".into())),
+            SIGINT => shared.request_stop(StopCause::Shutdown("SIGINT".into())),
             SIGUSR1 => shared.request_stop(StopCause::Recycle(
                 "SIGUSR1 (graceful stop requested)".into(),
             )),
@@ -802,7 +804,7 @@ fn write_status(shared: &Shared) {
 }
 
 /// Sends silent apps' ACCEPTED; checks the recycle triggers every second.
-fn monitor(shared: &'static Shared) {
+fn monitor(shared: &'static Shared, belonging: &Belonging) {
     let config = &shared.config;
     let page_size = sys::page_size();
     let per_second = (Duration::from_secs(1).as_millis() / acceptance::SILENCE.as_millis()).max(1);
@@ -818,6 +820,11 @@ fn monitor(shared: &'static Shared) {
         }
         write_status(shared);
         close_idle_connections(shared);
+        if let Some(lost) = belonging.lost() {
+            // No supervisor will stop or replace this process: it must not
+            // go on running the app on its own.
+            shared.request_stop(StopCause::Shutdown(lost));
+        }
         if shared.stopping() {
             continue;
         }

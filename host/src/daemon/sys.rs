@@ -302,6 +302,11 @@ pub fn getuid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+pub fn getppid() -> u32 {
+    // SAFETY: no preconditions, cannot fail.
+    unsafe { libc::getppid() as u32 }
+}
+
 pub fn getgid() -> u32 {
     // SAFETY: no preconditions, cannot fail.
     unsafe { libc::getgid() }
