@@ -423,3 +423,47 @@ fn kept_connections_to_a_process_that_is_gone_are_replaced_unnoticed() {
         "requests on the dead process's connections were logged:\n{log}"
     );
 }
+
+/// request-timeout measures the app's own time: an upload at 5 KB/s that
+/// takes twice the request-timeout succeeds, and its process is not
+/// recycled (the client's pace is Apache's business: Timeout,
+/// mod_reqtimeout).
+#[test]
+fn a_slow_upload_is_not_a_request_timeout() {
+    let srv = faults_server("request-timeout=3 graceful-timeout=2");
+    let before = daemon_pid(&srv);
+    let total = 30_000;
+    let mut stream = http::connect(srv.addr()).expect("connect");
+    write!(
+        stream,
+        "POST /f/upload HTTP/1.1\r\nHost: {}\r\nContent-Length: {total}\r\n\
+         Connection: close\r\n\r\n",
+        srv.addr()
+    )
+    .unwrap();
+    let piece = vec![b'x'; 1000];
+    let started = Instant::now();
+    for _ in 0..total / piece.len() {
+        stream
+            .write_all(&piece)
+            .expect("send a piece of the upload");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let took = started.elapsed();
+    assert!(took > Duration::from_secs(5), "the upload took {took:?}");
+    let resp = http::read_response(&mut BufReader::new(stream), "POST").expect("a response");
+    assert_eq!(
+        resp.status(),
+        200,
+        "after {took:?}: {}\n{}",
+        resp.text(),
+        srv.error_log()
+    );
+    assert_eq!(resp.json()["len"], total);
+    assert_eq!(daemon_pid(&srv), before, "the process was not recycled");
+    assert!(
+        !srv.error_log().contains("request-timeout"),
+        "{}",
+        srv.error_log()
+    );
+}

@@ -712,7 +712,7 @@ fn request_timeout_recycles_and_exits() {
     assert_eq!(status.code(), Some(0));
     let log = d.log();
     assert!(
-        log.contains("request-timeout: request /sleep?ms=5000 has been running for"),
+        log.contains("request-timeout: the app has worked on request /sleep?ms=5000 for"),
         "{log}"
     );
     assert!(

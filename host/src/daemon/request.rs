@@ -58,6 +58,96 @@ impl Activity {
     }
 }
 
+/// How long the app of one request has been working: the time since the
+/// request started, less the time the daemon waited for the client (for
+/// request body bytes, or for room to send response bytes). request-timeout
+/// is measured on it: the client's pace is Apache's business (`Timeout`,
+/// mod_reqtimeout), and a slow upload must not recycle the process.
+///
+/// Written by the worker serving the request, read by the monitor.
+#[derive(Debug)]
+pub struct RequestClock {
+    origin: Instant,
+    /// Microseconds since `origin`.
+    started: AtomicU64,
+    /// When the current wait began, or [`Self::NOT_WAITING`].
+    waiting_since: AtomicU64,
+    /// The waits that ended, in microseconds.
+    waited: AtomicU64,
+}
+
+impl Default for RequestClock {
+    fn default() -> RequestClock {
+        RequestClock {
+            origin: Instant::now(),
+            started: AtomicU64::new(0),
+            waiting_since: AtomicU64::new(Self::NOT_WAITING),
+            waited: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RequestClock {
+    const NOT_WAITING: u64 = u64::MAX;
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// A request starts.
+    pub fn start(&self) {
+        self.start_at(self.now_us());
+    }
+
+    fn start_at(&self, now: u64) {
+        self.waiting_since
+            .store(Self::NOT_WAITING, Ordering::SeqCst);
+        self.waited.store(0, Ordering::SeqCst);
+        self.started.store(now, Ordering::SeqCst);
+    }
+
+    /// Runs `wait`, a wait for the client, off the app's clock.
+    pub fn waiting<T>(&self, wait: impl FnOnce() -> T) -> T {
+        self.begin_wait(self.now_us());
+        let outcome = wait();
+        self.end_wait(self.now_us());
+        outcome
+    }
+
+    fn begin_wait(&self, now: u64) {
+        self.waiting_since.store(now, Ordering::SeqCst);
+    }
+
+    fn end_wait(&self, now: u64) {
+        let since = self.waiting_since.load(Ordering::SeqCst);
+        // Added before the wait is closed: a reader in between counts the
+        // wait twice, so it may see too little app time, never too much.
+        self.waited
+            .fetch_add(now.saturating_sub(since), Ordering::SeqCst);
+        self.waiting_since
+            .store(Self::NOT_WAITING, Ordering::SeqCst);
+    }
+
+    /// The app's own time so far.
+    pub fn app_time(&self) -> Duration {
+        Duration::from_micros(self.app_time_at(self.now_us()))
+    }
+
+    fn app_time_at(&self, now: u64) -> u64 {
+        let since = self.waiting_since.load(Ordering::SeqCst);
+        let current = if since == Self::NOT_WAITING {
+            0
+        } else {
+            now.saturating_sub(since)
+        };
+        let waited = self.waited.load(Ordering::SeqCst);
+        let started = self.started.load(Ordering::SeqCst);
+        now.saturating_sub(started)
+            .saturating_sub(waited)
+            .saturating_sub(current)
+    }
+}
+
 /// A READ or READ_NOW the child has not answered yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
@@ -113,6 +203,7 @@ pub struct Conversation {
     /// FLUSH, when large, and at the end.
     out: Vec<u8>,
     activity: &'static Activity,
+    clock: &'static RequestClock,
     /// The app's file, for log lines.
     app: String,
     body: BodyState,
@@ -146,6 +237,7 @@ impl Conversation {
         reader: Reader,
         first: Armed,
         activity: &'static Activity,
+        clock: &'static RequestClock,
         app: String,
         has_body: bool,
     ) -> Conversation {
@@ -157,6 +249,7 @@ impl Conversation {
             reader,
             out,
             activity,
+            clock,
             app,
             body: if has_body {
                 BodyState::Open
@@ -253,7 +346,10 @@ impl Conversation {
         if self.out.is_empty() {
             return true;
         }
-        let written = self.stream().write_all(&self.out);
+        // Blocks only while the child cannot take more, that is while the
+        // client reads slowly: off the app's clock.
+        let stream = self.reader.get_ref().get_ref();
+        let written = self.clock.waiting(|| (&*stream).write_all(&self.out));
         self.out.clear();
         match written {
             Ok(()) => {
@@ -364,7 +460,9 @@ impl Conversation {
             };
             self.asked = None;
             let mut piece = std::mem::take(&mut self.body_buf);
-            let answer = self.receive_body(&mut piece, asked);
+            // A READ waits for the client's bytes: off the app's clock.
+            let clock = self.clock;
+            let answer = clock.waiting(|| self.receive_body(&mut piece, asked));
             self.body_buf = piece;
             self.body_at = 0;
             match answer {
@@ -638,6 +736,25 @@ fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_for_the_client_is_off_the_app_clock() {
+        let clock = RequestClock::default();
+        clock.start_at(1_000);
+        assert_eq!(clock.app_time_at(4_000), 3_000);
+        clock.begin_wait(4_000);
+        // While waiting, the clock stands still.
+        assert_eq!(clock.app_time_at(9_000), 3_000);
+        clock.end_wait(10_000);
+        assert_eq!(clock.app_time_at(10_000), 3_000);
+        assert_eq!(clock.app_time_at(12_500), 5_500);
+        clock.begin_wait(12_500);
+        clock.end_wait(13_000);
+        assert_eq!(clock.app_time_at(14_000), 6_500);
+        // A new request starts from zero.
+        clock.start_at(20_000);
+        assert_eq!(clock.app_time_at(20_700), 700);
+    }
     use crate::daemon::acceptance::Acceptance;
     use crate::protocol::{Frame, ResponseHead};
     use std::os::fd::AsFd;
@@ -653,7 +770,15 @@ mod tests {
         let activity: &'static Activity = Box::leak(Box::default());
         let acceptance: &'static Acceptance = Box::leak(Box::new(Acceptance::new(PID)));
         let armed = acceptance.arm(daemon.as_fd(), false);
-        let conv = Conversation::new(reader(daemon), armed, activity, "app.so".into(), has_body);
+        let clock: &'static RequestClock = Box::leak(Box::default());
+        let conv = Conversation::new(
+            reader(daemon),
+            armed,
+            activity,
+            clock,
+            "app.so".into(),
+            has_body,
+        );
         (conv, FrameReader::new(child), acceptance)
     }
 

@@ -38,7 +38,7 @@ use super::apps::Apps;
 use super::belonging::Belonging;
 use super::config::Config;
 use super::host_api::{self, RequestCtx};
-use super::request::{self, Activity, Conversation, Reader};
+use super::request::{self, Activity, Conversation, Reader, RequestClock};
 use super::setup::Identity;
 use super::{log, status, sys};
 use crate::protocol::{self, Kind, RequestHead};
@@ -75,7 +75,6 @@ const MAX_IDLE_CONNECTIONS: usize = 1024;
 
 /// A request a worker is running, for the request timeout.
 struct Running {
-    since: Instant,
     uri: String,
     reported: bool,
 }
@@ -120,6 +119,8 @@ pub struct Shared {
     /// thread.
     cond: Condvar,
     running: Vec<Mutex<Option<Running>>>,
+    /// The app time of each worker's request, by slot (request-timeout).
+    clocks: Vec<RequestClock>,
     /// The ACCEPTED of each worker's request, by slot.
     acceptances: Vec<Acceptance>,
     listener: UnixListener,
@@ -264,6 +265,7 @@ pub fn run(
         }),
         cond: Condvar::new(),
         running: (0..threads).map(|_| Mutex::new(None)).collect(),
+        clocks: (0..threads).map(|_| RequestClock::default()).collect(),
         acceptances: (0..threads)
             .map(|_| Acceptance::new(std::process::id()))
             .collect(),
@@ -711,8 +713,8 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
     // app).
     let acceptance = &shared.acceptances[slot];
     let armed = acceptance.arm(reader.get_ref().get_ref().as_fd(), !reused);
+    shared.clocks[slot].start();
     *lock(&shared.running[slot]) = Some(Running {
-        since: Instant::now(),
         uri,
         reported: false,
     });
@@ -742,6 +744,7 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
         reader,
         armed,
         &shared.activity,
+        &shared.clocks[slot],
         app,
         head.has_body,
     ));
@@ -831,19 +834,17 @@ fn monitor(shared: &'static Shared, belonging: &Belonging) {
         if config.request_timeout > 0 {
             let limit = Duration::from_secs(config.request_timeout);
             let mut late = None;
-            for slot in &shared.running {
+            for (slot, clock) in shared.running.iter().zip(&shared.clocks) {
                 let mut slot = lock(slot);
-                if let Some(r) = slot
-                    .as_mut()
-                    .filter(|r| !r.reported && r.since.elapsed() > limit)
-                {
+                let app_time = clock.app_time();
+                if let Some(r) = slot.as_mut().filter(|r| !r.reported && app_time > limit) {
                     r.reported = true;
-                    late = Some((r.uri.clone(), r.since.elapsed()));
+                    late = Some((r.uri.clone(), app_time));
                 }
             }
             if let Some((uri, elapsed)) = late {
                 log::error(&format!(
-                    "request-timeout: request {uri} has been running for {:.1} s, over the request-timeout of {} s; the process recycles and exits within {} s",
+                    "request-timeout: the app has worked on request {uri} for {:.1} s (time spent waiting for the client not counted), over the request-timeout of {} s; the process recycles and exits within {} s",
                     elapsed.as_secs_f64(),
                     config.request_timeout,
                     config.graceful_timeout
