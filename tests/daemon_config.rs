@@ -115,3 +115,86 @@ fn undefined_process_group_of_a_virtual_host_is_named() {
         &["nowhere"],
     );
 }
+
+/// What post_config needs, `apache2 -t` checks: a configuration that tests
+/// fine never takes the server down at `apachectl graceful`.
+#[test]
+fn configtest_refuses_a_missing_daemon_executable() {
+    let b = TestServer::builder().app(Artifact::Faults).modules_copied();
+    std::fs::remove_file(b.root().join("modules/rustgi-daemon")).unwrap();
+    let t = b
+        .config(
+            "RustgiDaemonProcess shop\n\
+             RustgiScriptAlias /shop @APPS@/libfaults.so process-group=shop",
+        )
+        .config_test();
+    assert!(!t.success, "{}", t.output);
+    assert!(
+        t.output.contains("RustgiDaemonProcess shop")
+            && t.output.contains("rustgi-daemon")
+            && t.output.contains("is missing"),
+        "{}",
+        t.output
+    );
+}
+
+#[test]
+fn configtest_refuses_a_home_that_cannot_be_entered() {
+    assert_refused(
+        "RustgiDaemonProcess shop home=@ROOT@/nonexistent",
+        &["RustgiDaemonProcess shop: home=", "nonexistent"],
+    );
+    if !running_as_root() {
+        skip(
+            "configtest_refuses_a_home_that_cannot_be_entered (user part)",
+            "only root switches users",
+        );
+        return;
+    }
+    let b = TestServer::builder().app(Artifact::Faults);
+    let private = b.root().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let t = b
+        .config("RustgiDaemonProcess shop user=nobody home=@ROOT@/private")
+        .config_test();
+    assert!(!t.success, "{}", t.output);
+    assert!(
+        t.output.contains("home=") && t.output.contains("user nobody cannot enter the directory"),
+        "{}",
+        t.output
+    );
+}
+
+#[test]
+fn configtest_refuses_an_app_its_group_cannot_read() {
+    if !running_as_root() {
+        skip(
+            "configtest_refuses_an_app_its_group_cannot_read",
+            "only root switches users",
+        );
+        return;
+    }
+    let mut b = TestServer::builder();
+    let app = b.add_app(Artifact::Faults);
+    std::fs::set_permissions(&app, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let t = b
+        .config(
+            "RustgiDaemonProcess shop user=nobody\n\
+             RustgiScriptAlias /shop @APPS@/libfaults.so process-group=shop",
+        )
+        .config_test();
+    assert!(!t.success, "{}", t.output);
+    assert!(
+        t.output.contains("the app")
+            && t.output
+                .contains("libfaults.so cannot be loaded by its process group shop")
+            && t.output.contains("user nobody cannot read"),
+        "{}",
+        t.output
+    );
+}

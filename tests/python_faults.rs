@@ -241,7 +241,8 @@ fn configtest_refuses_a_script_the_group_cannot_read() {
          RustgiScriptAlias / @ROOT@/app/private.py process-group=py",
     );
     assert!(
-        output.contains("cannot be imported by its process group py"),
+        output.contains("the WSGI script")
+            && output.contains("cannot be loaded by its process group py"),
         "{output}"
     );
     // Embedded, Apache's User (nobody) is the one that must read it.

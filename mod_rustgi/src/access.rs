@@ -35,29 +35,43 @@ fn allowed(who: &Who, mode: u32, uid: u32, gid: u32, bit: u32) -> bool {
     (mode >> shift) & bit != 0
 }
 
-/// Ok when `who` can reach and read `file`; otherwise what stops it.
-pub fn readable_by(file: &Path, who: &Who) -> Result<(), String> {
-    let deny = |path: &Path, what: &str, meta: &std::fs::Metadata| {
-        Err(format!(
-            "user {} cannot {what} {} (mode {:04o}, owner uid {}, group gid {})",
-            who.name,
-            path.display(),
-            meta.mode() & 0o7777,
-            meta.uid(),
-            meta.gid()
-        ))
-    };
-    let mut dirs: Vec<&Path> = file.ancestors().skip(1).collect();
+/// Ok when `who` can enter the directory `dir` (and every one above it);
+/// otherwise what stops it.
+pub fn enterable_by(dir: &Path, who: &Who) -> Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let mut dirs: Vec<&Path> = dir.ancestors().collect();
     dirs.reverse();
     for dir in dirs {
         let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         if !allowed(who, meta.mode(), meta.uid(), meta.gid(), SEARCH) {
-            return deny(dir, "enter the directory", &meta);
+            return Err(denied(who, dir, "enter the directory", &meta));
         }
+    }
+    Ok(())
+}
+
+fn denied(who: &Who, path: &Path, what: &str, meta: &std::fs::Metadata) -> String {
+    format!(
+        "user {} cannot {what} {} (mode {:04o}, owner uid {}, group gid {})",
+        who.name,
+        path.display(),
+        meta.mode() & 0o7777,
+        meta.uid(),
+        meta.gid()
+    )
+}
+
+/// Ok when `who` can reach and read `file`; otherwise what stops it.
+pub fn readable_by(file: &Path, who: &Who) -> Result<(), String> {
+    if let Some(dir) = file.parent() {
+        enterable_by(dir, who)?;
     }
     let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
     if !allowed(who, meta.mode(), meta.uid(), meta.gid(), READ) {
-        return deny(file, "read", &meta);
+        return Err(denied(who, file, "read", &meta));
     }
     Ok(())
 }
@@ -124,5 +138,12 @@ mod tests {
 
         let e = readable_by(&inner.join("missing.py"), &stranger).unwrap_err();
         assert!(e.contains("missing.py"), "{e}");
+
+        assert_eq!(enterable_by(&inner, &stranger), Ok(()));
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let e = enterable_by(&inner, &stranger).unwrap_err();
+        assert!(e.contains("cannot enter the directory"), "{e}");
+        let e = enterable_by(&file, &stranger).unwrap_err();
+        assert!(e.contains("is not a directory"), "{e}");
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use apache_sys as sys;
 
 use super::spawn::{LISTEN_FD, SpawnPlan};
-use crate::access::{Who, readable_by};
+use crate::access::{Who, enterable_by, readable_by};
 use crate::config::ProcessGroup;
 use crate::daemon_plan::{self, Identity, PlannedApp};
 use crate::daemon_spec::DaemonSpec;
@@ -295,17 +295,46 @@ unsafe fn ap_unixd_gid() -> u32 {
 /// users and references. An error names the directive and the cause.
 pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
     let defined = defined_groups(main)?;
-    for group in &defined {
-        identity(&group.spec)
-            .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
+    if let Some(first) = defined.first() {
+        // post_config needs it; graceful must not find out too late.
+        daemon_executable().map_err(|e| format!("RustgiDaemonProcess {}: {e}", first.spec.name))?;
     }
-    check_scripts(main, &defined)
+    for group in &defined {
+        let identity = identity(&group.spec)
+            .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
+        if let Some(home) = &group.spec.home {
+            let entered = match &identity {
+                Some(identity) => enterable_by(Path::new(home), &who(identity)),
+                None => std::fs::metadata(home)
+                    .map_err(|e| format!("{home}: {e}"))
+                    .and_then(|m| {
+                        m.is_dir()
+                            .then_some(())
+                            .ok_or_else(|| format!("{home} is not a directory"))
+                    }),
+            };
+            entered.map_err(|e| {
+                format!("RustgiDaemonProcess {}: home={home}: {e}", group.spec.name)
+            })?;
+        }
+    }
+    check_app_files(main, &defined)
 }
 
-/// Each WSGI script must be readable by the user that imports it: its
-/// daemon group's, or Apache's `User` when it runs embedded. Only root
-/// switches users; otherwise every process runs as this one.
-fn check_scripts(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), String> {
+/// Who a group's processes run as, with their groups.
+fn who(identity: &Identity) -> Who {
+    Who {
+        name: identity.account.name.clone(),
+        uid: identity.account.uid,
+        gids: users::groups_of(&identity.account, identity.gid),
+    }
+}
+
+/// Each app file (a library or a WSGI script) must be readable by the user
+/// that loads it: its daemon group's, or Apache's `User` when it runs
+/// embedded. Only root switches users; otherwise every process runs as
+/// this one.
+fn check_app_files(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(());
@@ -313,19 +342,19 @@ fn check_scripts(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), 
     for s in servers(main) {
         // SAFETY: s is a live server; its configs were made by this module.
         let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        for alias in conf.aliases.iter().filter(|a| is_wsgi_script(&a.spec.file)) {
+        for alias in &conf.aliases {
             let group = alias
                 .spec
                 .process_group
                 .as_ref()
                 .or(dir.process_group.as_ref());
-            let (account, gid) = match group {
+            let identity = match group {
                 Some(ProcessGroup::Daemon(name)) => {
                     let Some(d) = defined.iter().find(|d| d.spec.name == *name) else {
                         continue;
                     };
                     match identity(&d.spec)? {
-                        Some(Identity { account, gid }) => (account, gid),
+                        Some(identity) => identity,
                         None => continue,
                     }
                 }
@@ -335,18 +364,18 @@ fn check_scripts(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), 
                     let Some(account) = users::user_by_uid(uid) else {
                         continue;
                     };
-                    (account, gid)
+                    Identity { account, gid }
                 }
             };
-            let who = Who {
-                name: account.name.clone(),
-                uid: account.uid,
-                gids: users::groups_of(&account, gid),
+            let what = if is_wsgi_script(&alias.spec.file) {
+                "WSGI script"
+            } else {
+                "app"
             };
-            readable_by(&alias.spec.file, &who).map_err(|e| {
+            readable_by(&alias.spec.file, &who(&identity)).map_err(|e| {
                 format!(
-                    "RustgiScriptAlias on {}: the WSGI script {} cannot be imported by its \
-                     process group {}: {e}",
+                    "RustgiScriptAlias on {}: the {what} {} cannot be loaded by its process \
+                     group {}: {e}",
                     alias.defined_at,
                     alias.spec.file.display(),
                     group.map_or(crate::config::GLOBAL_GROUP, ProcessGroup::name)
