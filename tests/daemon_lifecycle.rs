@@ -466,3 +466,104 @@ fn replacing_the_app_file_under_load_reloads_without_failures() {
     let pid = v["pid"].as_u64().expect("pid");
     assert!(!old.contains(&pid), "pid {pid} is from before the reload");
 }
+
+/// The pid that serves `target` (an app that answers `{"pid": …}`).
+fn pid_of(srv: &TestServer, target: &str) -> u64 {
+    let resp = srv.get(target);
+    assert_eq!(resp.status(), 200, "{target}: {}", resp.text());
+    json_pid(&resp).unwrap_or_else(|| panic!("{target}: {}", resp.text()))
+}
+
+/// Script reloading never swaps working processes for a file that cannot
+/// load: a file that is not an app renamed over the app is refused, a file
+/// gone for a moment is waited for, the old processes serve meanwhile (no
+/// failed request), and a usable file then reloads. Only the group that
+/// serves the changed app restarts.
+#[test]
+fn a_bad_or_missing_app_file_is_not_reloaded_and_other_groups_stay() {
+    require_daemon();
+    let _heavy = heavy_lock();
+    let mut b = TestServer::builder();
+    let app = b.add_app(Artifact::Faults);
+    b.add_app(Artifact::Echo);
+    let srv = b
+        .config(
+            "RustgiScriptReloading On\n\
+             RustgiDaemonProcess reload processes=1 threads=4 graceful-timeout=5 home=@ROOT@\n\
+             RustgiDaemonProcess other processes=1 threads=2 home=@ROOT@\n\
+             RustgiScriptAlias /f @APPS@/libfaults.so process-group=reload\n\
+             RustgiScriptAlias /o @APPS@/libecho.so process-group=other",
+        )
+        .start();
+    let addr = srv.addr();
+    let before = pid_of(&srv, "/f/pid");
+    let other = pid_of(&srv, "/o/pid");
+    let load = Load::start(4, 100_000, move |_, _| {
+        match http::send(addr, &Request::get("/f/")) {
+            Ok(r) if r.status() == 200 && r.text() == "ok" => Outcome::Ok { pid: None },
+            Ok(r) => Outcome::Failed {
+                status: Some(r.status()),
+                why: r.text(),
+            },
+            Err(e) => Outcome::Failed {
+                status: None,
+                why: e.to_string(),
+            },
+        }
+    });
+    assert!(load.wait_completed(20, Duration::from_secs(20)), "no load");
+
+    // Something that is not an app, renamed over it.
+    replace_file(&app, b"#!/bin/sh\necho not an app\n");
+    srv.wait_for_log_line(
+        &[
+            "group reload",
+            "libfaults.so changed but cannot be used",
+            "not a shared library",
+        ],
+        LOG_WAIT,
+    );
+    let at = load.completed();
+    assert!(load.wait_completed(at + 20, Duration::from_secs(10)));
+    assert_eq!(
+        pid_of(&srv, "/f/pid"),
+        before,
+        "the process was not replaced"
+    );
+
+    // Gone for a moment (rm, then cp).
+    std::fs::remove_file(&app).unwrap();
+    srv.wait_for_log_line(&["group reload", "libfaults.so is missing"], LOG_WAIT);
+    let at = load.completed();
+    assert!(load.wait_completed(at + 20, Duration::from_secs(10)));
+    assert_eq!(
+        pid_of(&srv, "/f/pid"),
+        before,
+        "the process was not replaced"
+    );
+
+    // Back, usable: the group reloads, gracefully.
+    replace_file(&app, &std::fs::read(Artifact::Faults.path()).unwrap());
+    let replaced = poll_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        let pid = pid_of(&srv, "/f/pid");
+        (pid != before).then_some(pid)
+    });
+    let report = load.stop();
+    assert!(
+        replaced.is_some(),
+        "the usable file was not loaded\n{}",
+        srv.error_log()
+    );
+    assert!(
+        report.failures().is_empty(),
+        "{} of {} requests failed:\n{}",
+        report.failures().len(),
+        report.total(),
+        report.describe_failures(Instant::now())
+    );
+    assert_eq!(
+        pid_of(&srv, "/o/pid"),
+        other,
+        "the group serving another app was restarted"
+    );
+}

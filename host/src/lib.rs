@@ -1,9 +1,11 @@
 //! The host side of the rustgi ABI that does not need Apache: the pairs
-//! arena the ABI hands to apps, loading and calling apps, the protocol
+//! arena the ABI hands to apps, checking app files without loading them,
+//! loading and calling apps, the protocol
 //! between Apache children and daemon processes with the way its frames are
 //! waited for, and the daemon itself (the `rustgi-daemon` executable).
 
 pub mod app;
+pub mod app_file;
 pub mod daemon;
 pub mod incoming;
 pub mod pairs;

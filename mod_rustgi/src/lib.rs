@@ -8,7 +8,8 @@
 
 pub mod access;
 pub mod alias;
-pub mod app_file;
+/// Checking an app file without loading it (shared with the daemon).
+pub use rustgi_host::app_file;
 pub mod config;
 pub mod daemon_plan;
 pub mod daemon_spec;

@@ -13,6 +13,7 @@ use super::host_api;
 use super::log;
 use super::setup::FileStamp;
 use crate::app::AppInstance;
+use crate::app_file::check;
 use crate::pairs::Pairs;
 
 type Key = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
@@ -22,6 +23,11 @@ struct Allowed {
     file: PathBuf,
     /// The file as it was before it was loaded.
     stamp: Option<FileStamp>,
+    /// Loaded at start: one of the group's own apps.
+    preload: bool,
+    /// The last changed version that could not be used, or that was
+    /// missing, so it is logged once.
+    reported: Mutex<Option<Option<FileStamp>>>,
 }
 
 pub struct Apps {
@@ -44,11 +50,14 @@ impl Apps {
     pub fn new(specs: &[AppSpec]) -> Apps {
         let mut allowed: Vec<Allowed> = Vec::new();
         for spec in specs {
-            if !allowed.iter().any(|a| a.file == spec.file) {
-                allowed.push(Allowed {
+            match allowed.iter_mut().find(|a| a.file == spec.file) {
+                Some(known) => known.preload |= spec.preload,
+                None => allowed.push(Allowed {
                     file: spec.file.clone(),
                     stamp: FileStamp::of(&spec.file),
-                });
+                    preload: spec.preload,
+                    reported: Mutex::new(None),
+                }),
             }
         }
         Apps {
@@ -102,12 +111,53 @@ impl Apps {
         .clone()
     }
 
-    /// An app file that changed (replaced or modified) since startup.
-    pub fn changed_file(&self) -> Option<&Path> {
-        self.allowed
-            .iter()
-            .find(|a| FileStamp::of(&a.file) != a.stamp)
-            .map(|a| a.file.as_path())
+    /// Whether this process loaded (or tried to load) the app at `file`.
+    fn loaded(&self, file: &Path) -> bool {
+        let file = file.as_os_str().as_bytes();
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .any(|(f, _)| f == file)
+    }
+
+    /// An app file of this process's that was replaced or modified since
+    /// startup and can be used: the process should recycle to load it.
+    ///
+    /// Only the group's own apps and those it loaded count, so deploying
+    /// one app restarts only the groups that serve it. A changed file that
+    /// fails the check `apache2 -t` makes (a half-copied file, something
+    /// that is not an app) is refused with a log line, and a missing one
+    /// waited for: the processes keep serving the version they loaded.
+    pub fn reloadable_change(&self) -> Option<&Path> {
+        for a in &self.allowed {
+            let now = FileStamp::of(&a.file);
+            if now == a.stamp || !(a.preload || self.loaded(&a.file)) {
+                continue;
+            }
+            let refusal = match &now {
+                None => Some(format!(
+                    "app file {} is missing; serving the version loaded until it is back",
+                    a.file.display()
+                )),
+                Some(_) => check(&a.file).err().map(|e| {
+                    format!(
+                        "app file {} changed but cannot be used: {e}; serving the version \
+                         loaded until a usable one replaces it",
+                        a.file.display()
+                    )
+                }),
+            };
+            let Some(refusal) = refusal else {
+                return Some(a.file.as_path());
+            };
+            let mut reported = a.reported.lock().unwrap_or_else(PoisonError::into_inner);
+            if reported.as_ref() != Some(&now) {
+                log::error(&refusal);
+                *reported = Some(now);
+            }
+        }
+        None
     }
 
     /// Calls the shutdown of every instance that loaded; only when no

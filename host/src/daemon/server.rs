@@ -883,7 +883,7 @@ fn monitor(shared: &'static Shared, belonging: &Belonging) {
         } else if config.script_reloading {
             shared
                 .apps
-                .changed_file()
+                .reloadable_change()
                 .map(|file| format!("{} changed (script-reloading)", file.display()))
         } else {
             None

@@ -6,7 +6,8 @@
 //! the ELF file instead: it must be a shared object for this machine that
 //! exports `rustgi_app_entry` and `rustgi_abi_version`, and the latter's value
 //! must be an ABI version this module speaks. The app is loaded later, in the
-//! process that runs it.
+//! process that runs it. A daemon runs the same check on a changed app file
+//! before it recycles to load it (script reloading).
 
 use std::fmt;
 use std::path::Path;
