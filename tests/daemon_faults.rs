@@ -467,3 +467,81 @@ fn a_slow_upload_is_not_a_request_timeout() {
         srv.error_log()
     );
 }
+
+/// A group whose app cannot start (its init fails) answers 503 with
+/// Retry-After at once, naming the cause, instead of holding each request
+/// for queue-timeout; another site stays served; the status page says why.
+#[test]
+fn a_group_that_cannot_start_answers_503_at_once() {
+    require_daemon();
+    let srv = TestServer::builder()
+        .app(Artifact::Echo)
+        .app(Artifact::Faults)
+        .config(
+            "RustgiDaemonProcess broken processes=1 threads=2 queue-timeout=60 home=@ROOT@\n\
+             RustgiDaemonProcess good processes=1 threads=2 home=@ROOT@\n\
+             <Location /rustgi-status>\n    SetHandler rustgi-status\n    Require all granted\n</Location>\n\
+             <VirtualHost *:@PORT@>\n\
+             \x20   ServerName good.test\n\
+             \x20   RustgiScriptAlias /app @APPS@/libfaults.so process-group=good\n\
+             </VirtualHost>\n\
+             <VirtualHost *:@PORT@>\n\
+             \x20   ServerName broken.test\n\
+             \x20   RustgiAppConfig fail_init \"no secret_key: set RustgiAppConfig secret_key\"\n\
+             \x20   RustgiScriptAlias /app @APPS@/libecho.so process-group=broken\n\
+             </VirtualHost>",
+        )
+        .start();
+    srv.wait_for_log_line(
+        &["group broken: process", "its init failed", "no secret_key"],
+        LOG_WAIT,
+    );
+    let addr = srv.addr();
+    let broken: Vec<_> = (0..20)
+        .map(|_| {
+            thread::spawn(move || {
+                http::send(addr, &Request::get("/app/x").header("Host", "broken.test"))
+                    .expect("a response")
+            })
+        })
+        .collect();
+    for _ in 0..5 {
+        let resp = srv.send(&Request::get("/app/").header("Host", "good.test"));
+        assert_eq!(resp.status(), 200, "the other site: {}", resp.text());
+    }
+    for request in broken {
+        let resp = request.join().unwrap();
+        assert_eq!(resp.status(), 503, "{}", resp.text());
+        assert_eq!(resp.header("Retry-After"), Some("10"));
+    }
+    // Each answer came from the group's state, not from queue-timeout.
+    let line = srv.wait_for_log_line(
+        &[
+            "group broken",
+            "the group cannot start its processes",
+            "no secret_key",
+        ],
+        LOG_WAIT,
+    );
+    assert!(line.contains("its init failed"), "{line}");
+    assert!(
+        !srv.error_log().contains("within queue-timeout"),
+        "{}",
+        srv.error_log()
+    );
+
+    let status = srv.get("/rustgi-status?json").json();
+    let group = status["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "broken")
+        .cloned()
+        .expect("the broken group on the status page");
+    assert!(
+        group["failing"]
+            .as_str()
+            .is_some_and(|f| f.contains("no secret_key")),
+        "{group}"
+    );
+}

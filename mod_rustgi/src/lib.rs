@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod alias;
+pub mod availability;
 /// Checking an app file without loading it (shared with the daemon).
 pub use rustgi_host::app_file;
 pub mod config;

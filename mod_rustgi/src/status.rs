@@ -42,6 +42,43 @@ pub struct GroupFile {
     pub name: String,
     pub processes: Vec<u32>,
     pub restarts: Vec<Restart>,
+    /// Set when a process failed to start (its apps could not be loaded):
+    /// until a process serves again, the group's requests get 503 at once.
+    #[serde(default)]
+    pub failing: Option<Failing>,
+}
+
+/// A group whose processes cannot start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Failing {
+    /// When the first of the failures in a row was, seconds since the epoch.
+    pub since: u64,
+    /// The last failure, in the process's own words.
+    pub reason: String,
+}
+
+/// The state a process's status file says it failed to start in.
+pub const FAILED_STATE: &str = rustgi_host::daemon::status::FAILED;
+
+/// The group file at `path`, or an empty one named `name`.
+pub fn read_group(path: &Path, name: &str) -> GroupFile {
+    read_file(path)
+        .and_then(|text| serde_json::from_str::<GroupFile>(&text).ok())
+        .unwrap_or_else(|| GroupFile {
+            name: name.to_owned(),
+            ..GroupFile::default()
+        })
+}
+
+/// Why the group cannot take requests now, if it cannot: its processes
+/// failed to start, and none of its processes is serving since.
+pub fn unavailable(group: &GroupFile, process_dir: &Path) -> Option<String> {
+    let failing = group.failing.as_ref()?;
+    let serving = group.processes.iter().any(|&pid| {
+        read_process(process_dir, pid)
+            .is_some_and(|p| p.state != FAILED_STATE && p.started_unix >= failing.since)
+    });
+    (!serving).then(|| failing.reason.clone())
 }
 
 /// How many restarts a group file keeps, newest last.
@@ -78,6 +115,8 @@ pub struct GroupView {
     /// Connections waiting in the group's socket backlog, when known.
     pub queue: Option<u32>,
     pub restarts: Vec<Restart>,
+    /// Why the group cannot start its processes, while it cannot.
+    pub failing: Option<String>,
 }
 
 /// Reads a small file without following a symbolic link: status files live
@@ -136,6 +175,7 @@ pub fn group_view(
         processes,
         queue,
         restarts: group.restarts.clone(),
+        failing: unavailable(group, process_dir),
     }
 }
 
@@ -208,6 +248,13 @@ pub fn to_html(groups: &[GroupView], server: &str, now_unix: u64) -> String {
             group.processes.len(),
             queue
         );
+        if let Some(reason) = &group.failing {
+            let _ = writeln!(
+                html,
+                "<p class=\"failing\">Cannot start: {} (requests get 503 until a process serves)</p>",
+                escape(reason)
+            );
+        }
         for p in &group.processes {
             let state = match &p.reason {
                 Some(reason) => format!("{} ({})", p.state, reason),
@@ -260,6 +307,59 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_group_is_unavailable_until_a_process_serves() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut group = GroupFile {
+            name: "shop".into(),
+            processes: vec![10],
+            restarts: Vec::new(),
+            failing: None,
+        };
+        assert_eq!(unavailable(&group, dir.path()), None, "not failing");
+        group.failing = Some(Failing {
+            since: 900,
+            reason: "app /srv/a.so: its init failed: no secret_key".into(),
+        });
+        // The process being started has no file yet.
+        let why = unavailable(&group, dir.path()).expect("unavailable");
+        assert!(why.contains("no secret_key"), "{why}");
+        fs::write(
+            dir.path().join("10.json"),
+            process_json(10, FAILED_STATE, Some("x")),
+        )
+        .unwrap();
+        assert!(
+            unavailable(&group, dir.path()).is_some(),
+            "a failed process does not count"
+        );
+        fs::write(
+            dir.path().join("10.json"),
+            process_json(10, "serving", None),
+        )
+        .unwrap();
+        assert_eq!(
+            unavailable(&group, dir.path()),
+            None,
+            "a process serves since"
+        );
+        let view = group_view(&group, dir.path(), None, 1100);
+        assert_eq!(view.failing, None);
+        // A process older than the failures does not say the group recovered.
+        group.failing.as_mut().unwrap().since = 2000;
+        let view = group_view(&group, dir.path(), None, 2100);
+        assert!(
+            view.failing
+                .as_deref()
+                .is_some_and(|r| r.contains("secret_key"))
+        );
+        let html = to_html(&[view], "h", 2100);
+        assert!(
+            html.contains("Cannot start: app /srv/a.so: its init failed"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn group_view_reads_process_files() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(
@@ -275,6 +375,7 @@ mod tests {
                 pid: 9,
                 reason: "killed by signal 9 (SIGKILL)".into(),
             }],
+            failing: None,
         };
         let view = group_view(&group, dir.path(), Some(3), 1100);
         assert_eq!(view.processes[0].uptime_s, 100);

@@ -26,7 +26,7 @@ pub mod log;
 mod request;
 mod server;
 mod setup;
-mod status;
+pub mod status;
 mod sys;
 
 use std::sync::Arc;
@@ -39,6 +39,48 @@ use config::{Args, Config, USAGE};
 pub const EXIT_CONFIG: i32 = 2;
 /// Exit code for an app that cannot be loaded or initialised in time.
 pub const EXIT_APP: i32 = 3;
+
+/// What a process that cannot start leaves in its status file: the parent
+/// reads it when the process has exited, names the cause in its log line
+/// and on the status page, and answers the group's requests with 503 at
+/// once until a process serves.
+#[derive(Clone)]
+struct FailedStart {
+    dir: Option<std::path::PathBuf>,
+    user: String,
+    threads: usize,
+}
+
+impl FailedStart {
+    fn new(config: &Config, identity: &setup::Identity) -> FailedStart {
+        FailedStart {
+            dir: config.status_dir.clone(),
+            user: identity.user.clone(),
+            threads: config.threads,
+        }
+    }
+
+    fn report(&self, why: String) {
+        let Some(dir) = &self.dir else { return };
+        let started_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        status::write(
+            dir,
+            &status::ProcessStatus {
+                pid: std::process::id(),
+                user: self.user.clone(),
+                started_unix,
+                threads: self.threads,
+                requests: 0,
+                in_flight: 0,
+                rss_bytes: 0,
+                state: status::FAILED,
+                reason: Some(why),
+            },
+        );
+    }
+}
 
 /// Runs the daemon with the process's arguments; the exit code.
 pub fn main() -> i32 {
@@ -86,17 +128,19 @@ pub fn main() -> i32 {
     }
 
     let loaded = Arc::new(AtomicBool::new(false));
+    let failed = FailedStart::new(&config, &identity);
     if config.startup_timeout > 0 {
         let loaded = Arc::clone(&loaded);
         let limit = config.startup_timeout;
+        let failed = failed.clone();
         let watchdog = std::thread::Builder::new()
             .name("rustgi-startup".into())
             .spawn(move || {
                 std::thread::sleep(Duration::from_secs(limit));
                 if !loaded.load(Ordering::SeqCst) {
-                    log::error(&format!(
-                        "startup-timeout: the apps did not load within {limit} s"
-                    ));
+                    let why = format!("startup-timeout: the apps did not load within {limit} s");
+                    log::error(&why);
+                    failed.report(why);
                     sys::exit_now(EXIT_APP);
                 }
             });
@@ -106,9 +150,10 @@ pub fn main() -> i32 {
         }
     }
     let apps = apps::Apps::new(&config.apps);
-    if apps.load_configured(&config.apps).is_err() {
+    if let Err(why) = apps.load_configured(&config.apps) {
         // The app's error was logged as it happened.
         log::error("cannot start: an app could not be loaded; exiting");
+        failed.report(why);
         return EXIT_APP;
     }
     loaded.store(true, Ordering::SeqCst);

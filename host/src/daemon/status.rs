@@ -19,11 +19,14 @@ pub struct ProcessStatus {
     pub requests: u64,
     pub in_flight: usize,
     pub rss_bytes: u64,
-    /// `serving`, `recycling` or `stopping`.
+    /// `serving`, `recycling`, `stopping`, or [`FAILED`].
     pub state: &'static str,
     /// Why it is recycling or stopping.
     pub reason: Option<String>,
 }
+
+/// The state of a process that could not start (its apps did not load).
+pub const FAILED: &str = "failed";
 
 /// The file of process `pid` in `dir`.
 pub fn path(dir: &Path, pid: u32) -> PathBuf {

@@ -20,6 +20,7 @@ use rustgi_host::pairs::Pairs;
 use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
 
 use super::supervisor::GroupAddress;
+use crate::availability;
 use crate::daemon_wait::Phase;
 use crate::ffi::log;
 use crate::ffi::request::RequestState;
@@ -117,6 +118,10 @@ impl Drop for RequestFrame {
     }
 }
 
+/// The Retry-After of a group that cannot start: the supervisor tries
+/// again at most every 10 s.
+const FAILING_RETRY_AFTER: u32 = 10;
+
 /// What the handler needs to send a request to a group.
 pub struct Outgoing<'a> {
     pub app_file: &'a Path,
@@ -201,6 +206,14 @@ pub unsafe fn serve(
     let name = &group.name;
     // SAFETY: r is live (caller).
     let mut state = unsafe { RequestState::new(r, format!("group {name}")) };
+    if let Some(why) = availability::unavailable(name, &group.group_file, &group.status_dir) {
+        // SAFETY: the state's request is live on this thread.
+        unsafe { set_retry_after(state.request(), FAILING_RETRY_AFTER) };
+        return state.fail(
+            sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+            &format!("the group cannot start its processes: {why}"),
+        );
+    }
     // SAFETY: r is live; request_time is apr_time_t, µs since the epoch.
     let queue_start_us = u64::try_from(unsafe { (*r).request_time }).unwrap_or(0);
     let mut frame = RequestFrame::take();

@@ -28,7 +28,7 @@ use crate::daemon_wait::Timeouts;
 use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
 use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
-use crate::status::{self, GroupFile, Restart};
+use crate::status::{self, Failing, GroupFile, Restart};
 use crate::users;
 use crate::wsgi_script::{PythonPlace, is_wsgi_script};
 
@@ -715,12 +715,7 @@ pub fn status_views() -> Vec<status::GroupView> {
     addresses
         .iter()
         .map(|g| {
-            let file = status::read_file(&g.group_file)
-                .and_then(|text| serde_json::from_str::<GroupFile>(&text).ok())
-                .unwrap_or_else(|| GroupFile {
-                    name: g.name.clone(),
-                    ..GroupFile::default()
-                });
+            let file = status::read_group(&g.group_file, &g.name);
             status::group_view(
                 &file,
                 &g.status_dir,
@@ -820,12 +815,33 @@ fn on_death(dead: *const Process, status: c_int) {
         let pid = p.proc_.pid as u32;
         let own_words = status::read_process(&group.status_dir, pid);
         let _ = fs::remove_file(group.status_dir.join(format!("{pid}.json")));
+        let reason = status::restart_reason(own_words.as_ref(), &how);
         group.status.record_restart(Restart {
             at: now_unix(),
             pid,
-            reason: status::restart_reason(own_words.as_ref(), &how),
+            reason: reason.clone(),
         });
         let short_lived = p.started.elapsed() < Duration::from_secs(10);
+        let failed_start = own_words
+            .as_ref()
+            .is_some_and(|w| w.state == status::FAILED_STATE);
+        if failed_start {
+            // Until a process serves, the children answer 503 at once.
+            let since = group
+                .status
+                .failing
+                .as_ref()
+                .map_or_else(now_unix, |f| f.since);
+            group.status.failing = Some(Failing {
+                since,
+                reason: own_words
+                    .as_ref()
+                    .and_then(|w| w.reason.clone())
+                    .unwrap_or_else(|| reason.clone()),
+            });
+        } else if !short_lived {
+            group.status.failing = None;
+        }
         if daemon_plan::clean_exit(status) || !short_lived {
             group.crash_streak = 0;
         } else {
@@ -853,8 +869,10 @@ fn on_death(dead: *const Process, status: c_int) {
             level as i32,
             0,
             &format!(
-                "group {}: process {} {how}; starting a new one{wait}",
-                p.group, p.proc_.pid
+                "group {}: process {} {}; starting a new one{wait}",
+                p.group,
+                p.proc_.pid,
+                if failed_start { &reason } else { &how }
             ),
         );
         match spawn(group, p.slot, delay) {
