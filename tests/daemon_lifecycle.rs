@@ -567,3 +567,53 @@ fn a_bad_or_missing_app_file_is_not_reloaded_and_other_groups_stay() {
         "the group serving another app was restarted"
     );
 }
+
+/// Whether `pid` has a handler for `signal` (`SigCgt` in /proc).
+fn catches(pid: u32, signal: i32) -> bool {
+    let status = common::daemon::proc_status(pid).expect("the process's status");
+    let mask = u64::from_str_radix(status.get("SigCgt").expect("SigCgt"), 16).expect("hex");
+    mask & (1 << (signal - 1)) != 0
+}
+
+/// `processes=1 threads=1 maximum-requests=1`, a development setting of
+/// mod_wsgi users: a new process for every request, none failed, and the
+/// replacement starts as soon as its predecessor has left (Apache's parent
+/// wakes on SIGCHLD instead of its one-second tick).
+#[test]
+fn maximum_requests_one_gets_a_new_process_per_request_without_waiting() {
+    require_daemon();
+    let _heavy = heavy_lock();
+    let srv = TestServer::builder()
+        .app(Artifact::Faults)
+        .config(
+            "RustgiDaemonProcess dev processes=1 threads=1 maximum-requests=1 home=@ROOT@\n\
+             RustgiScriptAlias /f @APPS@/libfaults.so process-group=dev",
+        )
+        .start();
+    assert!(
+        catches(srv.apache_pid(), libc::SIGCHLD),
+        "Apache's parent does not wake on SIGCHLD"
+    );
+    let started = Instant::now();
+    let mut pids = BTreeSet::new();
+    for i in 0..10 {
+        let resp = srv.get("/f/pid");
+        assert_eq!(
+            resp.status(),
+            200,
+            "request {i}: {}\n{}",
+            resp.text(),
+            srv.error_log()
+        );
+        pids.insert(json_pid(&resp).expect("a pid"));
+    }
+    eprintln!("maximum-requests=1: 10 requests in {:?}", started.elapsed());
+    assert_eq!(pids.len(), 10, "one process per request: {pids:?}");
+    // Apache's children do not keep the handler.
+    for child in common::daemon::apache_children(srv.apache_pid()) {
+        assert!(
+            !catches(child, libc::SIGCHLD),
+            "child {child} catches SIGCHLD"
+        );
+    }
+}

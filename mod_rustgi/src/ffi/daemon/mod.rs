@@ -5,3 +5,4 @@ pub mod client;
 mod queue;
 mod spawn;
 pub mod supervisor;
+mod wakeup;

@@ -509,6 +509,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     // SAFETY: main is the live main server.
     let log_level = unsafe { module_log_level(main) };
     if !defined.is_empty() {
+        super::wakeup::install_in_parent();
         let exe = daemon_executable()?;
         let dir = socket_dir(pconf, main)?;
         // SAFETY: see identity().
@@ -897,6 +898,7 @@ fn on_death(dead: *const Process, status: c_int) {
 /// fork gave it, and forgets the parent's process table. The children only
 /// need the groups' addresses.
 pub fn forget_in_child() {
+    super::wakeup::remove_in_child();
     let mut guard = supervisor();
     if let Some(state) = guard.as_ref()
         && state.parent_pid != std::process::id()
