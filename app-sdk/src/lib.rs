@@ -1,4 +1,4 @@
-//! Write [mod_rustgi] apps in Rust.
+//! Write mod_rustgi apps in Rust (mod_rustgi's README tells how to serve them).
 //!
 //! mod_rustgi runs compiled web apps inside Apache httpd the way mod_wsgi
 //! runs Python apps. An app is a shared library (a `cdylib` crate) that
@@ -61,8 +61,6 @@
 //!
 //! Handlers run concurrently on the host's threads, so an [`App`] is
 //! `Send + Sync`. A [`Request`] is bound to the thread that handles it.
-//!
-//! [mod_rustgi]: https://example.invalid/mod_rustgi
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]

@@ -184,7 +184,8 @@ impl SessionConfig {
     /// }
     ///
     /// let err = MyApp::init(&InitContext::default()).err().unwrap();
-    /// assert_eq!(err.to_string(), "sessions need a secret_key of at least 32 bytes");
+    /// assert!(err.to_string().starts_with("sessions need a secret_key of at least 32 bytes"));
+    /// assert!(err.to_string().contains("RustgiAppConfig secret_key"));
     /// ```
     pub fn from_config(config: &Config) -> Result<SessionConfig, SessionError> {
         let secret = config.get(SECRET_KEY).ok_or(SessionError::MissingSecret)?;
@@ -686,6 +687,16 @@ impl fmt::Display for SessionError {
         if let SessionError::ShortSecret { len } = self {
             write!(f, " (it has {len})")?;
         }
+        if matches!(
+            self,
+            SessionError::MissingSecret | SessionError::ShortSecret { .. }
+        ) {
+            write!(
+                f,
+                ": set it with `RustgiAppConfig {SECRET_KEY} VALUE` in the app's virtual host, \
+                 VALUE a random string kept secret (`openssl rand -hex 32` makes one)"
+            )?;
+        }
         Ok(())
     }
 }
@@ -890,7 +901,9 @@ mod tests {
         assert!(matches!(err, SessionError::ShortSecret { len: 31 }));
         assert_eq!(
             err.to_string(),
-            "sessions need a secret_key of at least 32 bytes (it has 31)"
+            "sessions need a secret_key of at least 32 bytes (it has 31): set it with \
+             `RustgiAppConfig secret_key VALUE` in the app's virtual host, VALUE a random \
+             string kept secret (`openssl rand -hex 32` makes one)"
         );
         let err = SessionConfig::from_config(&Config::new()).unwrap_err();
         assert!(matches!(err, SessionError::MissingSecret));

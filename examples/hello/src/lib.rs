@@ -2,7 +2,7 @@
 //! plain text; other methods get `405 Method Not Allowed`.
 //!
 //! Build it with `cargo build --release -p hello` and mount
-//! `target/release/libhello.so` with `RustgiApp`.
+//! `target/release/libhello.so` with `RustgiScriptAlias`.
 
 use app_sdk::http::{self, Method, StatusCode, header};
 use app_sdk::{IntoResponse, Request, Response, ResponseBody};

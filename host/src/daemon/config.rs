@@ -23,7 +23,7 @@ pub const USAGE: &str =
     "usage: rustgi-daemon --config FILE --listen-fd N [--process N] [--start-delay-ms N]";
 
 impl Args {
-    /// Parses the arguments after argv[0]. Options take their value as the
+    /// Parses the arguments after `argv[0]`. Options take their value as the
     /// next argument or after `=`.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
         let mut config = None;
