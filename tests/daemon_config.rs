@@ -198,3 +198,44 @@ fn configtest_refuses_an_app_its_group_cannot_read() {
         t.output
     );
 }
+
+/// The socket directory keeps no files of groups that are no longer
+/// configured: a server started without a group removes what an earlier one
+/// left of it.
+#[test]
+fn files_of_groups_no_longer_configured_are_removed() {
+    common::daemon::require_daemon();
+    let sockets = common::temp_dir("rustgi-sockets-");
+    let config = |groups: &[&str]| {
+        let mut text = format!("RustgiSocketPrefix {}\n", sockets.path().display());
+        for g in groups {
+            text.push_str(&format!(
+                "RustgiDaemonProcess {g} threads=1 home=@ROOT@\n\
+                 RustgiScriptAlias /{g} @APPS@/libfaults.so process-group={g}\n"
+            ));
+        }
+        text
+    };
+    let first = TestServer::builder()
+        .app(Artifact::Faults)
+        .config(&config(&["kept", "gone"]))
+        .start();
+    assert_eq!(first.get("/gone/").status(), 200);
+    drop(first);
+    let gone = ["gone.sock", "gone.json", "gone.group.json", "gone.status"];
+    for name in gone {
+        assert!(
+            sockets.path().join(name).exists(),
+            "{name} after the first server"
+        );
+    }
+    let second = TestServer::builder()
+        .app(Artifact::Faults)
+        .config(&config(&["kept"]))
+        .start();
+    assert_eq!(second.get("/kept/").status(), 200);
+    for name in gone {
+        assert!(!sockets.path().join(name).exists(), "{name} is left over");
+    }
+    assert!(sockets.path().join("kept.sock").exists());
+}

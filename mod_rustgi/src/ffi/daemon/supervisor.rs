@@ -28,6 +28,7 @@ use crate::daemon_wait::Timeouts;
 use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
 use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
+use crate::leftovers;
 use crate::status::{self, Failing, GroupFile, Restart};
 use crate::users;
 use crate::wsgi_script::{PythonPlace, is_wsgi_script};
@@ -514,9 +515,21 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
         let dir = socket_dir(pconf, main)?;
         // SAFETY: see identity().
         let apache_uid = (unsafe { libc::geteuid() } == 0).then(|| unsafe { ap_user() });
+        let names: Vec<&str> = defined.iter().map(|d| d.spec.name.as_str()).collect();
+        for gone in leftovers::sweep(&dir, &names) {
+            log::server(
+                main,
+                sys::APLOG_INFO as i32,
+                0,
+                &format!(
+                    "group {gone} is no longer configured: its files in {} removed",
+                    dir.display()
+                ),
+            );
+        }
         for d in defined {
             let name = d.spec.name.clone();
-            let socket = dir.join(format!("{name}.sock"));
+            let socket = leftovers::socket(&dir, &name);
             let reuse = listeners
                 .iter()
                 .position(|(path, _)| *path == socket && path.exists());
@@ -533,9 +546,9 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
             // Apache starts as root, and as whoever started it otherwise.
             // SAFETY: geteuid has no preconditions.
             let peer_uids = vec![apache_uid.unwrap_or_else(|| unsafe { libc::geteuid() })];
-            let config_path = dir.join(format!("{name}.json"));
-            let group_file = dir.join(format!("{name}.group.json"));
-            let status_dir = dir.join(format!("{name}.status"));
+            let config_path = leftovers::config_file(&dir, &name);
+            let group_file = leftovers::group_file(&dir, &name);
+            let status_dir = leftovers::status_dir(&dir, &name);
             prepare_status_dir(&status_dir, identity.as_ref()).map_err(|e| {
                 format!("RustgiDaemonProcess {name}: {}: {e}", status_dir.display())
             })?;
