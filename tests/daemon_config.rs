@@ -222,13 +222,13 @@ fn files_of_groups_no_longer_configured_are_removed() {
         .start();
     assert_eq!(first.get("/gone/").status(), 200);
     drop(first);
+    // What a stopped server leaves of its groups.
     let gone = ["gone.sock", "gone.json", "gone.group.json", "gone.status"];
-    for name in gone {
-        assert!(
-            sockets.path().join(name).exists(),
-            "{name} after the first server"
-        );
-    }
+    let left: Vec<&str> = gone
+        .into_iter()
+        .filter(|name| sockets.path().join(name).exists())
+        .collect();
+    assert!(!left.is_empty(), "the first server left nothing to remove");
     let second = TestServer::builder()
         .app(Artifact::Faults)
         .config(&config(&["kept"]))
