@@ -239,3 +239,46 @@ fn files_of_groups_no_longer_configured_are_removed() {
     }
     assert!(sockets.path().join("kept.sock").exists());
 }
+
+/// An unknown user or group is a syntax error naming the line, and a group
+/// defined twice names both lines.
+#[test]
+fn unknown_users_and_duplicate_groups_name_their_lines() {
+    if running_as_root() {
+        for (option, what) in [
+            (
+                "user=no-such-user-rustgi",
+                "user 'no-such-user-rustgi' does not exist",
+            ),
+            (
+                "group=no-such-group-rustgi",
+                "group 'no-such-group-rustgi' does not exist",
+            ),
+        ] {
+            let out = assert_refused(
+                &format!("RustgiDaemonProcess shop {option}"),
+                &["Syntax error on line", "RustgiDaemonProcess", what],
+            );
+            assert!(out.contains("shop"), "{out}");
+        }
+    } else {
+        skip(
+            "unknown_users_and_duplicate_groups_name_their_lines (users)",
+            "only root switches users",
+        );
+    }
+    let out = assert_refused(
+        "RustgiDaemonProcess shop\nRustgiDaemonProcess shop",
+        &[
+            "Syntax error on line",
+            "group 'shop' is already defined on line",
+        ],
+    );
+    assert!(out.contains("httpd.conf"), "{out}");
+    let out = assert_refused(
+        "<VirtualHost *:@PORT@>\n    ServerName a.test\n    RustgiDaemonProcess shop\n</VirtualHost>\n\
+         <VirtualHost *:@PORT@>\n    ServerName b.test\n    RustgiDaemonProcess shop\n</VirtualHost>",
+        &["group 'shop' is defined twice, on line", "(for a.test)", "(for b.test)"],
+    );
+    assert!(out.matches("httpd.conf").count() >= 2, "{out}");
+}

@@ -329,10 +329,14 @@ impl<Slot> ServerConfig<Slot> {
 
     /// Adds a daemon group, refusing a second definition of a name here.
     pub fn add_daemon(&mut self, spec: DaemonSpec) -> Result<(), DirectiveError> {
-        if self.daemons.iter().any(|d| d.name == spec.name) {
+        if let Some(first) = self.daemons.iter().find(|d| d.name == spec.name) {
+            let at = first
+                .defined_at
+                .as_deref()
+                .map_or_else(String::new, |at| format!(" on {at}"));
             return Err(DirectiveError::new(
                 crate::daemon_spec::DAEMON_PROCESS,
-                format!("group '{}' is already defined", spec.name),
+                format!("group '{}' is already defined{at}", spec.name),
             ));
         }
         self.daemons.push(spec);

@@ -45,6 +45,8 @@ pub struct DaemonSpec {
     pub python_home: Option<String>,
     /// `python-path=`: directories added to `sys.path`, in order.
     pub python_path: Vec<String>,
+    /// Where the directive was written ("line N of FILE"), for messages.
+    pub defined_at: Option<String>,
 }
 
 impl DaemonSpec {
@@ -74,6 +76,7 @@ impl DaemonSpec {
             env: Vec::new(),
             python_home: None,
             python_path: Vec::new(),
+            defined_at: None,
         }
     }
 

@@ -313,7 +313,19 @@ unsafe extern "C" fn daemon_process(
     // SAFETY: live cmd_parms and the NUL-terminated rest of the line.
     unsafe {
         run(cmd, name, || {
-            let spec = crate::daemon_spec::parse_daemon_process(text(name, c_bytes(args))?)?;
+            let mut spec = crate::daemon_spec::parse_daemon_process(text(name, c_bytes(args))?)?;
+            spec.defined_at = Some(location(cmd));
+            // Users and groups are looked up now, so that a typo is a syntax
+            // error naming the line (only root switches users).
+            if libc::geteuid() == 0 {
+                let lookup = |e: String| DirectiveError::new(name, format!("{}: {e}", spec.name));
+                if let Some(user) = &spec.user {
+                    crate::users::user(user).map_err(lookup)?;
+                }
+                if let Some(group) = &spec.group {
+                    crate::users::group(group).map_err(lookup)?;
+                }
+            }
             if let Some(home) = &spec.python_home {
                 let bridge = python::bridge().map_err(|e| DirectiveError::new(name, e))?;
                 wsgi_script::check_python_home(

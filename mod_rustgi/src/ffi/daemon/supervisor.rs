@@ -147,10 +147,16 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
         seen.push(conf);
         for spec in &conf.daemons {
             if let Some(other) = defined.iter().find(|d| d.spec.name == spec.name) {
+                let at = |spec: &DaemonSpec| spec.defined_at.clone().unwrap_or_else(|| "?".into());
+                let scope = |scope: Option<&str>| scope.unwrap_or("the main server").to_owned();
                 return Err(format!(
-                    "RustgiDaemonProcess: group '{}' is defined twice (also for {})",
+                    "RustgiDaemonProcess: group '{}' is defined twice, on {} (for {}) and on {} \
+                     (for {})",
                     spec.name,
-                    other.scope.as_deref().unwrap_or("the main server")
+                    at(spec),
+                    scope(is_virtual.then(|| server_hostname(s)).as_deref()),
+                    at(&other.spec),
+                    scope(other.scope.as_deref())
                 ));
             }
             defined.push(Defined {
