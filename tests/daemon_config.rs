@@ -278,7 +278,11 @@ fn unknown_users_and_duplicate_groups_name_their_lines() {
     let out = assert_refused(
         "<VirtualHost *:@PORT@>\n    ServerName a.test\n    RustgiDaemonProcess shop\n</VirtualHost>\n\
          <VirtualHost *:@PORT@>\n    ServerName b.test\n    RustgiDaemonProcess shop\n</VirtualHost>",
-        &["group 'shop' is defined twice, on line", "(for a.test)", "(for b.test)"],
+        &[
+            "group 'shop' is defined twice, on line",
+            "(for a.test)",
+            "(for b.test)",
+        ],
     );
     assert!(out.matches("httpd.conf").count() >= 2, "{out}");
 }

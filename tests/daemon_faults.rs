@@ -545,3 +545,19 @@ fn a_group_that_cannot_start_answers_503_at_once() {
         "{group}"
     );
 }
+
+/// A process that dies before its first frame (which names it) is still
+/// named in the 502's line: the parent's record of its death says which.
+#[test]
+fn a_death_before_the_first_frame_is_named() {
+    let srv = faults_server("");
+    // The first request of the Apache child goes over a new connection,
+    // whose process is not known before it answers.
+    let resp = srv.get("/f/segfault");
+    assert_eq!(resp.status(), 502, "{}", resp.text());
+    let line = srv.wait_for_log_line(
+        &["group faults", "read the request and ended: killed by signal 11 (SIGSEGV)"],
+        LOG_WAIT,
+    );
+    assert!(line.contains("process "), "{line}");
+}

@@ -53,10 +53,57 @@ pub fn unavailable(name: &str, group_file: &Path, status_dir: &Path) -> Option<S
     unavailable
 }
 
+/// The death of one of the group's processes that the parent recorded at
+/// or after `since_unix`, waiting up to `wait` for the parent to record it:
+/// the process that took a request and died before it answered (a process
+/// names itself only in its first frame).
+pub fn death_since(
+    group_file: &Path,
+    name: &str,
+    since_unix: u64,
+    wait: Duration,
+) -> Option<status::Restart> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let group = status::read_group(group_file, name);
+        if let Some(death) = group
+            .restarts
+            .into_iter()
+            .rev()
+            .find(|r| r.at >= since_unix)
+        {
+            return Some(death);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::status::{Failing, GroupFile};
+
+    #[test]
+    fn a_recent_death_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.json");
+        let mut group = GroupFile {
+            name: "g".into(),
+            ..GroupFile::default()
+        };
+        group.record_restart(status::Restart {
+            at: 100,
+            pid: 7,
+            reason: "killed by signal 11 (SIGSEGV)".into(),
+        });
+        std::fs::write(&file, serde_json::to_string(&group).unwrap()).unwrap();
+        let found = death_since(&file, "g", 100, Duration::ZERO).expect("the death");
+        assert_eq!(found.pid, 7);
+        assert!(death_since(&file, "g", 101, Duration::ZERO).is_none());
+    }
 
     #[test]
     fn a_failing_group_is_read_and_remembered_for_a_moment() {

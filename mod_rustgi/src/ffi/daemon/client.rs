@@ -575,12 +575,28 @@ fn broken(
                 group.timeouts.socket.as_secs()
             ),
         ),
-        (Phase::Queued, false) => state.fail(
-            sys::HTTP_BAD_GATEWAY as c_int,
-            &format!(
-                "the connection ended before any answer ({e}): a process of the group read the request and may have died running it; see its exit or the group's log"
-            ),
-        ),
+        (Phase::Queued, false) => {
+            // The process that took the request died before its first
+            // frame named it: the parent's record of the death does.
+            // SAFETY: the state's request is live on this thread.
+            let started = u64::try_from(unsafe { (*state.request()).request_time } / 1_000_000)
+                .unwrap_or(0);
+            let which = match availability::death_since(
+                &group.group_file,
+                &group.name,
+                started,
+                Duration::from_millis(500),
+            ) {
+                Some(death) => format!("process {} read the request and ended: {}", death.pid, death.reason),
+                None => "a process of the group read the request and may have died running it; \
+                         see its exit or the group's log"
+                    .to_owned(),
+            };
+            state.fail(
+                sys::HTTP_BAD_GATEWAY as c_int,
+                &format!("the connection ended before any answer ({e}): {which}"),
+            )
+        }
         (_, false) => state.fail(
             sys::HTTP_BAD_GATEWAY as c_int,
             &format!("process {pid} closed the connection before the response ended ({e}); it may have died, see its exit"),
