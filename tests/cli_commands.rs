@@ -220,6 +220,24 @@ fn status_prints_the_status_page_as_a_table() {
          \x20 5000  blog   1d01h         1          0  1000 B\n"
     );
 
+    // --host sends another Host header (a status page in a name-based
+    // virtual host, reached by address).
+    let (port, server) = canned_server("200 OK", STATUS_JSON);
+    stdout(&rustgi(&[
+        "status",
+        "--host",
+        "shop.example",
+        &format!("http://127.0.0.1:{port}/server-status"),
+    ]));
+    let request = server.join().unwrap();
+    assert!(
+        request.contains(&"Host: shop.example".to_owned()),
+        "{request:?}"
+    );
+    let out = rustgi(&["status", "--host", "a b", "http://127.0.0.1:1/"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a host name"));
+
     // --json prints the document.
     let (port, server) = canned_server("200 OK", STATUS_JSON);
     let text = stdout(&rustgi(&[
@@ -256,7 +274,11 @@ fn status_reports_errors() {
 
 #[test]
 fn help_version_and_unknown_commands() {
-    let text = stdout(&rustgi(&[]));
+    // No command is a usage error: the usage goes to stderr, the status is 2.
+    let out = rustgi(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage: rustgi COMMAND"));
+    let text = stdout(&rustgi(&["help"]));
     for c in [
         "serve",
         "setup-server",

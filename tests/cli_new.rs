@@ -13,7 +13,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use cli_common::{Serve, group_alive, is_gone, output_text, rustgi_in, wait_until};
+use cli_common::{Serve, group_alive, is_gone, output_text, rustgi_exe, rustgi_in, wait_until};
 use common::daemon::{children_of, daemon_children};
 use common::http::{self, Request};
 use common::temp_dir;
@@ -28,7 +28,18 @@ fn new_then_serve_answers_and_rebuilds_on_changes() {
     assert!(out.status.success(), "{}", output_text(&out));
     let krate = dir.path().join("cli-new-app");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("rustgi serve ."), "{text}");
+    // The command as it can be run: this build is not on PATH.
+    let exe = rustgi_exe().canonicalize().unwrap();
+    assert!(
+        text.contains(&format!("&& {} serve .", exe.display())),
+        "{text}"
+    );
+    // The README's virtual host grants the library's directory.
+    let readme = fs::read_to_string(krate.join("README.md")).unwrap();
+    assert!(
+        readme.contains("<Directory /path/to>\n    Require all granted"),
+        "{readme}"
+    );
     let manifest = fs::read_to_string(krate.join("Cargo.toml")).unwrap();
     let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/app-sdk");
     assert!(

@@ -556,7 +556,10 @@ fn a_death_before_the_first_frame_is_named() {
     let resp = srv.get("/f/segfault");
     assert_eq!(resp.status(), 502, "{}", resp.text());
     let line = srv.wait_for_log_line(
-        &["group faults", "read the request and ended: killed by signal 11 (SIGSEGV)"],
+        &[
+            "group faults",
+            "read the request and ended: killed by signal 11 (SIGSEGV)",
+        ],
         LOG_WAIT,
     );
     assert!(line.contains("process "), "{line}");

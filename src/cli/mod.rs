@@ -84,10 +84,12 @@ pub fn command_usage(command: &str) -> Option<String> {
              that `rustgi serve .` builds and serves. It depends on app-sdk by path:\n\
              the source tree's, the installed one (/usr/share/rustgi/app-sdk), or DIR."
             .to_owned(),
-        "status" => "usage: rustgi status URL [--json] [--insecure]\n\n\
+        "status" => "usage: rustgi status URL [--host NAME] [--json] [--insecure]\n\n\
              Fetches URL?json (a status page: SetHandler rustgi-status) and prints each\n\
-             daemon group's processes and recent restarts as a table. --json prints the\n\
-             document itself; --insecure accepts any certificate (https)."
+             daemon group's processes and recent restarts as a table. --host sends NAME\n\
+             as the Host header (a status page in a name-based virtual host, reached by\n\
+             address); --json prints the document itself; --insecure accepts any\n\
+             certificate (https)."
             .to_owned(),
         _ => return None,
     })
@@ -95,8 +97,9 @@ pub fn command_usage(command: &str) -> Option<String> {
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
     let Some(command) = args.first().map(String::as_str) else {
-        println!("{USAGE}");
-        return Ok(ExitCode::SUCCESS);
+        // A command is required: a script that forgot it must not pass.
+        eprintln!("{USAGE}");
+        return Ok(ExitCode::from(2));
     };
     let rest = &args[1..];
     if rest.iter().any(|a| a == "-h" || a == "--help") {

@@ -137,7 +137,13 @@ Apache serves with:
 ```apache
 RustgiDaemonProcess {lib} processes=2 threads=8
 RustgiScriptAlias / /path/to/lib{lib}.so process-group={lib}
+<Directory /path/to>
+    Require all granted
+</Directory>
 ```
+
+(`/path/to` is the directory that holds the library: Apache refuses, with
+403, what no `<Directory>` grants.)
 "#
     );
     vec![
@@ -146,6 +152,25 @@ RustgiScriptAlias / /path/to/lib{lib}.so process-group={lib}
         ("README.md", readme),
         (".gitignore", "/target\n".to_owned()),
     ]
+}
+
+/// How to run this program again: `rustgi` when that name on PATH is this
+/// program, else its full path (a fresh build is not on PATH).
+fn self_command() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "rustgi".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .filter_map(|dir| dir.join("rustgi").canonicalize().ok())
+            .next()
+            .is_some_and(|found| found == me)
+    });
+    if on_path {
+        "rustgi".to_owned()
+    } else {
+        me.display().to_string()
+    }
 }
 
 /// Runs `rustgi new`.
@@ -171,10 +196,11 @@ pub fn new_crate(o: NewOptions) -> Result<(), String> {
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     println!(
-        "Created the app crate {name} in {} (app-sdk: {}).\n\nServe it with:\n    cd {} && rustgi serve .",
+        "Created the app crate {name} in {} (app-sdk: {}).\n\nServe it with:\n    cd {} && {} serve .",
         o.path.display(),
         app_sdk.display(),
-        o.path.display()
+        o.path.display(),
+        self_command()
     );
     Ok(())
 }

@@ -34,6 +34,8 @@ pub struct StatusOptions {
     pub json: bool,
     /// Accept any certificate (https).
     pub insecure: bool,
+    /// The Host header to send, when not the URL's.
+    pub host: Option<String>,
 }
 
 /// Parses the arguments of `status`.
@@ -50,6 +52,13 @@ pub fn parse_status(items: &[String]) -> Result<StatusOptions, String> {
             Arg::Option(n, inline) if n == "--insecure" || n == "-k" => {
                 no_value(&n, inline)?;
                 o.insecure = true;
+            }
+            Arg::Option(n, inline) if n == "--host" => {
+                let name = args.value(&n, inline)?;
+                if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(format!("status: --host '{name}' is not a host name"));
+                }
+                o.host = Some(name);
             }
             Arg::Option(n, _) => return Err(format!("status: unknown option {n}")),
             Arg::Positional(p) if url.is_none() => url = Some(p),
@@ -115,8 +124,9 @@ pub fn split_http_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host.to_owned(), port, path))
 }
 
-/// Fetches `url` (http) and returns the body of a 200 response.
-pub fn http_get(url: &str) -> Result<String, String> {
+/// Fetches `url` (http), sending `host` as the Host header when given, and
+/// returns the body of a 200 response.
+pub fn http_get(url: &str, host_override: Option<&str>) -> Result<String, String> {
     let (host, port, path) = split_http_url(url)?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<_> = (bare, port)
@@ -140,10 +150,10 @@ pub fn http_get(url: &str) -> Result<String, String> {
     })?;
     s.set_read_timeout(Some(TIMEOUT)).ok();
     s.set_write_timeout(Some(TIMEOUT)).ok();
-    let host_header = if port == 80 {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
+    let host_header = match host_override {
+        Some(name) => name.to_owned(),
+        None if port == 80 => host.clone(),
+        None => format!("{host}:{port}"),
     };
     // HTTP/1.0: the body ends when the connection does (never chunked).
     let request = format!(
@@ -173,11 +183,14 @@ pub fn http_get(url: &str) -> Result<String, String> {
 }
 
 /// Fetches `url` with curl (https).
-fn curl_get(url: &str, insecure: bool) -> Result<String, String> {
+fn curl_get(url: &str, insecure: bool, host: Option<&str>) -> Result<String, String> {
     let mut cmd = Command::new("curl");
     cmd.args(["-fsS", "--max-time", "10", "-H", "Accept: application/json"]);
     if insecure {
         cmd.arg("-k");
+    }
+    if let Some(name) = host {
+        cmd.args(["-H", &format!("Host: {name}")]);
     }
     let out = cmd
         .arg(url)
@@ -196,9 +209,9 @@ fn curl_get(url: &str, insecure: bool) -> Result<String, String> {
 pub fn status(o: StatusOptions) -> Result<(), String> {
     let url = json_url(&o.url);
     let body = if url.starts_with("https://") {
-        curl_get(&url, o.insecure)?
+        curl_get(&url, o.insecure, o.host.as_deref())?
     } else {
-        http_get(&url)?
+        http_get(&url, o.host.as_deref())?
     };
     let doc: Value = serde_json::from_str(&body).map_err(|e| {
         let start: String = body.chars().take(200).collect();
