@@ -542,7 +542,19 @@ fn a_bad_or_missing_app_file_is_not_reloaded_and_other_groups_stay() {
         "the process was not replaced"
     );
 
-    // Back, usable: the group reloads, gracefully.
+    // A process that starts meanwhile (here a recycle) waits for a usable
+    // file instead of failing; requests wait for it in the queue.
+    send_signal(u32::try_from(before).unwrap(), libc::SIGUSR1);
+    srv.wait_for_log_line(
+        &[
+            "group reload",
+            "libfaults.so cannot be used now",
+            "waiting for a usable one",
+        ],
+        LOG_WAIT,
+    );
+
+    // Back, usable: the waiting process loads it and serves.
     replace_file(&app, &std::fs::read(Artifact::Faults.path()).unwrap());
     let replaced = poll_until(Duration::from_secs(10), Duration::from_millis(100), || {
         let pid = pid_of(&srv, "/f/pid");

@@ -8,10 +8,14 @@
 //!   `/panic` (500, the process serves on), `/abort`, `/segfault`, `/exit`
 //!   (the process dies: 502), `/sleep?ms=5000` (504 once `request-timeout`
 //!   and a second have passed; the process is recycled).
+//! * A slow client uploads to the echo app at about 5 KB/s, past the
+//!   group's `request-timeout`: a slow client must not recycle a process.
 //! * A scheduler SIGKILLs a random daemon process, sends SIGUSR1 (graceful
-//!   restart) to Apache's parent, and renames a fresh copy of `libecho.so`
-//!   over the served one (`RustgiScriptReloading`); `maximum-requests`
-//!   recycles the processes all along.
+//!   restart) to Apache's parent, renames a fresh copy of `libecho.so` over
+//!   the served one (`RustgiScriptReloading`), and deploys a bad file (not
+//!   an app) for a moment before the good one comes back, which the
+//!   processes must refuse and serve on; `maximum-requests` recycles the
+//!   processes all along.
 //!
 //! Every request records when it started and ended and the client port it
 //! used; Apache's children log each failed request to a daemon with its
@@ -54,6 +58,10 @@ pub struct Options {
     pub graceful_every: Duration,
     /// Mean time between replacements of the app file.
     pub replace_every: Duration,
+    /// Mean time between deploys of a bad app file.
+    pub bad_deploy_every: Duration,
+    /// Mean pause between two slow uploads (each takes about 3 s).
+    pub slow_every: Duration,
     /// The largest request body.
     pub max_body: usize,
     /// The group's `maximum-requests`.
@@ -77,6 +85,8 @@ impl Default for Options {
             fault_every: Duration::from_secs(2),
             graceful_every: Duration::from_secs(5),
             replace_every: Duration::from_secs(8),
+            bad_deploy_every: Duration::from_secs(11),
+            slow_every: Duration::from_secs(2),
             max_body: 64 * 1024,
             maximum_requests: 200,
             progress: None,
@@ -108,6 +118,8 @@ pub enum FaultKind {
     Sleep,
     Graceful,
     Replace,
+    BadDeploy,
+    SlowUpload,
 }
 
 impl FaultKind {
@@ -130,6 +142,10 @@ impl FaultKind {
             FaultKind::Sleep => "`/f/sleep?ms=5000` past request-timeout=2 (504 after 3 s)",
             FaultKind::Graceful => "graceful restart (SIGUSR1 to Apache's parent)",
             FaultKind::Replace => "app `.so` replaced (fresh copy renamed over it)",
+            FaultKind::BadDeploy => {
+                "a file that is not an app renamed over the `.so` for 1.5 s, then a good copy"
+            }
+            FaultKind::SlowUpload => "a 16 KB upload at 5 KB/s, past request-timeout=2",
         }
     }
 
@@ -470,6 +486,49 @@ fn lowercase_hex(bytes: &[u8]) -> String {
 }
 
 /// One echo POST of a random body; checks what the app says it got.
+/// How a slow client sends its body: pieces of this size, this far apart.
+#[derive(Clone, Copy, Debug)]
+struct Pace {
+    piece: usize,
+    every: Duration,
+}
+
+/// The slow uploader's: 1 KB every 200 ms (5 KB/s), 16 KB in all.
+const SLOW: Pace = Pace {
+    piece: 1024,
+    every: Duration::from_millis(200),
+};
+const SLOW_BODY: usize = 16 * 1024;
+
+/// Sends `raw` (a head, then `body`) on a new connection, the body at
+/// `pace` when given, and reads one response.
+fn paced_exchange(
+    addr: std::net::SocketAddr,
+    head: &[u8],
+    body: &[u8],
+    pace: Option<Pace>,
+) -> std::io::Result<wire::Exchange> {
+    use std::io::Write as _;
+    let Some(pace) = pace else {
+        let mut raw = head.to_vec();
+        raw.extend_from_slice(body);
+        return wire::exchange(addr, &raw, Duration::from_secs(60));
+    };
+    let mut s = wire::connect(addr, Duration::from_secs(60))?;
+    let local_port = s.local_addr()?.port();
+    s.write_all(head)?;
+    for piece in body.chunks(pace.piece) {
+        thread::sleep(pace.every);
+        s.write_all(piece)?;
+    }
+    let mut r = std::io::BufReader::new(s);
+    let response = wire::read_response(&mut r, wire::method_of(head))?;
+    Ok(wire::Exchange {
+        response,
+        local_port,
+    })
+}
+
 fn echo_request(
     addr: std::net::SocketAddr,
     host: &str,
@@ -477,12 +536,17 @@ fn echo_request(
     seq: usize,
     rng: &mut Rng,
     max_body: usize,
+    pace: Option<Pace>,
 ) -> (Option<u16>, Got, u64) {
-    let len = rng.below(max_body as u64 + 1) as usize;
+    let len = if pace.is_some() {
+        SLOW_BODY
+    } else {
+        rng.below(max_body as u64 + 1) as usize
+    };
     let mut body = vec![0u8; len];
     rng.fill(&mut body);
     let path = format!("/c{client}/{seq}");
-    let mut raw = wire::head(
+    let head = wire::head(
         "POST",
         format!("/e{path}").as_bytes(),
         host,
@@ -492,8 +556,7 @@ fn echo_request(
             format!("Content-Length: {len}").as_bytes(),
         ],
     );
-    raw.extend_from_slice(&body);
-    let ex = match wire::exchange(addr, &raw, Duration::from_secs(60)) {
+    let ex = match paced_exchange(addr, &head, &body, pace) {
         Ok(ex) => ex,
         Err(e) => {
             return (
@@ -606,13 +669,79 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
             let mut seq = 0;
             while !stop.load(Ordering::SeqCst) {
                 let start = clock.now();
-                let (port, got, len) = echo_request(addr, &host, client, seq, &mut rng, max_body);
+                let (port, got, len) =
+                    echo_request(addr, &host, client, seq, &mut rng, max_body, None);
                 let end = clock.now();
                 if !matches!(got, Got::Ok { .. }) {
                     failed.fetch_add(1, Ordering::SeqCst);
                 }
                 sent.fetch_add(1, Ordering::SeqCst);
                 *bytes.lock().unwrap_or_else(|e| e.into_inner()) += len;
+                samples
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Sample {
+                        client,
+                        seq,
+                        start,
+                        end,
+                        port,
+                        got,
+                    });
+                seq += 1;
+            }
+        }));
+    }
+
+    // The slow uploader: a client of its own, numbered after the others.
+    {
+        let (stop, samples, faults, sent, failed, bytes, host) = (
+            stop.clone(),
+            samples.clone(),
+            faults.clone(),
+            sent.clone(),
+            failed.clone(),
+            bytes.clone(),
+            host.clone(),
+        );
+        let client = opts.clients;
+        let mut rng = Rng::new(opts.seed ^ 0x5105);
+        let every = opts.slow_every;
+        threads.push(thread::spawn(move || {
+            let mut seq = 0;
+            loop {
+                let until = Instant::now() + rng.jitter(every);
+                while Instant::now() < until {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
+                let start = clock.now();
+                let (port, got, len) =
+                    echo_request(addr, &host, client, seq, &mut rng, 0, Some(SLOW));
+                let end = clock.now();
+                let status = match &got {
+                    Got::Ok { .. } => Some(200),
+                    Got::Failed { status, .. } => *status,
+                    Got::Corrupt(_) => Some(200),
+                };
+                if !matches!(got, Got::Ok { .. }) {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                }
+                sent.fetch_add(1, Ordering::SeqCst);
+                *bytes.lock().unwrap_or_else(|e| e.into_inner()) += len;
+                faults
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Fault {
+                        kind: FaultKind::SlowUpload,
+                        start,
+                        end,
+                        pid: None,
+                        status,
+                        port,
+                    });
                 samples
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -671,6 +800,7 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
     let mut next_kill = started + rng.jitter(opts.kill_every);
     let mut next_graceful = started + rng.jitter(opts.graceful_every);
     let mut next_replace = started + rng.jitter(opts.replace_every);
+    let mut next_bad_deploy = started + rng.jitter(opts.bad_deploy_every);
     let mut next_progress = opts.progress.map(|p| started + p);
     let record = |kind, start, end, pid| {
         faults
@@ -695,6 +825,7 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
             Some(next_kill),
             Some(next_graceful),
             Some(next_replace),
+            Some(next_bad_deploy),
             next_progress,
             Some(deadline),
         ]
@@ -735,6 +866,20 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
             let t = clock.now();
             match replace_file(&artifacts.echo, &served_app) {
                 Ok(()) => record(FaultKind::Replace, t, clock.now(), None),
+                Err(e) => scheduler_errors.push(e),
+            }
+        }
+        if now >= next_bad_deploy {
+            next_bad_deploy = now + rng.jitter(opts.bad_deploy_every);
+            let t = clock.now();
+            let bad = site.apps.join("not-an-app.so");
+            let deployed = std::fs::write(&bad, b"#!/bin/sh\necho this is not an app\n")
+                .map_err(|e| format!("write {}: {e}", bad.display()))
+                .and_then(|()| replace_file(&bad, &served_app));
+            // The processes refuse it and serve on; then the good one.
+            thread::sleep(Duration::from_millis(1500));
+            match deployed.and_then(|()| replace_file(&artifacts.echo, &served_app)) {
+                Ok(()) => record(FaultKind::BadDeploy, t, clock.now(), None),
                 Err(e) => scheduler_errors.push(e),
             }
         }
@@ -785,11 +930,13 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
     report.max_body = opts.max_body;
     report.maximum_requests = opts.maximum_requests;
     report.schedule = format!(
-        "every ~{:.1} s a SIGKILL, ~{:.1} s a fault endpoint, ~{:.1} s a graceful restart, ~{:.1} s an .so replacement (±25 %)",
+        "every ~{:.1} s a SIGKILL, ~{:.1} s a fault endpoint, ~{:.1} s a graceful restart, ~{:.1} s an .so replacement, ~{:.1} s a bad deploy (±25 %); a slow upload every ~{:.1} s",
         opts.kill_every.as_secs_f64(),
         opts.fault_every.as_secs_f64(),
         opts.graceful_every.as_secs_f64(),
-        opts.replace_every.as_secs_f64()
+        opts.replace_every.as_secs_f64(),
+        opts.bad_deploy_every.as_secs_f64(),
+        opts.slow_every.as_secs_f64() + 3.2
     );
     report.bytes_sent = *bytes.lock().unwrap_or_else(|e| e.into_inner());
     if opts.keep {

@@ -45,6 +45,37 @@ fn key(file: &[u8], init_config: &Pairs) -> Key {
     )
 }
 
+/// Waits, up to `limit`, until every app file to preload passes the check
+/// `apache2 -t` makes: a process that starts while a deploy is under way
+/// (the file missing for a moment, half copied, or not an app yet) loads the
+/// next usable file instead of failing. A file still unusable at `limit` is
+/// left to the load, whose error then says why.
+pub fn wait_for_usable_files(specs: &[AppSpec], limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    for spec in specs.iter().filter(|s| s.preload) {
+        let mut waited = false;
+        loop {
+            match check(&spec.file) {
+                Ok(()) => break,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    if !waited {
+                        log::warn(&format!(
+                            "app file {} cannot be used now ({e}); waiting for a usable one",
+                            spec.file.display()
+                        ));
+                        waited = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(_) => break,
+            }
+        }
+        if waited {
+            log::notice(&format!("app file {} is usable again", spec.file.display()));
+        }
+    }
+}
+
 impl Apps {
     /// The apps of the configuration, none loaded yet.
     pub fn new(specs: &[AppSpec]) -> Apps {

@@ -149,6 +149,14 @@ pub fn main() -> i32 {
             return 1;
         }
     }
+    // A deploy under way must not fail a process that starts meanwhile:
+    // wait for usable files, within startup-timeout (or 15 s when off).
+    let limit = match config.startup_timeout {
+        0 => Duration::from_secs(15),
+        // Leave the load a moment before the watchdog.
+        seconds => Duration::from_secs(seconds).mul_f64(0.8),
+    };
+    apps::wait_for_usable_files(&config.apps, limit);
     let apps = apps::Apps::new(&config.apps);
     if let Err(why) = apps.load_configured(&config.apps) {
         // The app's error was logged as it happened.
