@@ -99,14 +99,45 @@ impl Apps {
 
     /// Loads and initialises every configured app marked for preloading; the
     /// first failure is the error.
+    ///
+    /// A file replaced while it was being loaded (a deploy racing the
+    /// start) is loaded again, once it is usable.
     pub fn load_configured(&self, specs: &[AppSpec]) -> Result<(), String> {
         for spec in specs.iter().filter(|s| s.preload) {
             let config: Pairs = spec.init_config.iter().map(|(k, v)| (k, v)).collect();
-            self.instance(spec.file.as_os_str().as_bytes(), &config)
-                .map_err(|e| format!("app {}: {e}", spec.file.display()))?;
+            let file = spec.file.as_os_str().as_bytes();
+            let mut attempts = 0;
+            loop {
+                let before = FileStamp::of(&spec.file);
+                match self.instance(file, &config) {
+                    Ok(_) => break,
+                    Err(_) if attempts < 3 && FileStamp::of(&spec.file) != before => {
+                        attempts += 1;
+                        log::notice(&format!(
+                            "app file {} changed while it was loaded; loading it again",
+                            spec.file.display()
+                        ));
+                        self.forget(file, &config);
+                        wait_for_usable_files(
+                            std::slice::from_ref(spec),
+                            std::time::Duration::from_secs(5),
+                        );
+                    }
+                    Err(e) => return Err(format!("app {}: {e}", spec.file.display())),
+                }
+            }
             log::info(&format!("loaded app {}", spec.file.display()));
         }
         Ok(())
+    }
+
+    /// Drops what loading `file` with `init_config` came to, so that the
+    /// next use loads it again.
+    fn forget(&self, file: &[u8], init_config: &Pairs) {
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key(file, init_config));
     }
 
     /// Whether the group serves the app at `file`.
