@@ -101,7 +101,9 @@ impl Apps {
     /// first failure is the error.
     ///
     /// A file replaced while it was being loaded (a deploy racing the
-    /// start) is loaded again, once it is usable.
+    /// start) is loaded again, once it is usable: a load that failed on a
+    /// file that changed meanwhile, or that no longer passes the check, is
+    /// the deploy's, not the app's.
     pub fn load_configured(&self, specs: &[AppSpec]) -> Result<(), String> {
         for spec in specs.iter().filter(|s| s.preload) {
             let config: Pairs = spec.init_config.iter().map(|(k, v)| (k, v)).collect();
@@ -111,7 +113,13 @@ impl Apps {
                 let before = FileStamp::of(&spec.file);
                 match self.instance(file, &config) {
                     Ok(_) => break,
-                    Err(_) if attempts < 3 && FileStamp::of(&spec.file) != before => {
+                    // The file, not the app, failed: it changed under the
+                    // load, or is unusable now.
+                    Err(_)
+                        if attempts < 3
+                            && (FileStamp::of(&spec.file) != before
+                                || check(&spec.file).is_err()) =>
+                    {
                         attempts += 1;
                         log::notice(&format!(
                             "app file {} changed while it was loaded; loading it again",
