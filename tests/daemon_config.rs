@@ -286,3 +286,22 @@ fn unknown_users_and_duplicate_groups_name_their_lines() {
     );
     assert!(out.matches("httpd.conf").count() >= 2, "{out}");
 }
+
+/// `RustgiRestrictEmbedded On` with an alias that can only run embedded is
+/// refused by `apache2 -t`, naming the alias.
+#[test]
+fn restrict_embedded_with_an_embedded_alias_is_refused() {
+    let out = assert_refused(
+        "RustgiRestrictEmbedded On\n\
+         RustgiDaemonProcess shop\n\
+         RustgiScriptAlias /shop @APPS@/libfaults.so process-group=shop\n\
+         RustgiScriptAlias /inside @APPS@/libfaults.so",
+        &[
+            "RustgiRestrictEmbedded On",
+            "maps /inside",
+            "libfaults.so",
+            "process-group=NAME",
+        ],
+    );
+    assert!(out.contains("RustgiScriptAlias on line"), "{out}");
+}

@@ -383,10 +383,14 @@ fn restrict_embedded_refuses_embedded_apps_and_serves_daemon_ones() {
     let home = home_dir(b.root(), "home");
     let srv = b
         .config(&format!(
+            // The group comes from a <Location>, so where /embedded runs is
+            // known per request only: apache2 -t lets it through, and the
+            // request is refused.
             "RustgiRestrictEmbedded On\n\
              RustgiDaemonProcess only threads=2 home={}\n\
              RustgiScriptAlias /embedded @APPS@/libecho.so\n\
-             RustgiScriptAlias /daemon @APPS@/libfaults.so process-group=only",
+             RustgiScriptAlias /daemon @APPS@/libfaults.so\n\
+             <Location /daemon>\n    RustgiProcessGroup only\n</Location>",
             home.display()
         ))
         .start();

@@ -270,6 +270,10 @@ pub struct ServerConfig<Slot> {
     pub python_home: Option<String>,
     /// `RustgiPythonPath` (main server only), in order.
     pub python_path: Vec<String>,
+    /// Whether a `RustgiProcessGroup` appears inside a `<Location>` or
+    /// `<Directory>` section: then where an alias runs is known per request
+    /// only.
+    pub sectioned_process_group: bool,
 }
 
 impl<Slot> Default for ServerConfig<Slot> {
@@ -282,6 +286,7 @@ impl<Slot> Default for ServerConfig<Slot> {
             script_reloading: None,
             python_home: None,
             python_path: Vec::new(),
+            sectioned_process_group: false,
         }
     }
 }
@@ -324,6 +329,7 @@ impl<Slot> ServerConfig<Slot> {
             script_reloading: vhost.script_reloading.or(base.script_reloading),
             python_home: base.python_home.clone(),
             python_path: base.python_path.clone(),
+            sectioned_process_group: base.sectioned_process_group || vhost.sectioned_process_group,
         }
     }
 
@@ -351,6 +357,22 @@ impl<Slot> ServerConfig<Slot> {
     /// Whether daemons restart when their app file changes (default On).
     pub fn script_reloading(&self) -> bool {
         self.script_reloading.unwrap_or(true)
+    }
+
+    /// With `RustgiRestrictEmbedded On`, the aliases that would run in
+    /// Apache's children whatever the request (no `process-group=`, no
+    /// daemon group for the server, none in a section): `server_group` is
+    /// the server's `RustgiProcessGroup`.
+    pub fn refused_embedded(
+        &self,
+        server_group: Option<&ProcessGroup>,
+    ) -> impl Iterator<Item = &ScriptAlias<Slot>> {
+        let all_embedded = self.restrict_embedded()
+            && !self.sectioned_process_group
+            && !matches!(server_group, Some(ProcessGroup::Daemon(_)));
+        self.aliases.iter().filter(move |a| {
+            all_embedded && !matches!(a.spec.process_group, Some(ProcessGroup::Daemon(_)))
+        })
     }
 
     /// The alias with the longest URL-PATH that matches `uri`, and the length
@@ -527,6 +549,36 @@ mod tests {
         assert_eq!(find("/hello/x"), Some((2, 6)));
         assert_eq!(find("/helloworld"), Some((1, 0)));
         assert_eq!(find("/hello/deep/er"), Some((3, 11)));
+    }
+
+    #[test]
+    fn restrict_embedded_refuses_only_what_always_runs_embedded() {
+        let mut server = ServerConfig {
+            aliases: vec![alias("/a", 1)],
+            ..Default::default()
+        };
+        server.aliases.push(ScriptAlias {
+            spec: parse_script_alias(&["/d", "/srv/a.so", "process-group=shop"]).unwrap(),
+            defined_at: "test".into(),
+            slot: Arc::new(2),
+        });
+        let refused = |s: &ServerConfig<u32>, group: Option<&ProcessGroup>| -> Vec<u32> {
+            s.refused_embedded(group).map(|a| *a.slot).collect()
+        };
+        assert!(
+            refused(&server, None).is_empty(),
+            "RustgiRestrictEmbedded is Off"
+        );
+        server.restrict_embedded = Some(true);
+        assert_eq!(refused(&server, None), vec![1]);
+        assert_eq!(refused(&server, Some(&ProcessGroup::Embedded)), vec![1]);
+        let shop = ProcessGroup::Daemon("shop".into());
+        assert!(
+            refused(&server, Some(&shop)).is_empty(),
+            "the server's group"
+        );
+        server.sectioned_process_group = true;
+        assert!(refused(&server, None).is_empty(), "decided per request");
     }
 
     #[test]

@@ -262,6 +262,11 @@ unsafe extern "C" fn process_group(
             let dir = dir_mut(mconfig);
             dir.process_group = Some(group);
             dir.process_group_at = Some(location(cmd));
+            // Inside <Location> or <Directory>: which URLs it covers is
+            // decided per request.
+            if !(*cmd).path.is_null() {
+                server_conf_mut((*cmd).server).sectioned_process_group = true;
+            }
             Ok(())
         })
     }

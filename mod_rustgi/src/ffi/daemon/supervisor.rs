@@ -325,7 +325,31 @@ pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
             })?;
         }
     }
-    check_app_files(main, &defined)
+    check_app_files(main, &defined)?;
+    check_restricted(main)
+}
+
+/// `RustgiRestrictEmbedded On` with an alias that can only run in Apache's
+/// children would answer every request of it with 500: refuse it now.
+fn check_restricted(main: *mut sys::server_rec) -> Result<(), String> {
+    for s in servers(main) {
+        // SAFETY: s is a live server; its configs were made by this module.
+        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
+        if let Some(alias) = conf.refused_embedded(dir.process_group.as_ref()).next() {
+            return Err(format!(
+                "RustgiRestrictEmbedded On, but RustgiScriptAlias on {} maps {} to {} in Apache's \
+                 children (%{{GLOBAL}}): give it process-group=NAME, or RustgiProcessGroup NAME",
+                alias.defined_at,
+                if alias.spec.prefix.as_str().is_empty() {
+                    "/"
+                } else {
+                    alias.spec.prefix.as_str()
+                },
+                alias.spec.file.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Who a group's processes run as, with their groups.
