@@ -544,6 +544,13 @@ fn a_group_that_cannot_start_answers_503_at_once() {
             .is_some_and(|f| f.contains("no secret_key")),
         "{group}"
     );
+    // Each restart says why in the process's own words, not only
+    // "exited with status 3".
+    let reason = group["restarts"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("its init failed") && reason.contains("exited with status 3"),
+        "{group}"
+    );
 }
 
 /// A process that dies before its first frame (which names it) is still
