@@ -15,6 +15,9 @@ pub struct PlannedApp {
     pub init_config: Vec<(String, String)>,
     /// Loaded at start; otherwise only allowed, loaded on first request.
     pub preload: bool,
+    /// More files whose change reloads the group (a WSGI script, whose app
+    /// file is the Python bridge).
+    pub watch: Vec<String>,
 }
 
 /// The identity the processes switch to (None: keep the parent's, when
@@ -66,6 +69,7 @@ pub fn config_json(
             "file": a.file,
             "init_config": pairs(&a.init_config),
             "preload": a.preload,
+            "watch": a.watch,
         })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&config).expect("a JSON value always serializes")
@@ -133,6 +137,7 @@ mod tests {
             file: "/srv/a.so".into(),
             init_config: vec![("k".into(), "v".into())],
             preload: false,
+            watch: vec!["/srv/wsgi.py".into()],
         }];
         spec.home = Some("/srv/shop".into());
         let text = config_json(
@@ -157,6 +162,7 @@ mod tests {
         assert_eq!(v["peer_uids"][0], 33);
         assert_eq!(v["apps"][0]["init_config"][0][0], "k");
         assert_eq!(v["apps"][0]["preload"], false);
+        assert_eq!(v["apps"][0]["watch"][0], "/srv/wsgi.py");
         spec.home = None;
         let text = config_json(&spec, None, &[], &[], false, 6, "/s");
         let v: Value = serde_json::from_str(&text).unwrap();

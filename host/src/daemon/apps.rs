@@ -30,8 +30,18 @@ struct Allowed {
     reported: Mutex<Option<Option<FileStamp>>>,
 }
 
+/// A file whose change recycles the process, beside its app file (a WSGI
+/// script: `touch` is enough, as with mod_wsgi).
+struct Watched {
+    file: PathBuf,
+    stamp: Option<FileStamp>,
+    /// The missing version, so it is logged once.
+    reported: Mutex<Option<Option<FileStamp>>>,
+}
+
 pub struct Apps {
     allowed: Vec<Allowed>,
+    watched: Vec<Watched>,
     instances: Mutex<HashMap<Key, Slot>>,
 }
 
@@ -91,8 +101,19 @@ impl Apps {
                 }),
             }
         }
+        let mut watched: Vec<Watched> = Vec::new();
+        for file in specs.iter().filter(|s| s.preload).flat_map(|s| &s.watch) {
+            if !watched.iter().any(|w| w.file == *file) {
+                watched.push(Watched {
+                    file: file.clone(),
+                    stamp: FileStamp::of(file),
+                    reported: Mutex::new(None),
+                });
+            }
+        }
         Apps {
             allowed,
+            watched,
             instances: Mutex::new(HashMap::new()),
         }
     }
@@ -224,6 +245,23 @@ impl Apps {
             let mut reported = a.reported.lock().unwrap_or_else(PoisonError::into_inner);
             if reported.as_ref() != Some(&now) {
                 log::error(&refusal);
+                *reported = Some(now);
+            }
+        }
+        for w in &self.watched {
+            let now = FileStamp::of(&w.file);
+            if now == w.stamp {
+                continue;
+            }
+            if now.is_some() {
+                return Some(w.file.as_path());
+            }
+            let mut reported = w.reported.lock().unwrap_or_else(PoisonError::into_inner);
+            if reported.as_ref() != Some(&now) {
+                log::error(&format!(
+                    "script {} is missing; serving the version loaded until it is back",
+                    w.file.display()
+                ));
                 *reported = Some(now);
             }
         }

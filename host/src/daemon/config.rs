@@ -92,6 +92,10 @@ pub struct AppSpec {
     /// loading it on its first request.
     #[serde(default = "preload_default")]
     pub preload: bool,
+    /// More files whose change recycles the process (script reloading): a
+    /// WSGI script, whose app file is the Python bridge.
+    #[serde(default)]
+    pub watch: Vec<PathBuf>,
 }
 
 fn preload_default() -> bool {

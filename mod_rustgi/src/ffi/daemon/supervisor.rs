@@ -190,10 +190,16 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                     d.allowed.push(file.clone());
                 }
                 if group == Some(&ProcessGroup::Daemon(d.spec.name.clone())) {
+                    let watch = if is_wsgi_script(&alias.spec.file) {
+                        vec![alias.spec.file.to_string_lossy().into_owned()]
+                    } else {
+                        Vec::new()
+                    };
                     let app = PlannedApp {
                         file,
                         init_config: init_config.pairs().to_vec(),
                         preload: true,
+                        watch,
                     };
                     if !d.apps.contains(&app) {
                         d.apps.push(app);
@@ -233,6 +239,7 @@ fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
                     file,
                     init_config: Vec::new(),
                     preload: false,
+                    watch: Vec::new(),
                 });
             }
         }
