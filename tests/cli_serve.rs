@@ -436,3 +436,75 @@ fn serve_refuses_what_it_cannot_serve() {
     assert!(err.contains("RustgiScriptAlias: cannot use"), "{err}");
     assert!(err.contains("Apache exited"), "{err}");
 }
+
+/// `rustgi serve app.py` does what `mod_wsgi-express start-server app.py`
+/// does: the script in a daemon group, its directory on sys.path, and
+/// `--python-home` a venv.
+#[test]
+fn serve_a_wsgi_script() {
+    let dir = temp_dir("rustgi-cli-serve-py-");
+    // The module, the daemon and the bridge where the daemon's user can
+    // read them, whatever the checkout's permissions.
+    let modules = dir.path().join("modules");
+    fs::create_dir(&modules).unwrap();
+    for artifact in [Artifact::Module, Artifact::PythonBridge] {
+        copy_readable(&artifact.path(), &modules.join(artifact.file_name()));
+    }
+    let daemon = modules.join(common::daemon::DAEMON_EXE);
+    copy_readable(&common::daemon::daemon_executable(), &daemon);
+    fs::set_permissions(&daemon, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let site = dir.path().join("site");
+    fs::create_dir(&site).unwrap();
+    fs::set_permissions(&site, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::write(
+        site.join("greeting.py"),
+        "WORDS = 'hello from a module beside the script'\n",
+    )
+    .unwrap();
+    fs::write(
+        site.join("app.py"),
+        "import markupsafe\nimport greeting\n\n\
+         def application(environ, start_response):\n    \
+         body = f\"{greeting.WORDS}, markupsafe {markupsafe.__version__}\".encode()\n    \
+         start_response('200 OK', [('Content-Type', 'text/plain')])\n    \
+         return [body]\n",
+    )
+    .unwrap();
+    for f in ["greeting.py", "app.py"] {
+        fs::set_permissions(
+            site.join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let root = dir.path().join("root");
+    let app = site.join("app.py").display().to_string();
+    let module = modules
+        .join(Artifact::Module.file_name())
+        .display()
+        .to_string();
+    let venv = common::python::venv().display().to_string();
+    let mut serve = Serve::start(
+        &[&app, "--python-home", &venv, "--module", &module],
+        &root,
+        cli_common::SERVE_START,
+    );
+    let resp = get(&serve, "/");
+    assert_eq!(resp.status(), 200, "{}\n{}", resp.text(), serve.log());
+    assert!(
+        resp.text()
+            .starts_with("hello from a module beside the script, markupsafe "),
+        "{}",
+        resp.text()
+    );
+    let conf = fs::read_to_string(root.join("httpd.conf")).unwrap();
+    for want in [
+        "RustgiDaemonProcess app ",
+        &format!("\"python-home={venv}\""),
+        &format!("\"python-path={}\"", site.display()),
+    ] {
+        assert!(conf.contains(want), "missing {want:?} in\n{conf}");
+    }
+    let status = serve.interrupt(STOP);
+    assert!(status.success(), "{}", serve.log());
+}

@@ -321,6 +321,21 @@ pub mod python {
     /// `1` when a process serves one request only (`maximum-requests=1`).
     pub const RUN_ONCE: &str = "rustgi.python.run_once";
 
+    /// Whether `file` is a WSGI script, which the bridge serves: its name
+    /// ends in `.py` or `.wsgi`, as mod_wsgi users name them.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use rustgi_abi::python::is_script;
+    ///
+    /// assert!(is_script(Path::new("/srv/app/wsgi.py")));
+    /// assert!(is_script(Path::new("/srv/app/app.wsgi")));
+    /// assert!(!is_script(Path::new("/srv/app/libapp.so")));
+    /// ```
+    pub fn is_script(file: &std::path::Path) -> bool {
+        file.extension().is_some_and(|e| e == "py" || e == "wsgi")
+    }
+
     /// Whether `name` can name a WSGI callable: a Python identifier.
     ///
     /// ```

@@ -13,11 +13,7 @@ use rustgi_abi::python as key;
 use crate::config::{AppConfig, GLOBAL_GROUP, ScriptAliasSpec};
 use crate::daemon_spec::DaemonSpec;
 
-/// Whether `file` is a WSGI script (by its extension, as mod_wsgi users
-/// name them).
-pub fn is_wsgi_script(file: &Path) -> bool {
-    file.extension().is_some_and(|e| e == "py" || e == "wsgi")
-}
+pub use rustgi_abi::python::is_script as is_wsgi_script;
 
 /// What a Python app is told about where it runs: its group's shape and the
 /// Python settings that apply there.

@@ -30,9 +30,9 @@ usage: rustgi COMMAND [ARGS]
 Runs compiled web apps under Apache httpd with mod_rustgi.
 
 commands:
-  serve APP.so|CRATE_DIR [options]   serve the app under Apache in the foreground
+  serve APP|CRATE_DIR [options]      serve the app under Apache in the foreground
                                      (builds the crate first); Ctrl-C stops it
-  setup-server APP.so|CRATE_DIR [options]
+  setup-server APP|CRATE_DIR [options]
                                      write the server root only, with an apachectl
   module-config [--module PATH]      print the LoadModule line for mod_rustgi
   module-location [--module PATH]    print where mod_rustgi is
@@ -55,7 +55,7 @@ fn serve_usage(command: &str) -> String {
          the app, and prints how to start it. Its logs go to files in the server root."
     };
     format!(
-        "usage: rustgi {command} APP.so|CRATE_DIR [options]\n\n{what}\n\noptions:\n{}",
+        "usage: rustgi {command} APP|CRATE_DIR [options]\n\n{what}\n\nAPP is an app's shared library (APP.so) or a WSGI script (APP.py, APP.wsgi).\n\noptions:\n{}",
         site::OPTIONS_HELP
     )
 }

@@ -26,6 +26,7 @@ use super::locate::{daemon_beside, find_module};
 use super::users::{self, is_root};
 use crate::apache::apache_binary;
 use crate::httpd_conf::{HttpdConf, Mpm, host_port, quote, quote_path};
+use rustgi_abi::python::is_script as is_wsgi_script;
 
 /// The options `serve` and `setup-server` share, as given.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +59,11 @@ pub struct SiteOptions {
     /// Where to serve the status page (`SetHandler rustgi-status`), to
     /// local clients only.
     pub status_url: Option<String>,
+    /// For a WSGI script: its Python (a virtual environment).
+    pub python_home: Option<PathBuf>,
+    /// For a WSGI script: directories added to `sys.path`, after the
+    /// script's own.
+    pub python_path: Vec<PathBuf>,
 }
 
 impl Default for SiteOptions {
@@ -87,6 +93,8 @@ impl Default for SiteOptions {
             maximum_requests: None,
             working_directory: None,
             status_url: None,
+            python_home: None,
+            python_path: Vec::new(),
         }
     }
 }
@@ -119,7 +127,10 @@ pub const OPTIONS_HELP: &str = "\
   --maximum-requests N      recycle a daemon process after N requests (default 0: never)
   --working-directory DIR   the daemon processes' directory (default the server root)
   --status-url URL          serve the status page at URL, to local clients
-                            (for `rustgi status http://HOST:PORT/URL`)";
+                            (for `rustgi status http://HOST:PORT/URL`)
+  --python-home VENV        for a WSGI script (APP.py, APP.wsgi): its virtual environment
+  --python-path DIR         for a WSGI script: a directory added to sys.path (repeatable;
+                            the script's own directory always is)";
 
 /// Parses the arguments of `serve` or `setup-server`.
 pub fn parse_site(items: &[String]) -> Result<SiteOptions, String> {
@@ -193,10 +204,12 @@ pub fn parse_site(items: &[String]) -> Result<SiteOptions, String> {
             }
             "--working-directory" => o.working_directory = Some(args.path(n, inline)?),
             "--status-url" => o.status_url = Some(args.value(n, inline)?),
+            "--python-home" => o.python_home = Some(args.path(n, inline)?),
+            "--python-path" => o.python_path.push(args.path(n, inline)?),
             other => return Err(format!("unknown option {other}")),
         }
     }
-    o.app = app.ok_or("the app is missing: give APP.so or a crate's directory")?;
+    o.app = app.ok_or("the app is missing: give APP.so, a WSGI script (APP.py) or a crate's directory")?;
     if o.processes == 0 || o.threads == 0 {
         return Err("--processes and --threads must be at least 1".to_owned());
     }
@@ -273,6 +286,10 @@ pub struct Site {
     pub url_aliases: Vec<(String, PathBuf)>,
     pub include_files: Vec<PathBuf>,
     pub ssl: Option<(PathBuf, PathBuf)>,
+    /// A WSGI script's Python home, absolute.
+    pub python_home: Option<PathBuf>,
+    /// A WSGI script's python-path (its directory first), absolute.
+    pub python_path: Vec<PathBuf>,
 }
 
 /// The default server root: `$TMPDIR/rustgi-HOST:PORT:UID`.
@@ -289,7 +306,10 @@ pub fn group_name_for(app: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = stem.strip_suffix(".so").unwrap_or(&stem);
+    let stem = [".so", ".py", ".wsgi"]
+        .iter()
+        .find_map(|ext| stem.strip_suffix(ext))
+        .unwrap_or(&stem);
     let stem = stem.strip_prefix("lib").unwrap_or(stem);
     let name: String = stem
         .chars()
@@ -433,6 +453,26 @@ impl Site {
                     built,
                 },
             )
+        } else if is_wsgi_script(&options.app) {
+            // Served where it is: its directory holds what it imports.
+            let path = absolute(&options.app, "the script")?;
+            if !path.is_file() {
+                return Err(format!("the script {} does not exist", path.display()));
+            }
+            if user.is_some() && !readable_by_others(&path) {
+                eprintln!(
+                    "rustgi: warning: {} is not readable by other users; the daemon \
+                     processes (user nobody) may not import it",
+                    path.display()
+                );
+            }
+            (
+                path.clone(),
+                AppSource::File {
+                    path,
+                    copied: false,
+                },
+            )
         } else if options.app.is_dir() {
             return Err(format!(
                 "{} is a directory without a Cargo.toml: give APP.so or a crate's directory",
@@ -477,6 +517,19 @@ impl Site {
             Some(dir) => absolute(dir, "--working-directory")?,
             None => server_root.clone(),
         };
+        let mut python_path = Vec::new();
+        if is_wsgi_script(&app) {
+            // As python's own `python app.py` would: the script's directory
+            // first.
+            python_path.extend(app.parent().map(Path::to_path_buf));
+        }
+        for dir in &options.python_path {
+            python_path.push(absolute(dir, "--python-path")?);
+        }
+        let python_home = match &options.python_home {
+            Some(dir) => Some(absolute(dir, "--python-home")?),
+            None => None,
+        };
         Ok(Site {
             group_name: group_name_for(&app),
             options,
@@ -489,6 +542,8 @@ impl Site {
             url_aliases,
             include_files,
             ssl,
+            python_home,
+            python_path,
         })
     }
 
@@ -576,7 +631,19 @@ impl Site {
         for (key, value) in &o.app_config {
             line!("RustgiAppConfig {} {}", quote(key), quote(value));
         }
+        let python_path = self
+            .python_path
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
         if o.embedded {
+            if let Some(home) = &self.python_home {
+                line!("RustgiPythonHome {}", quote_path(home));
+            }
+            if !python_path.is_empty() {
+                line!("RustgiPythonPath {}", quote(&python_path));
+            }
             line!(
                 "RustgiScriptAlias {} {}",
                 quote(&o.mount_point),
@@ -597,6 +664,16 @@ impl Site {
             }
             if let Some(n) = o.maximum_requests {
                 let _ = write!(group, " maximum-requests={n}");
+            }
+            if let Some(home) = &self.python_home {
+                let _ = write!(
+                    group,
+                    " {}",
+                    quote(&format!("python-home={}", home.to_string_lossy()))
+                );
+            }
+            if !python_path.is_empty() {
+                let _ = write!(group, " {}", quote(&format!("python-path={python_path}")));
             }
             line!("{group}");
             line!(
@@ -852,6 +929,8 @@ mod tests {
     #[test]
     fn group_names() {
         assert_eq!(group_name_for(Path::new("/x/libshop.so")), "shop");
+        assert_eq!(group_name_for(Path::new("/x/wsgi.py")), "wsgi");
+        assert_eq!(group_name_for(Path::new("/x/shop.wsgi")), "shop");
         assert_eq!(group_name_for(Path::new("/x/my app.so")), "my_app");
         assert_eq!(group_name_for(Path::new("/x/lib.so")), "app");
         assert_eq!(group_name_for(Path::new("/x/.hidden")), "hidden");
@@ -872,6 +951,8 @@ mod tests {
             url_aliases: options.url_aliases.clone(),
             include_files: options.include_files.clone(),
             ssl: options.ssl_cert.clone().zip(options.ssl_key.clone()),
+            python_home: options.python_home.clone(),
+            python_path: options.python_path.clone(),
             options,
         }
     }
