@@ -298,3 +298,85 @@ fn a_mod_wsgi_configuration_renamed_serves() {
         srv.root().display()
     );
 }
+
+/// `rustgi migrate` turns 15Watt_Wsgi's README configuration (a mod_wsgi
+/// one, with its trailing comments) into one that passes `apache2 -t` and
+/// serves the app.
+#[test]
+fn rustgi_migrate_turns_the_fifteen_watt_configuration_into_a_working_one() {
+    require_daemon();
+    let venv = venv();
+    let b = TestServer::builder()
+        .modules_copied()
+        .module("access_compat");
+    let files = b.root().join("files");
+    let statics = b.root().join("static");
+    copy_app("watt_app", &files);
+    std::fs::create_dir_all(statics.join("css")).unwrap();
+    common::make_traversable(&statics);
+    common::make_traversable(&statics.join("css"));
+    let user = if running_as_root() {
+        let user = test_user("rustgi-watt").expect("test user");
+        format!("user={} group=nogroup", user.name)
+    } else {
+        String::new()
+    };
+    let mod_wsgi = format!(
+        "DocumentRoot {statics} # Where your static html-files are stored\n\
+         \n\
+         WSGIScriptAlias / {files}/application.py # Where your application.py is stored and invoked by calling http[s]://your.server.name/\n\
+         WSGIProcessGroup name_of_your_wsgi_daemon_process # The name of your WSGIDaemonProcess\n\
+         \n\
+         # For development, each request loads a new python interpreter / application.py, no need the reload the web server\n\
+         WSGIDaemonProcess name_of_your_wsgi_daemon_process {user} processes=1 threads=1 maximum-requests=1 home={files} python-path={files} python-home={venv}\n\
+         \n\
+         <Directory {statics}/>\n\
+         # Read the Apache2 docu https://httpd.apache.org/docs/2.4/mod/core.html#directory\n\
+         Options -Indexes -FollowSymLinks -MultiViews -Includes\n\
+         AllowOverride None\n\
+         Require all granted\n\
+         allow from all\n\
+         </Directory>\n\
+         <Directory {files}/>\n\
+         Require all granted\n\
+         Options FollowSymLinks\n\
+         AllowOverride None\n\
+         Header set Access-Control-Allow-Origin '*' # I'm not sure if this is needed\n\
+         </Directory>\n\
+         Alias /css/ {statics}/css/\n",
+        statics = statics.display(),
+        files = files.display(),
+        venv = venv.display(),
+    );
+    let input = b.root().join("mod_wsgi.conf");
+    std::fs::write(&input, &mod_wsgi).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustgi"))
+        .args(["migrate", input.to_str().unwrap()])
+        .output()
+        .expect("run rustgi migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let migrated = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !migrated.lines().any(|l| l.trim_start().starts_with("WSGI")),
+        "{migrated}"
+    );
+    assert!(
+        migrated.contains(
+            "# I'm not sure if this is needed\nHeader set Access-Control-Allow-Origin '*'"
+        ),
+        "{migrated}"
+    );
+    let srv = b.config(&migrated).start();
+    let resp = srv.get("/");
+    assert_eq!(resp.status(), 200, "{}\n{}", resp.text(), srv.error_log());
+    assert!(
+        resp.text().starts_with("Hello World from pid "),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));
+}

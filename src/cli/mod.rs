@@ -14,6 +14,7 @@ pub mod args;
 pub mod cargo;
 pub mod install;
 pub mod locate;
+pub mod migrate;
 pub mod new;
 pub mod serve;
 pub mod setup;
@@ -40,6 +41,7 @@ commands:
                                      keeps modules, and the a2enmod files
   new NAME [--app-sdk DIR]           create an app crate NAME/ that `rustgi serve .` serves
   status URL [--json] [--insecure]   print the status page at URL as a table
+  migrate FILE.conf                  print a mod_wsgi configuration rewritten for mod_rustgi
   help [COMMAND]                     print this, or a command's options
 
 `rustgi help serve` lists the options of serve and setup-server.";
@@ -84,6 +86,13 @@ pub fn command_usage(command: &str) -> Option<String> {
              that `rustgi serve .` builds and serves. It depends on app-sdk by path:\n\
              the source tree's, the installed one (/usr/share/rustgi/app-sdk), or DIR."
             .to_owned(),
+        "migrate" => "usage: rustgi migrate FILE.conf [--module PATH]\n\n\
+             Prints the mod_wsgi configuration in FILE.conf (- for stdin) rewritten for\n\
+             mod_rustgi: WSGI directives renamed with the options that carry over,\n\
+             LoadModule wsgi_module replaced by mod_rustgi's, and a comment, starting\n\
+             with `# rustgi migrate:`, on every directive or option that has no\n\
+             counterpart, saying why."
+            .to_owned(),
         "status" => "usage: rustgi status URL [--host NAME] [--json] [--insecure]\n\n\
              Fetches URL?json (a status page: SetHandler rustgi-status) and prints each\n\
              daemon group's processes and recent restarts as a table. --host sends NAME\n\
@@ -93,6 +102,36 @@ pub fn command_usage(command: &str) -> Option<String> {
             .to_owned(),
         _ => return None,
     })
+}
+
+/// `rustgi migrate FILE.conf [--module PATH]`.
+fn migrate_command(items: &[String]) -> Result<(), String> {
+    let mut file = None;
+    let mut module = None;
+    let mut args = args::Args::new(items);
+    while let Some(arg) = args.next() {
+        match arg {
+            args::Arg::Option(n, inline) if n == "--module" => {
+                module = Some(args.path(&n, inline)?);
+            }
+            args::Arg::Option(n, _) => return Err(format!("migrate: unknown option {n}")),
+            args::Arg::Positional(p) if file.is_none() => file = Some(p),
+            args::Arg::Positional(p) => return Err(format!("migrate: unexpected argument '{p}'")),
+        }
+    }
+    let file = file.ok_or("migrate: the mod_wsgi configuration file is missing")?;
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("stdin: {e}"))?
+    } else {
+        std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?
+    };
+    // The installed module's path when none is found beside this command.
+    let module = locate::find_module(module.as_deref()).map_or_else(
+        |_| "/usr/lib/apache2/modules/mod_rustgi.so".to_owned(),
+        |m| m.display().to_string(),
+    );
+    print!("{}", migrate::migrate(&text, &module));
+    Ok(())
 }
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
@@ -118,6 +157,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             install::install_module(install::parse_install(rest)?).map(|()| ExitCode::SUCCESS)
         }
         "new" => new::new_crate(new::parse_new(rest)?).map(|()| ExitCode::SUCCESS),
+        "migrate" => migrate_command(rest).map(|()| ExitCode::SUCCESS),
         "status" => status::status(status::parse_status(rest)?).map(|()| ExitCode::SUCCESS),
         "help" | "-h" | "--help" => {
             match rest.first().and_then(|c| command_usage(c)) {
@@ -162,6 +202,7 @@ mod tests {
             "install-module",
             "new",
             "status",
+            "migrate",
         ] {
             let text = command_usage(c).unwrap();
             assert!(text.starts_with(&format!("usage: rustgi {c}")), "{text}");

@@ -209,7 +209,8 @@ pub fn parse_site(items: &[String]) -> Result<SiteOptions, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
-    o.app = app.ok_or("the app is missing: give APP.so, a WSGI script (APP.py) or a crate's directory")?;
+    o.app = app
+        .ok_or("the app is missing: give APP.so, a WSGI script (APP.py) or a crate's directory")?;
     if o.processes == 0 || o.threads == 0 {
         return Err("--processes and --threads must be at least 1".to_owned());
     }
