@@ -249,3 +249,86 @@ fn configtest_refuses_a_script_the_group_cannot_read() {
     let output = unreadable("RustgiScriptAlias / @ROOT@/app/private.py");
     assert!(output.contains("process group %{GLOBAL}"), "{output}");
 }
+
+/// The status page shows, for a Python group, the Python version, the
+/// script of each app, and an import failure with its time and cause until
+/// the script imports.
+#[test]
+fn the_status_page_shows_python_apps_and_import_failures() {
+    require_daemon();
+    let mut b = TestServer::builder().modules_copied();
+    let script = b.add_file("app/broken.py", "def application(:\n");
+    b.add_file("app/conformance.py", CONFORMANCE);
+    let srv = b
+        .config(
+            "RustgiDaemonProcess py processes=1 threads=2 home=@ROOT@/app\n\
+             RustgiProcessGroup py\n\
+             RustgiScriptAlias /b @ROOT@/app/broken.py\n\
+             RustgiScriptAlias /c @ROOT@/app/conformance.py\n\
+             <Directory @ROOT@/app>\n    Require all granted\n</Directory>\n\
+             <Location /rustgi-status>\n    SetHandler rustgi-status\n    Require all granted\n</Location>",
+        )
+        .start();
+    assert_eq!(srv.get("/b/").status(), 500);
+    let apps = |srv: &TestServer| -> Vec<serde_json::Value> {
+        let doc = srv.get("/rustgi-status?json").json();
+        doc["groups"][0]["processes"][0]["apps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let find = |apps: &[serde_json::Value], name: &str| {
+        apps.iter()
+            .find(|a| {
+                a["status"]["script"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(name))
+            })
+            .cloned()
+    };
+    // The status file is written every second.
+    let seen = poll_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        let apps = apps(&srv);
+        let broken = find(&apps, "broken.py")?;
+        let good = find(&apps, "conformance.py")?;
+        broken["status"]["import_error"]
+            .is_object()
+            .then_some((broken, good))
+    });
+    let (broken, good) = seen.unwrap_or_else(|| panic!("no Python rows: {:?}", apps(&srv)));
+    assert!(
+        broken["status"]["python"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.11")),
+        "{broken}"
+    );
+    assert_eq!(broken["status"]["imported"], false);
+    assert!(
+        broken["status"]["import_error"]["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("SyntaxError")),
+        "{broken}"
+    );
+    assert!(
+        broken["status"]["import_error"]["at"].as_u64().is_some(),
+        "{broken}"
+    );
+    assert_eq!(good["status"]["imported"], true);
+    assert!(good["status"]["import_error"].is_null(), "{good}");
+    let html = srv.get("/rustgi-status").text();
+    assert!(html.contains("python: 3.11"), "{html}");
+    assert!(
+        html.contains(&format!("script: {}", script.display())),
+        "{html}"
+    );
+    assert!(html.contains("import failed"), "{html}");
+
+    // Fixed and imported: the failure goes.
+    std::fs::write(&script, FIXED).unwrap();
+    assert_eq!(srv.get("/b/").status(), 200);
+    let cleared = poll_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        find(&apps(&srv), "broken.py")
+            .filter(|b| b["status"]["imported"] == true && b["status"]["import_error"].is_null())
+    });
+    assert!(cleared.is_some(), "{:?}", apps(&srv));
+}

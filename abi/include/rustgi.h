@@ -140,6 +140,12 @@ typedef struct rustgi_app {
     int32_t (*init)(const rustgi_init *init, void **instance);
     int32_t (*handle)(void *instance, const rustgi_request *request);
     void (*shutdown)(void *instance);
+    /* Revision 1.1, optional (NULL, or beyond an older app's struct_size):
+     * writes what the instance says about itself, a JSON object, into buf
+     * (at most cap bytes, NUL-terminated) and returns the length of the
+     * whole text. Called from any thread, also while requests run; the
+     * status page shows it. */
+    size_t (*status)(void *instance, char *buf, size_t cap);
 } rustgi_app;
 
 #define RUSTGI_EXPORT __attribute__((visibility("default")))

@@ -67,6 +67,7 @@ const struct rustgi_layout_entry rustgi_layout_table[] = {
     FIELD(rustgi_app, init),
     FIELD(rustgi_app, handle),
     FIELD(rustgi_app, shutdown),
+    FIELD(rustgi_app, status),
 
     CONSTANT(RUSTGI_ABI_VERSION),
     CONSTANT(RUSTGI_OK),

@@ -92,6 +92,11 @@ pub type InitFn = unsafe extern "C" fn(init: *const RustgiInit, instance: *mut *
 /// [`RustgiApp::handle`]: handles one request.
 pub type HandleFn =
     unsafe extern "C" fn(instance: *mut c_void, request: *const RustgiRequest) -> i32;
+/// [`RustgiApp::status`]: writes what an instance says about itself, a
+/// JSON object, into `buf` (at most `cap` bytes, NUL-terminated); returns
+/// the length of the whole text, which may be more than `cap - 1`.
+pub type StatusFn =
+    unsafe extern "C" fn(instance: *mut c_void, buf: *mut c_char, cap: usize) -> usize;
 /// [`RustgiApp::shutdown`]: destroys an app instance.
 pub type ShutdownFn = unsafe extern "C" fn(instance: *mut c_void);
 
@@ -283,7 +288,16 @@ pub struct RustgiApp {
     /// Destroys an instance, after every `handle` call on it has returned.
     /// Required.
     pub shutdown: Option<ShutdownFn>,
+    /// Optional, appended in revision 1.1: what an instance says about
+    /// itself for the status page, a JSON object. The host calls it from any
+    /// thread, also while requests run, and reads it only when the app's
+    /// `struct_size` covers it.
+    pub status: Option<StatusFn>,
 }
+
+/// The size of a version 1 [`RustgiApp`] before `status` was appended: the
+/// smallest descriptor a host accepts.
+pub const APP_SIZE_V1_0: usize = core::mem::offset_of!(RustgiApp, status);
 
 /// The contract between mod_rustgi and its Python bridge, an app on this
 /// ABI that embeds CPython and serves WSGI scripts.
@@ -464,7 +478,15 @@ mod tests {
             m,
             RustgiApp,
             "rustgi_app",
-            [struct_size, abi_version, name, init, handle, shutdown]
+            [
+                struct_size,
+                abi_version,
+                name,
+                init,
+                handle,
+                shutdown,
+                status
+            ]
         );
         for (name, value) in [
             ("RUSTGI_ABI_VERSION", i64::from(ABI_VERSION)),

@@ -643,6 +643,7 @@ impl Descriptor {
             init: Some(init::<A>),
             handle: Some(handle::<A>),
             shutdown: Some(shutdown::<A>),
+            status: None,
         })
     }
 

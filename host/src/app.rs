@@ -18,6 +18,7 @@ pub struct AppInstance {
     _library: ManuallyDrop<Library>,
     handle: abi::HandleFn,
     shutdown: abi::ShutdownFn,
+    status: Option<abi::StatusFn>,
     instance: *mut c_void,
     shut_down: AtomicBool,
 }
@@ -103,6 +104,7 @@ impl AppInstance {
             _library: ManuallyDrop::new(library),
             handle,
             shutdown,
+            status: descriptor.status,
             instance,
             shut_down: AtomicBool::new(false),
         })
@@ -113,6 +115,29 @@ impl AppInstance {
         // SAFETY: the instance came from this app's init; the request and
         // what it points to live across the call (the caller's locals).
         unsafe { (self.handle)(self.instance, request) }
+    }
+
+    /// What the instance says about itself (its `status` entry, a JSON
+    /// object), when the app has one.
+    pub fn status(&self) -> Option<String> {
+        let status = self.status?;
+        if self.shut_down.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut buf = vec![0u8; 4096];
+        for _ in 0..2 {
+            // SAFETY: buf is writable for its length; the instance came from
+            // this app's init and is not shut down (status may run beside
+            // requests, by the ABI).
+            let len = unsafe { status(self.instance, buf.as_mut_ptr().cast(), buf.len()) };
+            if len < buf.len() {
+                buf.truncate(len);
+                return String::from_utf8(buf).ok();
+            }
+            // Too small: once more, large enough (within reason).
+            buf = vec![0u8; len.min(1 << 20) + 1];
+        }
+        None
     }
 
     /// Calls the app's shutdown, once.
@@ -138,11 +163,20 @@ fn read_descriptor(descriptor: *const RustgiApp) -> Result<RustgiApp, String> {
     if version != abi::ABI_VERSION {
         return Err(format!("its descriptor is for ABI version {version}"));
     }
-    if (size as usize) < size_of::<RustgiApp>() {
+    if (size as usize) < abi::APP_SIZE_V1_0 {
         return Err(format!(
             "its descriptor is {size} bytes, smaller than version 1's"
         ));
     }
-    // SAFETY: the app says the struct is at least as large as RustgiApp.
-    Ok(unsafe { descriptor.read_unaligned() })
+    // Fields appended later than the app stay NULL (None).
+    let mut read = std::mem::MaybeUninit::<RustgiApp>::zeroed();
+    let len = (size as usize).min(size_of::<RustgiApp>());
+    // SAFETY: the app's struct holds `size` bytes, of which the first `len`
+    // are copied over a zeroed RustgiApp; every field is an integer, a
+    // pointer or an Option of a function pointer, for which all-zero bytes
+    // (NULL, None) and the app's bytes are valid values.
+    unsafe {
+        std::ptr::copy_nonoverlapping(descriptor.cast::<u8>(), read.as_mut_ptr().cast::<u8>(), len);
+        Ok(read.assume_init())
+    }
 }

@@ -25,6 +25,18 @@ pub struct ProcessFile {
     pub rss_bytes: u64,
     pub state: String,
     pub reason: Option<String>,
+    /// What each of its app instances says about itself.
+    #[serde(default)]
+    pub apps: Vec<AppView>,
+}
+
+/// One app instance of a process, in its own words (its `status` entry):
+/// for a WSGI script, the Python version, the script and its last import
+/// failure.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppView {
+    pub file: String,
+    pub status: serde_json::Value,
 }
 
 /// A process ending, and why.
@@ -105,6 +117,7 @@ pub struct ProcessView {
     pub rss_bytes: u64,
     pub state: String,
     pub reason: Option<String>,
+    pub apps: Vec<AppView>,
 }
 
 /// One group as the page shows it.
@@ -157,6 +170,7 @@ pub fn group_view(
                 rss_bytes: p.rss_bytes,
                 state: p.state,
                 reason: p.reason,
+                apps: p.apps,
             },
             None => ProcessView {
                 pid,
@@ -167,6 +181,7 @@ pub fn group_view(
                 rss_bytes: 0,
                 state: "starting".to_owned(),
                 reason: None,
+                apps: Vec::new(),
             },
         })
         .collect();
@@ -177,6 +192,33 @@ pub fn group_view(
         restarts: group.restarts.clone(),
         failing: unavailable(group, process_dir),
     }
+}
+
+/// An app's status object in words: each field `name: value`, an import
+/// failure with how long ago it was.
+pub fn describe_app(status: &serde_json::Value, now_unix: u64) -> String {
+    let Some(fields) = status.as_object() else {
+        return status.to_string();
+    };
+    fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(name, value)| match (name.as_str(), value) {
+            ("import_error", serde_json::Value::Object(e)) => {
+                let ago = e
+                    .get("at")
+                    .and_then(serde_json::Value::as_u64)
+                    .map_or_else(String::new, |at| {
+                        format!(" {} ago", duration(now_unix.saturating_sub(at)))
+                    });
+                let cause = e.get("cause").and_then(|c| c.as_str()).unwrap_or("?");
+                format!("import failed{ago}: {cause}")
+            }
+            (_, serde_json::Value::String(s)) => format!("{name}: {s}"),
+            (_, other) => format!("{name}: {other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why a process ended: its own words when it was recycling or stopping,
@@ -273,6 +315,23 @@ pub fn to_html(groups: &[GroupView], server: &str, now_unix: u64) -> String {
             );
         }
         html.push_str("</table>\n");
+        let apps: Vec<(u32, &AppView)> = group
+            .processes
+            .iter()
+            .flat_map(|p| p.apps.iter().map(move |a| (p.pid, a)))
+            .collect();
+        if !apps.is_empty() {
+            html.push_str("<table><tr><th>pid</th><th class=\"l\">app</th><th class=\"l\">details</th></tr>\n");
+            for (pid, app) in apps {
+                let _ = writeln!(
+                    html,
+                    "<tr><td>{pid}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                    escape(&app.file),
+                    escape(&describe_app(&app.status, now_unix))
+                );
+            }
+            html.push_str("</table>\n");
+        }
         if group.restarts.is_empty() {
             html.push_str("<p class=\"muted\">No restarts.</p>\n");
         } else {
@@ -353,6 +412,27 @@ mod tests {
             html.contains("Cannot start: app /srv/a.so: its init failed"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn apps_are_described_in_words() {
+        let status = serde_json::json!({
+            "kind": "WSGI script",
+            "python": "3.11.2",
+            "script": "/srv/app/wsgi.py",
+            "imported": false,
+            "import_error": { "at": 1000, "cause": "SyntaxError: invalid syntax" },
+            "nothing": null,
+        });
+        let text = describe_app(&status, 1065);
+        assert!(text.contains("kind: WSGI script"), "{text}");
+        assert!(text.contains("python: 3.11.2"), "{text}");
+        assert!(text.contains("script: /srv/app/wsgi.py"), "{text}");
+        assert!(
+            text.contains("import failed 1 min 5 s ago: SyntaxError: invalid syntax"),
+            "{text}"
+        );
+        assert!(!text.contains("nothing"), "{text}");
     }
 
     #[test]

@@ -62,6 +62,28 @@ impl WsgiApp {
         })
     }
 
+    /// What the status page shows of this script, as JSON: the Python
+    /// version, the script, and its last import failure while it has not
+    /// imported. Needs no GIL.
+    pub fn status_json(&self) -> String {
+        let state = self.script.state();
+        let failure = match &state.failure {
+            Some((at, cause)) if !state.imported => {
+                serde_json::json!({ "at": at, "cause": cause })
+            }
+            _ => serde_json::Value::Null,
+        };
+        serde_json::json!({
+            "kind": "WSGI script",
+            "python": cpython::running_version(),
+            "script": state.path,
+            "callable": state.callable,
+            "imported": state.imported,
+            "import_error": failure,
+        })
+        .to_string()
+    }
+
     /// Handles one request; the ABI's return code.
     pub fn handle<'a>(
         &self,

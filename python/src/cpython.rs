@@ -197,6 +197,26 @@ fn initialize(home: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
+/// The version of the Python running in this process (`3.11.2`), or the
+/// one built for before it starts.
+pub fn running_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } == 0 {
+        return BUILT_FOR;
+    }
+    VERSION.get_or_init(|| {
+        // SAFETY: Py_GetVersion returns a static C string once Python runs
+        // and needs no GIL.
+        let full = unsafe { std::ffi::CStr::from_ptr(ffi::Py_GetVersion()) };
+        full.to_string_lossy()
+            .split_whitespace()
+            .next()
+            .unwrap_or(BUILT_FOR)
+            .to_owned()
+    })
+}
+
 /// Gives this thread a Python thread state for life, so that each request
 /// only takes and releases the GIL instead of creating and destroying a
 /// thread state. Called without the GIL, after [`start`] succeeded.

@@ -64,6 +64,7 @@ static DESCRIPTOR: Descriptor = Descriptor(RustgiApp {
     init: Some(init),
     handle: Some(handle),
     shutdown: Some(shutdown),
+    status: Some(status),
 });
 
 /// Returns the bridge's descriptor.
@@ -167,6 +168,27 @@ unsafe extern "C" fn handle(instance: *mut c_void, request: *const RustgiRequest
         );
         abi::ERROR
     })
+}
+
+unsafe extern "C" fn status(instance: *mut c_void, buf: *mut c_char, cap: usize) -> usize {
+    if instance.is_null() {
+        return 0;
+    }
+    // SAFETY: instance came from init's Box<WsgiApp>, alive until shutdown
+    // (the host calls status only before); status_json needs no GIL.
+    let app = unsafe { &*instance.cast::<WsgiApp>() };
+    let Ok(text) = catch_unwind(AssertUnwindSafe(|| app.status_json())) else {
+        return 0;
+    };
+    if !buf.is_null() && cap > 0 {
+        let n = text.len().min(cap - 1);
+        // SAFETY: the host gave cap writable bytes at buf.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+            *buf.add(n) = 0;
+        }
+    }
+    text.len()
 }
 
 unsafe extern "C" fn shutdown(instance: *mut c_void) {

@@ -42,6 +42,17 @@ pub struct Script {
     callable: OnceLock<Py<PyAny>>,
     /// Held while importing: one import at a time.
     loading: Mutex<()>,
+    /// The last import that failed, while the script has not imported:
+    /// when (seconds since the epoch) and why, for the status page.
+    failure: Mutex<Option<(u64, String)>>,
+}
+
+/// What the status page shows of a script.
+pub struct ScriptState {
+    pub path: String,
+    pub callable: String,
+    pub imported: bool,
+    pub failure: Option<(u64, String)>,
 }
 
 impl Script {
@@ -52,7 +63,39 @@ impl Script {
             module_name: module_name(path),
             callable: OnceLock::new(),
             loading: Mutex::new(()),
+            failure: Mutex::new(None),
         }
+    }
+
+    /// Its state, without Python (the status page asks from any thread).
+    pub fn state(&self) -> ScriptState {
+        ScriptState {
+            path: self.path.clone(),
+            callable: self.callable_name.clone(),
+            imported: self.callable.get().is_some(),
+            failure: self
+                .failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+
+    fn record_failure(&self, py: Python<'_>, error: &LoadError) {
+        let cause = match error {
+            LoadError::Raised(e) => {
+                let kind = e
+                    .get_type(py)
+                    .name()
+                    .map_or_else(|_| "exception".to_owned(), |n| n.to_string());
+                format!("{kind}: {}", e.value(py))
+            }
+            LoadError::NoCallable(why) => why.clone(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, cause));
     }
 
     pub fn path(&self) -> &str {
@@ -65,11 +108,17 @@ impl Script {
             return Ok(callable.bind(py).clone());
         }
         match self.loading.try_lock() {
-            Ok(_loading) => {
-                let callable = self.import(py)?;
-                let _ = self.callable.set(callable.clone().unbind());
-                Ok(callable)
-            }
+            Ok(_loading) => match self.import(py) {
+                Ok(callable) => {
+                    let _ = self.callable.set(callable.clone().unbind());
+                    *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    Ok(callable)
+                }
+                Err(e) => {
+                    self.record_failure(py, &e);
+                    Err(e)
+                }
+            },
             Err(_) => {
                 // Another thread imports: wait for it without the GIL (the
                 // importer needs it), then take its outcome or try again.

@@ -268,6 +268,28 @@ impl Apps {
         None
     }
 
+    /// What each loaded instance says about itself, for the status page.
+    pub fn statuses(&self) -> Vec<super::status::AppStatus> {
+        let loaded: Vec<(Vec<u8>, Slot)> = self
+            .instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|((file, _), slot)| (file.clone(), Arc::clone(slot)))
+            .collect();
+        loaded
+            .into_iter()
+            .filter_map(|(file, slot)| {
+                let instance = slot.get()?.as_ref().ok()?;
+                let status = serde_json::from_str::<serde_json::Value>(&instance.status()?).ok()?;
+                status.is_object().then(|| super::status::AppStatus {
+                    file: String::from_utf8_lossy(&file).into_owned(),
+                    status,
+                })
+            })
+            .collect()
+    }
+
     /// Calls the shutdown of every instance that loaded; only when no
     /// request is running.
     pub fn shutdown_all(&self) {

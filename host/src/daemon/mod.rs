@@ -77,6 +77,7 @@ impl FailedStart {
                 rss_bytes: 0,
                 state: status::FAILED,
                 reason: Some(why),
+                apps: Vec::new(),
             },
         );
     }

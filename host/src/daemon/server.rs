@@ -802,6 +802,7 @@ fn write_status(shared: &Shared) {
             rss_bytes: rss_bytes(sys::page_size()).unwrap_or(0),
             state,
             reason,
+            apps: shared.apps.statuses(),
         },
     );
 }

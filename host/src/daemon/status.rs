@@ -23,6 +23,17 @@ pub struct ProcessStatus {
     pub state: &'static str,
     /// Why it is recycling or stopping.
     pub reason: Option<String>,
+    /// What each app instance says about itself (its `status` entry).
+    pub apps: Vec<AppStatus>,
+}
+
+/// One app instance's own status, as the status page shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AppStatus {
+    /// The app's file.
+    pub file: String,
+    /// The JSON object the app gave.
+    pub status: serde_json::Value,
 }
 
 /// The state of a process that could not start (its apps did not load).
@@ -63,6 +74,10 @@ mod tests {
             rss_bytes: 4096,
             state: "recycling",
             reason: Some("7 requests served (maximum-requests)".into()),
+            apps: vec![AppStatus {
+                file: "/srv/a.so".into(),
+                status: serde_json::json!({ "script": "/srv/wsgi.py" }),
+            }],
         };
         write(dir.path(), &status);
         let text = fs::read_to_string(path(dir.path(), 42)).unwrap();
@@ -70,6 +85,7 @@ mod tests {
         assert_eq!(v["requests"], 7);
         assert_eq!(v["state"], "recycling");
         assert_eq!(v["reason"], "7 requests served (maximum-requests)");
+        assert_eq!(v["apps"][0]["status"]["script"], "/srv/wsgi.py");
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
