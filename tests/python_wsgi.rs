@@ -338,3 +338,27 @@ fn app_threads_run_and_extension_modules_load() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A body that cannot be read (malformed chunking) gets the server's 400,
+/// even when the app takes the failed read for an empty body and answers
+/// 200: the host sends its 4xx instead (the ABI's rule for read_body).
+#[test]
+fn an_unreadable_body_is_a_400_whatever_the_app_answers() {
+    both(|mode| {
+        let srv = server(mode);
+        let raw = b"POST /raw/swallow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+                    Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
+        let resp = srv.send_raw(raw);
+        assert_eq!(
+            resp.status(),
+            400,
+            "{mode:?}: {}\n{}",
+            resp.text(),
+            srv.error_log()
+        );
+        // A readable one is the app's.
+        let resp = srv.send(&Request::post("/raw/swallow").body("abc"));
+        assert_eq!(resp.status(), 200, "{mode:?}");
+        assert_eq!(resp.json()["length"], 3);
+    });
+}

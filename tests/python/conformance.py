@@ -115,6 +115,14 @@ def app(environ, start_response):
         data = environ["wsgi.input"].read()
         return _json(start_response, {"length": len(data),
                                       "sha256": hashlib.sha256(data).hexdigest()})
+    if path == "/swallow":
+        # Takes a body that cannot be read for an empty one, as frameworks
+        # often do with a failed read.
+        try:
+            data = environ["wsgi.input"].read()
+        except OSError:
+            data = b""
+        return _json(start_response, {"length": len(data)})
     if path == "/lines":
         stream = environ["wsgi.input"]
         first = stream.readline()
