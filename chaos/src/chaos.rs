@@ -1,9 +1,11 @@
 //! The chaos run: load held against a daemon group while its processes are
 //! killed, crashed, timed out, recycled, restarted and redeployed.
 //!
-//! * K client threads POST random bodies to the echo app (`/e/...`) and
-//!   check the `body_len`, `body_sha256` and `path_info` it reports: a 200
-//!   whose checksum is wrong is *body corruption*.
+//! * K client threads POST random bodies to the echo app (`/e/...`), and
+//!   one request in three to a Python echo (`/p/...`, a WSGI script run by
+//!   the Python bridge in the same group), and check the `body_len`,
+//!   `body_sha256` and `path_info` they report: a 200 whose checksum is
+//!   wrong is *body corruption*.
 //! * A fault client calls the faults app (`/f/...`) of the same group:
 //!   `/panic` (500, the process serves on), `/abort`, `/segfault`, `/exit`
 //!   (the process dies: 502), `/sleep?ms=5000` (504 once `request-timeout`
@@ -102,10 +104,40 @@ pub fn config(opts: &Options) -> String {
          RustgiDaemonProcess {GROUP} processes=2 threads=4 maximum-requests={} \
          request-timeout=2 graceful-timeout=5 home=@ROOT@\n\
          RustgiScriptAlias /e @APPS@/libecho.so process-group={GROUP}\n\
-         RustgiScriptAlias /f @APPS@/libfaults.so process-group={GROUP}\n",
+         RustgiScriptAlias /f @APPS@/libfaults.so process-group={GROUP}\n\
+         RustgiScriptAlias /p @APPS@/{PY_ECHO_NAME} process-group={GROUP}\n",
         opts.maximum_requests
     )
 }
+
+/// The Python echo's file name in the apps directory.
+pub const PY_ECHO_NAME: &str = "echo.py";
+
+/// A WSGI echo: what the compiled echo reports, the same way.
+pub const PY_ECHO: &str = r#"import hashlib
+import json
+import os
+
+
+def application(environ, start_response):
+    digest = hashlib.sha256()
+    length = 0
+    while True:
+        piece = environ["wsgi.input"].read(65536)
+        if not piece:
+            break
+        digest.update(piece)
+        length += len(piece)
+    body = json.dumps({
+        "body_len": length,
+        "body_sha256": digest.hexdigest(),
+        "path_info": environ.get("PATH_INFO", ""),
+        "pid": os.getpid(),
+    }).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+"#;
 
 /// A fault, by kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -543,12 +575,14 @@ fn echo_request(
     } else {
         rng.below(max_body as u64 + 1) as usize
     };
+    // One request in three goes to the Python echo.
+    let prefix = if rng.below(3) == 0 { "/p" } else { "/e" };
     let mut body = vec![0u8; len];
     rng.fill(&mut body);
     let path = format!("/c{client}/{seq}");
     let head = wire::head(
         "POST",
-        format!("/e{path}").as_bytes(),
+        format!("{prefix}{path}").as_bytes(),
         host,
         &[
             b"Connection: close",
@@ -636,6 +670,7 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
         artifacts,
         "rustgi-chaos-",
         &[&artifacts.echo, &artifacts.faults],
+        &[(PY_ECHO_NAME, PY_ECHO)],
         &[],
         "info",
         &config(opts),

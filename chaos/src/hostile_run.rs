@@ -99,6 +99,7 @@ pub fn run(artifacts: &Artifacts, keep: bool) -> Result<HostileReport, String> {
         artifacts,
         "rustgi-hostile-",
         &[&artifacts.echo, &artifacts.simple],
+        &[],
         hostile::MODULES,
         "info",
         hostile::SERVER_CONFIG,

@@ -121,11 +121,12 @@ pub struct Site {
 impl Site {
     /// Starts Apache on a free port with `config` (placeholders `@ROOT@`,
     /// `@APPS@`), the default modules plus `modules`, and `apps` copied
-    /// into `<root>/apps`.
+    /// into `<root>/apps` beside `files` (name, contents).
     pub fn start(
         artifacts: &Artifacts,
         prefix: &str,
         apps: &[&Path],
+        files: &[(&str, &str)],
         modules: &[&str],
         log_level: &str,
         config: &str,
@@ -138,6 +139,12 @@ impl Site {
         for app in apps {
             let name = app.file_name().ok_or("an app without a file name")?;
             copy_readable(app, &apps_dir.join(name))?;
+        }
+        for (name, contents) in files {
+            let path = apps_dir.join(name);
+            fs::write(&path, contents)
+                .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(0o644)))
+                .map_err(|e| format!("write {}: {e}", path.display()))?;
         }
         let text = config
             .replace("@ROOT@", &root.path.display().to_string())
