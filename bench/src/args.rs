@@ -21,7 +21,8 @@ options:
   --threads N          threads of each daemon process, rustgi and wsgi (default 16)
   --wrk-threads N      wrk threads (default 2, at most the connections)
   --cases LIST         the cases to run, comma separated (default: all):
-                       limit,static,embedded,daemon1,daemon2,wsgi1,wsgi2,proxy
+                       limit,static,embedded,daemon1,daemon2,python1,python2,
+                       wsgi1,wsgi2,proxy
                        (limit is always run: the ratios are to it)
   --stream-mib N       MiB moved each way by the streaming cases (default 1024)
   --no-stream          skip the streaming cases

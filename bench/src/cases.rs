@@ -13,6 +13,10 @@ pub enum Case {
     Daemon1,
     /// examples/hello in a daemon group of 2 processes.
     Daemon2,
+    /// bench/hello.py through the Python bridge, a daemon group of 1.
+    Python1,
+    /// bench/hello.py through the Python bridge, a daemon group of 2.
+    Python2,
     /// bench/hello.py in a mod_wsgi daemon group of 1 process.
     Wsgi1,
     /// bench/hello.py in a mod_wsgi daemon group of 2 processes.
@@ -33,12 +37,14 @@ pub enum AppSide {
 }
 
 impl Case {
-    pub const ALL: [Case; 8] = [
+    pub const ALL: [Case; 10] = [
         Case::Limit,
         Case::Static,
         Case::Embedded,
         Case::Daemon1,
         Case::Daemon2,
+        Case::Python1,
+        Case::Python2,
         Case::Wsgi1,
         Case::Wsgi2,
         Case::Proxy,
@@ -52,6 +58,8 @@ impl Case {
             Case::Embedded => "embedded",
             Case::Daemon1 => "daemon1",
             Case::Daemon2 => "daemon2",
+            Case::Python1 => "python1",
+            Case::Python2 => "python2",
             Case::Wsgi1 => "wsgi1",
             Case::Wsgi2 => "wsgi2",
             Case::Proxy => "proxy",
@@ -70,6 +78,8 @@ impl Case {
             Case::Embedded => "/embedded",
             Case::Daemon1 => "/daemon1",
             Case::Daemon2 => "/daemon2",
+            Case::Python1 => "/python1",
+            Case::Python2 => "/python2",
             Case::Wsgi1 => "/wsgi1",
             Case::Wsgi2 => "/wsgi2",
             Case::Proxy => "/proxy/",
@@ -79,8 +89,8 @@ impl Case {
     /// How many processes its daemon group has (0: not a daemon group).
     pub fn processes(self) -> u32 {
         match self {
-            Case::Daemon1 | Case::Wsgi1 => 1,
-            Case::Daemon2 | Case::Wsgi2 => 2,
+            Case::Daemon1 | Case::Python1 | Case::Wsgi1 => 1,
+            Case::Daemon2 | Case::Python2 | Case::Wsgi2 => 2,
             _ => 0,
         }
     }
@@ -95,6 +105,9 @@ impl Case {
             Case::Daemon1 | Case::Daemon2 => {
                 format!("mod_rustgi daemon {}×{threads}", self.processes())
             }
+            Case::Python1 | Case::Python2 => {
+                format!("mod_rustgi Python daemon {}×{threads}", self.processes())
+            }
             Case::Wsgi1 | Case::Wsgi2 => {
                 format!("mod_wsgi daemon {}×{threads}", self.processes())
             }
@@ -108,6 +121,8 @@ impl Case {
             Case::Limit | Case::Static | Case::Embedded => AppSide::ApacheChildren,
             Case::Daemon1 => AppSide::Titled("(rustgi:hello1)"),
             Case::Daemon2 => AppSide::Titled("(rustgi:hello2)"),
+            Case::Python1 => AppSide::Titled("(rustgi:python1)"),
+            Case::Python2 => AppSide::Titled("(rustgi:python2)"),
             Case::Wsgi1 => AppSide::Titled("(wsgi:wsgi1)"),
             Case::Wsgi2 => AppSide::Titled("(wsgi:wsgi2)"),
             Case::Proxy => AppSide::Hyper,

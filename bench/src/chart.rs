@@ -42,6 +42,7 @@ fn color(case: Case) -> RGBColor {
     match case {
         Case::Limit | Case::Static => RGBColor(140, 140, 140),
         Case::Embedded | Case::Daemon1 | Case::Daemon2 => RGBColor(206, 92, 36),
+        Case::Python1 | Case::Python2 => RGBColor(230, 160, 40),
         Case::Wsgi1 | Case::Wsgi2 => RGBColor(55, 110, 170),
         Case::Proxy => RGBColor(70, 150, 90),
     }

@@ -172,6 +172,9 @@ pub fn targets(rows: &[Row], streams: &[StreamRow], conns: u32, threads: u32) ->
         ratio(d, Case::Proxy, 1.2, "mod_proxy → hyper");
     }
     ratio(Case::Embedded, Case::Limit, 0.95, "the limit");
+    // The Python bridge against mod_wsgi at the same size.
+    ratio(Case::Python1, Case::Wsgi1, 1.5, &Case::Wsgi1.label(threads));
+    ratio(Case::Python2, Case::Wsgi2, 1.5, &Case::Wsgi2.label(threads));
     for s in streams {
         out.push(Target {
             what: format!("{}: ≥ 1 GB/s", s.direction.label()),

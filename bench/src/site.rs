@@ -257,9 +257,17 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
          RustgiDaemonProcess hello2 processes=2 threads={t} home={root_q}\n\
          RustgiScriptAlias /daemon2 {hello} process-group=hello2\n\
          RustgiDaemonProcess big processes=1 threads=2 home={root_q}\n\
-         RustgiScriptAlias /big {faults} process-group=big\n\n",
+         RustgiScriptAlias /big {faults} process-group=big\n\n\
+         # 4b. The same Python hello as mod_wsgi's, through the Python bridge.\n\
+         <Directory {py_dir}>\n    Require all granted\n</Directory>\n\
+         RustgiDaemonProcess python1 processes=1 threads={t} home={root_q}\n\
+         RustgiScriptAlias /python1 {hello_py} process-group=python1\n\
+         RustgiDaemonProcess python2 processes=2 threads={t} home={root_q}\n\
+         RustgiScriptAlias /python2 {hello_py} process-group=python2\n\n",
         apps_dir = q(&apps),
         root_q = root.display(),
+        py_dir = q(&py),
+        hello_py = q(&py.join("hello.py")),
     ));
     if spec.wsgi {
         let hello_py = q(&py.join("hello.py"));
