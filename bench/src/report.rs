@@ -712,6 +712,7 @@ impl Report<'_> {
              - **limit: static file (Alias)**: a 13-byte file through `Alias`, by Apache's default handler.\n\
              - **mod_rustgi embedded**: `examples/hello` in Apache's children (`RustgiScriptAlias /embedded`).\n\
              - **mod_rustgi daemon P×T**: `examples/hello` in a `RustgiDaemonProcess` of P processes of T threads.\n\
+             - **mod_rustgi Python daemon P×T**: `bench/hello.py` through mod_rustgi's Python bridge, in a `RustgiDaemonProcess` of P processes of T threads.\n\
              - **mod_wsgi daemon P×T**: `bench/hello.py` in a `WSGIDaemonProcess` of P processes of T threads (Debian's libapache2-mod-wsgi-py3, Python 3), `application-group=%{{GLOBAL}}`.\n\
              - **mod_proxy → hyper**: `ProxyPass` (mod_proxy_http, pooled keep-alive connections) to `bench-hyper`, a hyper 1 server on tokio (one worker thread per CPU) on 127.0.0.1.\n"
         );
