@@ -646,6 +646,30 @@ fn echo_request(
     (port, got, len as u64)
 }
 
+/// What the echo clients record: every request, and the counts so far.
+#[derive(Default)]
+struct Recorded {
+    samples: Mutex<Vec<Sample>>,
+    sent: AtomicUsize,
+    failed: AtomicUsize,
+    bytes: Mutex<u64>,
+}
+
+impl Recorded {
+    /// Records a request that sent `len` body bytes.
+    fn add(&self, sample: Sample, len: u64) {
+        if !matches!(sample.got, Got::Ok { .. }) {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+        }
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        *self.bytes.lock().unwrap_or_else(|e| e.into_inner()) += len;
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sample);
+    }
+}
+
 /// One call of a fault endpoint.
 fn fault_request(addr: std::net::SocketAddr, host: &str, path: &str) -> (Option<u16>, Option<u16>) {
     let raw = wire::head("GET", path.as_bytes(), host, &[b"Connection: close"]);
@@ -682,22 +706,12 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
     let served_app = site.apps.join("libecho.so");
     let clock = Clock::new();
     let stop = Arc::new(AtomicBool::new(false));
-    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
+    let recorded: Arc<Recorded> = Arc::default();
     let faults: Arc<Mutex<Vec<Fault>>> = Arc::default();
-    let sent = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let bytes = Arc::new(Mutex::new(0u64));
 
     let mut threads = Vec::new();
     for client in 0..opts.clients {
-        let (stop, samples, sent, failed, bytes, host) = (
-            stop.clone(),
-            samples.clone(),
-            sent.clone(),
-            failed.clone(),
-            bytes.clone(),
-            host.clone(),
-        );
+        let (stop, recorded, host) = (stop.clone(), recorded.clone(), host.clone());
         let mut rng = Rng::new(opts.seed ^ (client as u64 + 1).wrapping_mul(0x1000_0001));
         let max_body = opts.max_body;
         threads.push(thread::spawn(move || {
@@ -707,22 +721,17 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
                 let (port, got, len) =
                     echo_request(addr, &host, client, seq, &mut rng, max_body, None);
                 let end = clock.now();
-                if !matches!(got, Got::Ok { .. }) {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                }
-                sent.fetch_add(1, Ordering::SeqCst);
-                *bytes.lock().unwrap_or_else(|e| e.into_inner()) += len;
-                samples
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(Sample {
+                recorded.add(
+                    Sample {
                         client,
                         seq,
                         start,
                         end,
                         port,
                         got,
-                    });
+                    },
+                    len,
+                );
                 seq += 1;
             }
         }));
@@ -730,15 +739,8 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
 
     // The slow uploader: a client of its own, numbered after the others.
     {
-        let (stop, samples, faults, sent, failed, bytes, host) = (
-            stop.clone(),
-            samples.clone(),
-            faults.clone(),
-            sent.clone(),
-            failed.clone(),
-            bytes.clone(),
-            host.clone(),
-        );
+        let (stop, recorded, faults, host) =
+            (stop.clone(), recorded.clone(), faults.clone(), host.clone());
         let client = opts.clients;
         let mut rng = Rng::new(opts.seed ^ 0x5105);
         let every = opts.slow_every;
@@ -761,11 +763,6 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
                     Got::Failed { status, .. } => *status,
                     Got::Corrupt(_) => Some(200),
                 };
-                if !matches!(got, Got::Ok { .. }) {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                }
-                sent.fetch_add(1, Ordering::SeqCst);
-                *bytes.lock().unwrap_or_else(|e| e.into_inner()) += len;
                 faults
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -777,17 +774,17 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
                         status,
                         port,
                     });
-                samples
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(Sample {
+                recorded.add(
+                    Sample {
                         client,
                         seq,
                         start,
                         end,
                         port,
                         got,
-                    });
+                    },
+                    len,
+                );
                 seq += 1;
             }
         }));
@@ -925,8 +922,8 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
             eprintln!(
                 "chaos: {:>4.0} s: {} requests, {} failed, {} faults",
                 clock.now(),
-                sent.load(Ordering::SeqCst),
-                failed.load(Ordering::SeqCst),
+                recorded.sent.load(Ordering::SeqCst),
+                recorded.failed.load(Ordering::SeqCst),
                 faults.lock().map(|f| f.len()).unwrap_or(0)
             );
         }
@@ -946,7 +943,7 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
             scheduler_errors.join("; ")
         ));
     }
-    let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
+    let samples = std::mem::take(&mut *recorded.samples.lock().unwrap_or_else(|e| e.into_inner()));
     let mut faults = std::mem::take(&mut *faults.lock().unwrap_or_else(|e| e.into_inner()));
     faults.sort_by(|a, b| a.start.total_cmp(&b.start));
     let utc = procfs::utc_offset();
@@ -973,7 +970,7 @@ pub fn run(artifacts: &Artifacts, opts: &Options) -> Result<Report, String> {
         opts.bad_deploy_every.as_secs_f64(),
         opts.slow_every.as_secs_f64() + 3.2
     );
-    report.bytes_sent = *bytes.lock().unwrap_or_else(|e| e.into_inner());
+    report.bytes_sent = *recorded.bytes.lock().unwrap_or_else(|e| e.into_inner());
     if opts.keep {
         report.kept = Some(site.root.path.display().to_string());
     }
