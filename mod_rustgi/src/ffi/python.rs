@@ -3,7 +3,7 @@
 //! in Apache's parent), and where a WSGI script's app is loaded from.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use apache_sys as sys;
 use rustgi_abi::python::VERSION_SYMBOL;
@@ -19,9 +19,25 @@ pub struct Bridge {
     pub python_version: String,
 }
 
-/// Finds and checks the bridge (read afresh: it may have been installed
-/// since the last configuration reading).
+/// A file's identity and version, to know when a check must be redone.
+type Stamp = (u64, u64, u64, i64, i64);
+
+/// A bridge file as checked: its version, and the check's outcome (the
+/// Python version it embeds, or why it cannot be used).
+type Checked = (PathBuf, Stamp, Result<String, String>);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+/// Finds and checks the bridge. The check reads the whole file, so its
+/// outcome is kept for as long as the file stays the same (a configuration
+/// may name many scripts, and the module outlives restarts, across which
+/// the bridge may be installed or replaced).
 pub fn bridge() -> Result<Bridge, String> {
+    static CHECKED: Mutex<Option<Checked>> = Mutex::new(None);
     let dir = module_dir().ok_or("cannot tell where mod_rustgi was loaded from")?;
     let path = wsgi_script::find_bridge(&dir).ok_or_else(|| {
         format!(
@@ -30,10 +46,23 @@ pub fn bridge() -> Result<Bridge, String> {
             dir.display()
         )
     })?;
-    app_file::check(&path).map_err(|e| format!("the Python bridge {}: {e}", path.display()))?;
-    let python_version = app_file::exported_text(&path, VERSION_SYMBOL.to_str().unwrap_or(""))
-        .map_err(|e| format!("the Python bridge {}: {e}", path.display()))?;
-    Ok(Bridge { python_version })
+    let now = stamp(&path);
+    let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((p, s, outcome)) = checked.as_ref()
+        && *p == path
+        && Some(*s) == now
+    {
+        return outcome
+            .clone()
+            .map(|python_version| Bridge { python_version });
+    }
+    let outcome = app_file::check(&path)
+        .and_then(|()| app_file::exported_text(&path, VERSION_SYMBOL.to_str().unwrap_or("")))
+        .map_err(|e| format!("the Python bridge {}: {e}", path.display()));
+    if let Some(now) = now {
+        *checked = Some((path, now, outcome.clone()));
+    }
+    outcome.map(|python_version| Bridge { python_version })
 }
 
 /// The bridge's path for the request path, found once per process.
