@@ -98,6 +98,21 @@ typedef struct rustgi_host_api {
 
     /* Writes msg to Apache's error_log at level (RUSTGI_LOG_*). */
     void (*log)(void *ctx, int32_t level, const char *msg, size_t len);
+
+    /* Revision 1.2, optional: NULL in a host that does not offer it, and
+     * beyond the struct_size of an older host (read it only when struct_size
+     * covers it). Sends len bytes of the regular file open at fd, from
+     * offset, as body bytes after those written before. The host does not
+     * take fd: it keeps its own reference, so the app may close fd as soon
+     * as the call returns, but must not change the file's bytes in that
+     * range until the response is over. Embedded, the range goes to
+     * Apache's output filters as a file bucket (sendfile where
+     * EnableSendfile allows); in daemon mode the descriptor itself goes to
+     * the Apache child over the group's socket, so the daemon process never
+     * reads the file. RUSTGI_ERROR (and a line in error_log) when fd is not
+     * a regular file, the range passes its end, start_response was not
+     * called, or the client is gone. */
+    int32_t (*send_file)(void *ctx, int32_t fd, uint64_t offset, uint64_t len);
 } rustgi_host_api;
 
 /* What init gets: the configuration (RustgiAppConfig pairs of the virtual

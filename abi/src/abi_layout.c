@@ -39,6 +39,7 @@ const struct rustgi_layout_entry rustgi_layout_table[] = {
     FIELD(rustgi_host_api, write),
     FIELD(rustgi_host_api, flush),
     FIELD(rustgi_host_api, log),
+    FIELD(rustgi_host_api, send_file),
 
     STRUCT(rustgi_init),
     FIELD(rustgi_init, struct_size),

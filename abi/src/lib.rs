@@ -86,6 +86,9 @@ pub type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, buf: *const u8, len: u
 pub type FlushFn = unsafe extern "C" fn(ctx: *mut c_void) -> i32;
 /// [`RustgiHostApi::log`]: writes `len` bytes from `msg` to the error log.
 pub type LogFn = unsafe extern "C" fn(ctx: *mut c_void, level: i32, msg: *const c_char, len: usize);
+/// [`RustgiHostApi::send_file`]: sends `len` bytes of the regular file open
+/// at `fd`, from `offset`, as body bytes.
+pub type SendFileFn = unsafe extern "C" fn(ctx: *mut c_void, fd: i32, offset: u64, len: u64) -> i32;
 
 /// [`RustgiApp::init`]: creates an app instance.
 pub type InitFn = unsafe extern "C" fn(init: *const RustgiInit, instance: *mut *mut c_void) -> i32;
@@ -214,6 +217,87 @@ pub struct RustgiHostApi {
     /// Writes `msg` (`len` bytes, not NUL-terminated) to Apache's error_log at
     /// `level` (one of the `LOG_*` constants).
     pub log: LogFn,
+    /// Optional, appended in revision 1.2: sends `len` bytes of the regular
+    /// file open at `fd`, from `offset`, as body bytes after those written
+    /// before, without the app reading them. The host keeps its own
+    /// reference to the file, so the app may close `fd` once the call
+    /// returns (but must not change those bytes until the response is
+    /// over). In daemon mode the descriptor goes to the Apache child over
+    /// the group's socket and the daemon never reads the file. [`ERROR`]
+    /// when `fd` is not a regular file, the range passes its end,
+    /// `start_response` was not called, or the client is gone. Read it
+    /// through [`RustgiHostApi::copy_from`], which leaves it `None` for an
+    /// older host whose `struct_size` does not cover it.
+    pub send_file: Option<SendFileFn>,
+}
+
+/// The size of a version 1 [`RustgiHostApi`] before `send_file` was
+/// appended: the smallest host API an app accepts.
+pub const HOST_API_SIZE_V1_0: usize = core::mem::offset_of!(RustgiHostApi, send_file);
+
+/// Why a host API cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostApiError {
+    /// The host gave a NULL pointer.
+    Null,
+    /// The host speaks another ABI version.
+    Version(u32),
+    /// The host's struct is smaller than the first revision of version 1.
+    TooSmall(u32),
+}
+
+impl core::fmt::Display for HostApiError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HostApiError::Null => f.write_str("the host gave no API (NULL rustgi_host_api)"),
+            HostApiError::Version(v) => write!(
+                f,
+                "the host speaks rustgi ABI version {v} (rustgi_host_api); this app was built for version {ABI_VERSION}"
+            ),
+            HostApiError::TooSmall(size) => write!(
+                f,
+                "the host's rustgi_host_api is {size} bytes, smaller than the {HOST_API_SIZE_V1_0} bytes of ABI version {ABI_VERSION}"
+            ),
+        }
+    }
+}
+
+impl RustgiHostApi {
+    /// A copy of the host API at `api`, of any revision of version 1: the
+    /// fields beyond the host's `struct_size` (callbacks appended in later
+    /// revisions) read as `None`.
+    ///
+    /// # Safety
+    ///
+    /// `api` must be NULL or point to a `rustgi_host_api` whose first
+    /// `struct_size` bytes are readable and whose version-1.0 callbacks are
+    /// all filled in (the ABI requires both of the host).
+    pub unsafe fn copy_from(api: *const RustgiHostApi) -> Result<RustgiHostApi, HostApiError> {
+        if api.is_null() {
+            return Err(HostApiError::Null);
+        }
+        // SAFETY: every revision starts with struct_size and abi_version,
+        // which the caller guarantees readable.
+        let (size, version) = unsafe { ((*api).struct_size, (*api).abi_version) };
+        if version != ABI_VERSION {
+            return Err(HostApiError::Version(version));
+        }
+        let size = size as usize;
+        if size < HOST_API_SIZE_V1_0 {
+            return Err(HostApiError::TooSmall(size as u32));
+        }
+        let mut copy = core::mem::MaybeUninit::<RustgiHostApi>::zeroed();
+        let len = size.min(size_of::<RustgiHostApi>());
+        // SAFETY: the source has `size` readable bytes (caller) and the copy
+        // takes at most that many, into a struct of at least `len` bytes.
+        // The bytes not copied stay zero: a NULL `Option` of a function
+        // pointer, which is `None`. The 1.0 callbacks lie within `size` and
+        // are filled in (caller), so every field holds a valid value.
+        unsafe {
+            core::ptr::copy_nonoverlapping(api.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), len);
+            Ok(copy.assume_init())
+        }
+    }
 }
 
 /// `rustgi_init`: what the app's `init` gets.
@@ -441,7 +525,8 @@ mod tests {
                 start_response,
                 write,
                 flush,
-                log
+                log,
+                send_file
             ]
         );
         layout!(
@@ -518,6 +603,67 @@ mod tests {
         for name in rust.keys() {
             assert!(c.contains_key(name), "{name} is not in abi_layout.c");
         }
+    }
+
+    unsafe extern "C" fn no_read(_: *mut c_void, _: *mut u8, _: usize) -> isize {
+        ERROR as isize
+    }
+    unsafe extern "C" fn no_start(_: *mut c_void, _: u16, _: *const RustgiPair, _: usize) -> i32 {
+        ERROR
+    }
+    unsafe extern "C" fn no_write(_: *mut c_void, _: *const u8, _: usize) -> i32 {
+        ERROR
+    }
+    unsafe extern "C" fn no_flush(_: *mut c_void) -> i32 {
+        ERROR
+    }
+    unsafe extern "C" fn no_log(_: *mut c_void, _: i32, _: *const c_char, _: usize) {}
+    unsafe extern "C" fn no_send_file(_: *mut c_void, _: i32, _: u64, _: u64) -> i32 {
+        ERROR
+    }
+
+    const FULL_API: RustgiHostApi = RustgiHostApi {
+        struct_size: size_of::<RustgiHostApi>() as u32,
+        abi_version: ABI_VERSION,
+        read_body: no_read,
+        start_response: no_start,
+        write: no_write,
+        flush: no_flush,
+        log: no_log,
+        send_file: Some(no_send_file),
+    };
+
+    #[test]
+    fn a_host_api_copy_reads_only_what_the_host_made() {
+        // SAFETY: FULL_API is a complete, valid host API.
+        let full = unsafe { RustgiHostApi::copy_from(&FULL_API) }.unwrap();
+        assert!(full.send_file.is_some());
+        // A 1.0 host: whatever lies past its struct_size is not read.
+        let old = RustgiHostApi {
+            struct_size: HOST_API_SIZE_V1_0 as u32,
+            ..FULL_API
+        };
+        // SAFETY: as above; struct_size is smaller than the struct.
+        let copy = unsafe { RustgiHostApi::copy_from(&old) }.unwrap();
+        assert!(copy.send_file.is_none());
+        assert_eq!(copy.struct_size as usize, HOST_API_SIZE_V1_0);
+        let too_small = RustgiHostApi {
+            struct_size: HOST_API_SIZE_V1_0 as u32 - 8,
+            ..FULL_API
+        };
+        // SAFETY: as above.
+        let e = unsafe { RustgiHostApi::copy_from(&too_small) }.unwrap_err();
+        assert_eq!(e, HostApiError::TooSmall(HOST_API_SIZE_V1_0 as u32 - 8));
+        let other = RustgiHostApi {
+            abi_version: 2,
+            ..FULL_API
+        };
+        // SAFETY: as above.
+        let e = unsafe { RustgiHostApi::copy_from(&other) }.unwrap_err();
+        assert!(e.to_string().contains("version 2"), "{e}");
+        // SAFETY: NULL is allowed.
+        let e = unsafe { RustgiHostApi::copy_from(std::ptr::null()) }.unwrap_err();
+        assert_eq!(e, HostApiError::Null);
     }
 
     #[test]

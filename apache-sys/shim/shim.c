@@ -1,5 +1,8 @@
 #include "shim.h"
 #include <http_protocol.h>
+#include <apr_portable.h>
+#include <stdint.h>
+#include <unistd.h>
 
 void *rustgi_shim_get_module_config(const ap_conf_vector_t *cv, const module *m)
 {
@@ -85,4 +88,34 @@ int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_si
         }
     }
     return n;
+}
+
+static apr_status_t rustgi_shim_close_fd(void *data)
+{
+    close((int)(intptr_t)data);
+    return APR_SUCCESS;
+}
+
+apr_status_t rustgi_shim_brigade_append_file(apr_bucket_brigade *bb, int fd, apr_off_t offset,
+                                             apr_off_t len, apr_pool_t *p)
+{
+    apr_file_t *file = NULL;
+    apr_os_file_t os_fd = fd;
+    apr_bucket *e;
+    apr_status_t rv;
+
+    /* apr_os_file_put registers no cleanup of its own (APR_FOPEN_NOCLEANUP). */
+    apr_pool_cleanup_register(p, (void *)(intptr_t)fd, rustgi_shim_close_fd,
+                              apr_pool_cleanup_null);
+    rv = apr_os_file_put(&file, &os_fd, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (e = apr_brigade_insert_file(bb, file, offset, len, p); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (APR_BUCKET_IS_FILE(e)) {
+            apr_bucket_file_enable_mmap(e, 0);
+        }
+    }
+    return APR_SUCCESS;
 }

@@ -36,4 +36,13 @@ apr_status_t rustgi_shim_brigade_keep(apr_bucket_brigade *a, apr_bucket_brigade 
 int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_size_t *lens,
                                int max);
 
+/* Appends len bytes of the open file fd, from offset, as file buckets
+ * (apr_brigade_insert_file: sendfile where EnableSendfile allows). The pool
+ * owns fd from the call on: it is closed when p is cleaned up, also when
+ * this fails. The buckets never mmap the file: a file cut short while it is
+ * sent must end the response with an error, not kill the process with
+ * SIGBUS. */
+apr_status_t rustgi_shim_brigade_append_file(apr_bucket_brigade *bb, int fd, apr_off_t offset,
+                                             apr_off_t len, apr_pool_t *p);
+
 #endif

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -243,7 +243,7 @@ impl FileResponse {
     }
 
     fn into_response_with(
-        mut self,
+        self,
         status: StatusCode,
         headers: HeaderMap,
         start: u64,
@@ -253,19 +253,7 @@ impl FileResponse {
         let body = if head || len == 0 {
             ResponseBody::empty()
         } else {
-            ResponseBody::stream(move |w| {
-                self.file.seek(SeekFrom::Start(start))?;
-                let sent = io::copy(&mut (&mut self.file).take(len), w)?;
-                if sent < len {
-                    // The file shrank: cut the response short rather than
-                    // send fewer bytes than announced.
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the file shrank while it was sent",
-                    ));
-                }
-                Ok(())
-            })
+            ResponseBody::file_range(self.file, start, len)
         };
         let mut res = Response::new(body);
         *res.status_mut() = status;

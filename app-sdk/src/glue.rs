@@ -23,6 +23,7 @@ use std::cell::Cell;
 use std::ffi::{CStr, c_char, c_void};
 use std::io::{self, Write as _};
 use std::mem::size_of;
+use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
@@ -34,7 +35,7 @@ use crate::abi::{
 };
 use crate::panics::{self, Capture};
 use crate::request_id::RequestIdScope;
-use crate::response::{BodyKind, Sink, StreamFn};
+use crate::response::{BodyKind, FileRange, Sink, StreamFn};
 use crate::{
     App, BodyWriter, Config, Environ, InitContext, RawHeaders, Request, RequestBody, Response,
 };
@@ -172,22 +173,15 @@ unsafe fn pairs<'a>(
 }
 
 /// A copy of the host API at `api`, if it is a version-1 API with every
-/// version-1 callback.
+/// version-1.0 callback (later, optional ones read as `None` from an older
+/// host).
 ///
 /// # Safety
 ///
 /// `api` must be NULL or point to a `rustgi_host_api` of `struct_size` bytes.
 unsafe fn read_api(api: *const RustgiHostApi) -> Result<RustgiHostApi, String> {
-    if api.is_null() {
-        return Err("the host gave no API (NULL rustgi_host_api)".into());
-    }
-    // SAFETY: `api` points to a rustgi_host_api, which starts with
-    // struct_size and abi_version in every revision.
-    let (size, version) = unsafe { ((*api).struct_size, (*api).abi_version) };
-    check_header("rustgi_host_api", size, version, size_of::<RustgiHostApi>())?;
-    // SAFETY: struct_size covers every field of the version-1 struct, and
-    // the host fills in every callback (none is NULL).
-    Ok(unsafe { ptr::read(api) })
+    // SAFETY: as the caller guarantees; the host fills in every 1.0 callback.
+    unsafe { RustgiHostApi::copy_from(api) }.map_err(|e| e.to_string())
 }
 
 /// Checks the `struct_size` and `abi_version` of a struct made by the host.
@@ -483,6 +477,20 @@ impl HostRequest {
         // SAFETY: the request is live and this runs on its thread.
         unsafe { (self.api.flush)(self.ctx) == OK }
     }
+
+    /// Has the host send `len` bytes of `file` from `offset`; false when
+    /// it offers no `send_file` or refused.
+    fn send_file(&self, file: &std::fs::File, offset: u64, len: u64) -> bool {
+        let Some(send_file) = self.api.send_file else {
+            return false;
+        };
+        if self.check_live().is_err() {
+            return false;
+        }
+        // SAFETY: the request is live and this runs on its thread; the file
+        // stays open across the call (the host keeps its own reference).
+        unsafe { send_file(self.ctx, file.as_raw_fd(), offset, len) == OK }
+    }
 }
 
 /// The reader behind a request's [`RequestBody`].
@@ -570,7 +578,17 @@ fn send_response(host: &Rc<HostRequest>, res: Response) -> i32 {
             }
         }
         BodyKind::Stream(stream) => send_stream(host, stream),
+        BodyKind::File(range) => send_file(host, range),
     }
+}
+
+/// Has the host send a file range itself; where it cannot (an older host,
+/// or one that refused it), streams it.
+fn send_file(host: &Rc<HostRequest>, range: FileRange) -> i32 {
+    if host.send_file(&range.file, range.offset, range.len) {
+        return OK;
+    }
+    send_stream(host, range.into_stream())
 }
 
 /// Runs a streaming body into the host.

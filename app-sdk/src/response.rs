@@ -64,10 +64,46 @@ pub(crate) enum BodyKind {
     Empty,
     Bytes(Cow<'static, [u8]>),
     Stream(Box<StreamFn>),
+    File(FileRange),
 }
 
 /// The closure of a streaming body.
 pub(crate) type StreamFn = dyn FnOnce(&mut BodyWriter) -> io::Result<()>;
+
+/// A range of an open file as a body: the host sends it itself when it can
+/// (a file bucket in Apache; in daemon mode the descriptor goes to the
+/// Apache child, so the app's process never reads the file), else it is
+/// read and written like a stream.
+pub(crate) struct FileRange {
+    pub(crate) file: std::fs::File,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
+impl FileRange {
+    /// The same bytes as a stream: read from the file as they are written.
+    pub(crate) fn into_stream(self) -> Box<StreamFn> {
+        let FileRange {
+            mut file,
+            offset,
+            len,
+        } = self;
+        Box::new(move |w: &mut BodyWriter| {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(offset))?;
+            let sent = io::copy(&mut (&mut file).take(len), w)?;
+            if sent < len {
+                // The file shrank: cut the response short rather than
+                // send fewer bytes than announced.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was sent",
+                ));
+            }
+            Ok(())
+        })
+    }
+}
 
 impl ResponseBody {
     /// A body with no bytes.
@@ -95,18 +131,28 @@ impl ResponseBody {
         }
     }
 
-    /// The bytes of the body, or `None` for a stream.
+    /// `len` bytes of `file` from `offset`, sent by the host where it can
+    /// without the app reading them ([`FileResponse`](crate::FileResponse)
+    /// makes these).
+    pub(crate) fn file_range(file: std::fs::File, offset: u64, len: u64) -> ResponseBody {
+        ResponseBody {
+            kind: BodyKind::File(FileRange { file, offset, len }),
+        }
+    }
+
+    /// The bytes of the body, or `None` for a stream or a file.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match &self.kind {
             BodyKind::Empty => Some(&[]),
             BodyKind::Bytes(b) => Some(b),
-            BodyKind::Stream(_) => None,
+            BodyKind::Stream(_) | BodyKind::File(_) => None,
         }
     }
 
-    /// Whether the body is a stream.
+    /// Whether the body is produced while it is sent (a stream, or a file
+    /// read from disk), rather than held in memory.
     pub fn is_stream(&self) -> bool {
-        matches!(self.kind, BodyKind::Stream(_))
+        matches!(self.kind, BodyKind::Stream(_) | BodyKind::File(_))
     }
 
     /// The bytes of the body, running a stream into memory; meant for tests.
@@ -114,6 +160,10 @@ impl ResponseBody {
         match self.kind {
             BodyKind::Empty => Ok(Vec::new()),
             BodyKind::Bytes(b) => Ok(b.into_owned()),
+            BodyKind::File(range) => ResponseBody {
+                kind: BodyKind::Stream(range.into_stream()),
+            }
+            .into_vec(),
             BodyKind::Stream(f) => {
                 let mut writer = BodyWriter {
                     sink: Sink::Memory(Vec::new()),
@@ -146,6 +196,7 @@ impl fmt::Debug for ResponseBody {
             BodyKind::Empty => f.write_str("ResponseBody::Empty"),
             BodyKind::Bytes(b) => write!(f, "ResponseBody::Bytes({} bytes)", b.len()),
             BodyKind::Stream(_) => f.write_str("ResponseBody::Stream"),
+            BodyKind::File(range) => write!(f, "ResponseBody::File({} bytes)", range.len),
         }
     }
 }

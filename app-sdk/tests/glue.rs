@@ -96,6 +96,13 @@ impl App for TestApp {
                     .insert(RawHeaders(vec![(b"x-raw".to_vec(), b"a\r\nb".to_vec())]));
                 res
             }
+            "/file" => {
+                let path = std::env::temp_dir().join(format!("rustgi-glue-{}", std::process::id()));
+                std::fs::write(&path, b"0123456789").unwrap();
+                let file = app_sdk::FileResponse::open(&path).unwrap();
+                std::fs::remove_file(&path).unwrap();
+                file.into_response()
+            }
             "/stash" => {
                 let body = req.into_body();
                 STASH.with(|s| *s.borrow_mut() = Some(body));
@@ -223,6 +230,24 @@ unsafe extern "C" fn flush(ctx: *mut c_void) -> i32 {
     abi::OK
 }
 
+unsafe extern "C" fn send_file(ctx: *mut c_void, fd: i32, offset: u64, len: u64) -> i32 {
+    // SAFETY: the ctx of a live request.
+    let mut ex = unsafe { Ctx::from(ctx) }.exchange.borrow_mut();
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::FileExt;
+    // SAFETY: the glue keeps fd open across the call; the File is never
+    // dropped, so it does not close it.
+    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    let mut bytes = vec![0u8; len as usize];
+    let n = file.read_at(&mut bytes, offset).unwrap_or(0);
+    bytes.truncate(n);
+    ex.events.push(format!(
+        "file:{offset}:{len}:{}",
+        String::from_utf8_lossy(&bytes)
+    ));
+    abi::OK
+}
+
 unsafe extern "C" fn log(ctx: *mut c_void, level: i32, msg: *const c_char, len: usize) {
     let msg = text(msg.cast(), len);
     if ctx.is_null() {
@@ -242,6 +267,13 @@ static API: RustgiHostApi = RustgiHostApi {
     write,
     flush,
     log,
+    send_file: Some(send_file),
+};
+
+/// A host of revision 1.0: no send_file, and a struct that ends before it.
+static API_1_0: RustgiHostApi = RustgiHostApi {
+    struct_size: abi::HOST_API_SIZE_V1_0 as u32,
+    ..API
 };
 
 fn descriptor() -> RustgiApp {
@@ -302,6 +334,15 @@ fn shutdown(instance: *mut c_void) {
 }
 
 fn handle_with(instance: *mut c_void, path: &str, exchange: Exchange) -> (i32, Exchange, Ctx) {
+    handle_on(&API, instance, path, exchange)
+}
+
+fn handle_on(
+    api: &'static RustgiHostApi,
+    instance: *mut c_void,
+    path: &str,
+    exchange: Exchange,
+) -> (i32, Exchange, Ctx) {
     let environ = [
         ("REQUEST_METHOD", "POST".to_owned()),
         ("REQUEST_URI", format!("/app{path}?q=1")),
@@ -321,7 +362,7 @@ fn handle_with(instance: *mut c_void, path: &str, exchange: Exchange) -> (i32, E
         environ_len: environ.len(),
         config: config.as_ptr(),
         config_len: config.len(),
-        api: &API,
+        api,
         ctx: ptr::from_ref(&ctx).cast_mut().cast(),
     };
     // SAFETY: `instance` came from init; `request` is valid for the call.
@@ -465,6 +506,20 @@ fn streams_write_and_flush_in_order() {
     assert_eq!(rc, abi::OK);
     assert_eq!(ex.starts[0].0, 200);
     assert_eq!(ex.events, ["w:a", "flush", "w:bc"]);
+    shutdown(instance);
+}
+
+#[test]
+fn a_file_goes_to_the_hosts_send_file_or_streams_from_an_older_host() {
+    let instance = new_instance();
+    let (rc, ex) = handle(instance, "/file");
+    assert_eq!(rc, abi::OK);
+    assert_eq!(ex.starts[0].0, 200);
+    assert_eq!(ex.events, ["file:0:10:0123456789"]);
+    // A 1.0 host has no send_file: the file is read and written.
+    let (rc, ex, _ctx) = handle_on(&API_1_0, instance, "/file", Exchange::default());
+    assert_eq!(rc, abi::OK);
+    assert_eq!(ex.events.concat(), "w:0123456789");
     shutdown(instance);
 }
 

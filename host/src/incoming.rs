@@ -9,26 +9,51 @@
 //! reads the request, and goes back to sleep: when the machine is not busy,
 //! two needless context switches per request. A sleeper in `poll` is woken
 //! only by the events it asked for.
+//!
+//! It also keeps the descriptors the daemon passes with FILE frames (see
+//! [`crate::passed_fds`]) until the frame claims them.
 
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
+
+use crate::passed_fds::Passed;
 
 /// A connection's stream, read with a wait of at most `wait` per read.
 pub struct Incoming {
     stream: UnixStream,
     wait: Duration,
+    passed: Passed,
 }
 
 impl Incoming {
     pub fn new(stream: UnixStream, wait: Duration) -> Incoming {
-        Incoming { stream, wait }
+        Incoming {
+            stream,
+            wait,
+            passed: Passed::default(),
+        }
     }
 
     /// How long a read waits for data before it fails with `TimedOut`.
     pub fn set_wait(&mut self, wait: Duration) {
         self.wait = wait;
+    }
+
+    /// The oldest descriptor the peer passed that no frame claimed yet.
+    pub fn take_passed(&mut self) -> Option<OwnedFd> {
+        self.passed.take()
+    }
+
+    /// Whether descriptors the peer passed wait to be claimed.
+    pub fn has_passed(&self) -> bool {
+        !self.passed.is_empty()
+    }
+
+    /// Closes the descriptors no frame claimed.
+    pub fn close_passed(&mut self) {
+        self.passed.clear();
     }
 }
 
@@ -48,7 +73,7 @@ impl Read for Incoming {
                     format!("no answer within {} s", self.wait.as_secs_f64()),
                 ));
             }
-            match receive_now(&self.stream, buf) {
+            match self.passed.receive(&self.stream, buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 result => return result,
@@ -91,21 +116,6 @@ fn wait_readable(stream: &UnixStream, deadline: Option<Instant>) -> io::Result<b
 fn poll_millis(wait: Duration) -> libc::c_int {
     let millis = wait.as_nanos().div_ceil(1_000_000);
     libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX)
-}
-
-/// One receive that does not wait, whatever the socket's settings.
-fn receive_now(stream: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: recv writes at most buf.len() bytes into buf, which is valid
-    // for writes for the length of the call; the descriptor is the stream's.
-    let n = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 #[cfg(test)]

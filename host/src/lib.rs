@@ -9,4 +9,5 @@ pub mod app_file;
 pub mod daemon;
 pub mod incoming;
 pub mod pairs;
+pub mod passed_fds;
 pub mod protocol;

@@ -206,9 +206,11 @@ impl WsgiApp {
         }
     }
 
-    /// `wsgi.file_wrapper` around a real file: read from its descriptor,
-    /// from its current offset, with the GIL released. None: not a real
-    /// file, iterate it instead.
+    /// `wsgi.file_wrapper` around a real file, from its current offset: the
+    /// host sends it itself where it can (a file bucket; in daemon mode the
+    /// descriptor goes to the Apache child and this process reads nothing),
+    /// else it is read from its descriptor with the GIL released. None: not
+    /// a real file, iterate it instead.
     fn send_file(
         &self,
         py: Python<'_>,
@@ -222,6 +224,9 @@ impl WsgiApp {
         let Ok(source) = cpython::duplicate_fd(fd) else {
             return None;
         };
+        if let Some(outcome) = self.hand_over_file(py, exchange, &source, offset, file, log) {
+            return Some(outcome);
+        }
         let mut buf = vec![0u8; wrapper.block_size.clamp(64 << 10, 1 << 20)];
         loop {
             let want = exchange.remaining().map_or(buf.len(), |r| {
@@ -246,6 +251,45 @@ impl WsgiApp {
             offset += n as u64;
         }
         let _ = file.call_method1("seek", (offset,));
+        Some(match exchange.finish() {
+            Ok(()) => Outcome::Done,
+            Err(e) => self.send_failed(e, log),
+        })
+    }
+
+    /// Has the host send the rest of a regular file (up to the declared
+    /// Content-Length). None when it cannot: not a regular file, or a host
+    /// without `send_file`, or one that refused before sending anything.
+    fn hand_over_file(
+        &self,
+        py: Python<'_>,
+        exchange: &Exchange,
+        source: &std::fs::File,
+        offset: u64,
+        file: &Bound<'_, PyAny>,
+        log: &dyn Fn(i32, &str),
+    ) -> Option<Outcome> {
+        if !exchange.host().offers_send_file() {
+            return None;
+        }
+        let metadata = source.metadata().ok()?;
+        if !metadata.is_file() {
+            return None;
+        }
+        let rest = metadata.len().saturating_sub(offset);
+        let len = exchange.remaining().map_or(rest, |r| r.min(rest));
+        if len > 0 {
+            // The file's position moves first: the host reads the range at
+            // explicit offsets through a descriptor that shares it, so
+            // nothing may move it while the response goes out.
+            file.call_method1("seek", (offset + len,)).ok()?;
+            if exchange.send_file(py, source, offset, len).is_err() {
+                // Refused before anything was sent, or the client is gone:
+                // the copy below finds out which.
+                let _ = file.call_method1("seek", (offset,));
+                return None;
+            }
+        }
         Some(match exchange.finish() {
             Ok(()) => Outcome::Done,
             Err(e) => self.send_failed(e, log),

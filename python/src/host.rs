@@ -8,11 +8,12 @@
 //! a Python exception.
 
 use std::ffi::c_void;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, ThreadId};
 
-use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair, RustgiRequest};
+use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair, RustgiRequest, SendFileFn};
 
 /// Why a host call did not happen or failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ impl std::fmt::Display for HostError {
 pub struct RequestHost {
     api: *const RustgiHostApi,
     ctx: *mut c_void,
+    /// The host's `send_file`, when it offers one.
+    send_file: Option<SendFileFn>,
     thread: ThreadId,
     open: AtomicBool,
 }
@@ -53,9 +56,16 @@ unsafe impl Sync for RequestHost {}
 impl RequestHost {
     /// The callbacks of `request`, usable on this thread until [`close`](Self::close).
     pub fn new(request: &RustgiRequest) -> RequestHost {
+        // SAFETY: the host's api is valid during handle (ABI); the copy
+        // reads only the struct_size it declares, so an older host reads as
+        // one without send_file.
+        let send_file = unsafe { RustgiHostApi::copy_from(request.api) }
+            .ok()
+            .and_then(|api| api.send_file);
         RequestHost {
             api: request.api,
             ctx: request.ctx,
+            send_file,
             thread: thread::current().id(),
             open: AtomicBool::new(true),
         }
@@ -110,6 +120,21 @@ impl RequestHost {
         let api = self.api()?;
         // SAFETY: data is readable for its length.
         ok(unsafe { (api.write)(self.ctx, data.as_ptr(), data.len()) })
+    }
+
+    /// Whether the host can send a file's bytes itself.
+    pub fn offers_send_file(&self) -> bool {
+        self.send_file.is_some()
+    }
+
+    /// Has the host send `len` bytes of the regular file `file` from
+    /// `offset`, without this process reading them.
+    pub fn send_file(&self, file: BorrowedFd<'_>, offset: u64, len: u64) -> Result<(), HostError> {
+        self.api()?;
+        let send_file = self.send_file.ok_or(HostError::Refused)?;
+        // SAFETY: checked above: this thread serves the request and it is
+        // not over; file stays open across the call.
+        ok(unsafe { send_file(self.ctx, file.as_raw_fd(), offset, len) })
     }
 
     /// Sends what was written to the client now.

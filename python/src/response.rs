@@ -160,6 +160,24 @@ impl Exchange {
         Ok(())
     }
 
+    /// Has the host send `len` bytes of `file` from `offset` (the head
+    /// first), with the GIL released. The caller keeps to the declared
+    /// Content-Length (see [`remaining`](Self::remaining)).
+    pub fn send_file(
+        &self,
+        py: Python<'_>,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), HostError> {
+        let mut head = self.head();
+        self.send_head(&mut head).map_err(|_| HostError::Refused)?;
+        let host = &*self.host;
+        py.detach(|| host.send_file(std::os::fd::AsFd::as_fd(file), offset, len))?;
+        head.written += len;
+        Ok(())
+    }
+
     /// Sends the head of a response that ended (an empty body, or what was
     /// sent), and checks a declared Content-Length was met.
     pub fn finish(&self) -> Result<(), SendError> {

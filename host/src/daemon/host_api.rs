@@ -8,6 +8,7 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_void};
+use std::os::fd::BorrowedFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::thread::{self, ThreadId};
 
@@ -25,6 +26,7 @@ pub static HOST_API: RustgiHostApi = RustgiHostApi {
     write,
     flush,
     log: log_message,
+    send_file: Some(send_file),
 };
 
 /// What init's ctx points to; only its address matters.
@@ -166,6 +168,27 @@ unsafe extern "C" fn flush(ctx: *mut c_void) -> i32 {
             Some(conv) => conv.flush(),
             None => ERROR,
         }
+    })
+}
+
+unsafe extern "C" fn send_file(ctx: *mut c_void, fd: i32, offset: u64, len: u64) -> i32 {
+    guard("send_file", ERROR, || {
+        // SAFETY: ctx per the ABI.
+        let Some(conv) = (unsafe { conversation(ctx, "send_file") }) else {
+            return ERROR;
+        };
+        if fd < 0 {
+            conv.log(
+                log::ERR,
+                b"an app called send_file with a negative descriptor; refused",
+            );
+            return ERROR;
+        }
+        // SAFETY: the app keeps fd open across the call (ABI); it is only
+        // borrowed for the call's length (sendmsg passes the kernel's own
+        // reference to the child).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        conv.send_file(fd, offset, len)
     })
 }
 

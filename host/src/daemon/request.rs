@@ -15,6 +15,7 @@
 //! pieces of body (the one the app reads, the one read ahead).
 
 use std::io::{self, BufReader, Read, Write};
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use rustgi_abi as abi;
 
 use super::acceptance::Armed;
 use super::log;
+use crate::passed_fds;
 use crate::protocol::{self, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
 
 /// Writes are gathered into DATA frames of up to this size.
@@ -671,6 +673,41 @@ impl Conversation {
         OK
     }
 
+    /// `send_file`: a range of an open regular file, as a FILE frame that
+    /// carries the descriptor (after the head and the DATA before it): the
+    /// Apache child sends the file itself and this process never reads it.
+    pub fn send_file(&mut self, fd: BorrowedFd<'_>, offset: u64, len: u64) -> i32 {
+        if len == 0 {
+            return if self.writable() { OK } else { ERROR };
+        }
+        let range = match passed_fds::checked_range(fd, offset, len) {
+            Ok(range) => range,
+            Err(why) => {
+                let message = format!("app {}: send_file refused: {why}", self.app);
+                self.log(log::ERR, message.as_bytes());
+                return ERROR;
+            }
+        };
+        if !self.writable() || !self.send_pending() || !self.push("FILE") {
+            return ERROR;
+        }
+        // Blocks only while the child cannot take more: off the app's clock.
+        let stream = self.reader.get_ref().get_ref();
+        let sent = self
+            .clock
+            .waiting(|| passed_fds::send_with_fd(stream, &range.encode(), fd));
+        match sent {
+            Ok(()) => {
+                self.activity.touch();
+                OK
+            }
+            Err(e) => {
+                self.lost("while sending FILE", &e);
+                ERROR
+            }
+        }
+    }
+
     /// `flush`: the head, pending DATA, then FLUSH.
     pub fn flush(&mut self) -> i32 {
         if !self.writable()
@@ -842,6 +879,63 @@ mod tests {
         list: &'a [(&'a [u8], &'a [u8])],
     ) -> impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])> + Clone {
         list.iter().copied()
+    }
+
+    #[test]
+    fn a_file_goes_as_its_descriptor_after_what_was_written_before() {
+        use std::io::{Seek, SeekFrom};
+        let (mut conv, child) = conversation(false);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"0123456789").unwrap();
+        // Nothing can be sent before the head.
+        assert_eq!(conv.start_response(200, headers(&[])), OK);
+        assert_eq!(conv.write(b"before "), OK);
+        assert_eq!(conv.send_file(file.as_fd(), 2, 5), OK);
+        // Ranges outside the file, and what is not a file, are refused
+        // without ending the response.
+        assert_eq!(conv.send_file(file.as_fd(), 8, 5), ERROR);
+        let (socket, _peer) = UnixStream::pair().unwrap();
+        assert_eq!(conv.send_file(socket.as_fd(), 0, 1), ERROR);
+        assert_eq!(conv.write(b" after"), OK);
+        conv.finish(OK);
+        let incoming = crate::incoming::Incoming::new(child.into_inner(), Duration::from_secs(5));
+        let mut child = FrameReader::new(BufReader::new(incoming));
+        let mut kinds = Vec::new();
+        let mut body = Vec::new();
+        while let Ok((kind, payload)) = child.read_frame() {
+            kinds.push(kind);
+            match Frame::decode(kind, payload).unwrap() {
+                Frame::Data(bytes) => body.extend_from_slice(bytes),
+                Frame::File(range) => {
+                    let fd = child
+                        .get_mut()
+                        .get_mut()
+                        .take_passed()
+                        .expect("its descriptor");
+                    let mut passed = std::fs::File::from(fd);
+                    passed.seek(SeekFrom::Start(range.offset)).unwrap();
+                    let mut part = vec![0; range.length as usize];
+                    passed.read_exact(&mut part).unwrap();
+                    body.extend_from_slice(&part);
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            kinds,
+            [
+                Kind::Accepted,
+                Kind::Head,
+                Kind::Data,
+                Kind::File,
+                Kind::Log,
+                Kind::Log,
+                Kind::Data,
+                Kind::End
+            ]
+        );
+        assert_eq!(body, b"before 23456 after");
+        assert!(!child.get_ref().get_ref().has_passed());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The protocol between an Apache child and a daemon process, version 3.
+//! The protocol between an Apache child and a daemon process, version 4.
 //!
 //! `docs/protocol.md` describes it in full; this module is its only codec,
 //! used by both sides. In short:
@@ -14,7 +14,8 @@
 //!   [`Kind::BodyError`]; [`Kind::ReadNow`] → the same or
 //!   [`Kind::BodyLater`]). The daemon answers [`Kind::Accepted`] (with its
 //!   next frames) or [`Kind::Reject`], then [`Kind::Head`], [`Kind::Data`],
-//!   [`Kind::Flush`], [`Kind::Log`] and finally [`Kind::End`].
+//!   [`Kind::Flush`], [`Kind::File`] (a range of a file whose descriptor
+//!   comes with the frame), [`Kind::Log`] and finally [`Kind::End`].
 //!
 //! Everything here is safe, pure code: decoders take byte slices and never
 //! panic or allocate more than the limits allow, whatever the input (the
@@ -31,7 +32,7 @@ mod tests;
 /// The first six bytes of a preface.
 pub const MAGIC: [u8; 6] = *b"RUSTGI";
 /// The protocol version this module speaks.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// The length of a preface: [`MAGIC`] and the version.
 pub const PREFACE_LEN: usize = 8;
 /// The length of a frame header.
@@ -82,11 +83,14 @@ pub enum Kind {
     /// Daemon → child: `u32 max`: send up to `max` body bytes that have
     /// come, without waiting for more (the daemon reads ahead).
     ReadNow = 0x18,
+    /// Daemon → child: `u64 offset`, `u64 length`: send this range of the
+    /// file whose descriptor comes with the frame (see [`FileRange`]).
+    File = 0x19,
 }
 
 impl Kind {
     /// Every kind, in numeric order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Request,
         Kind::Body,
         Kind::BodyEnd,
@@ -101,6 +105,7 @@ impl Kind {
         Kind::Log,
         Kind::Reject,
         Kind::ReadNow,
+        Kind::File,
     ];
 
     /// The kind numbered `byte`, if there is one.
@@ -118,6 +123,7 @@ impl Kind {
             Kind::End => 1,
             Kind::BodyError => 2,
             Kind::Accepted | Kind::Read | Kind::ReadNow => 4,
+            Kind::File => 16,
         }
     }
 
@@ -151,6 +157,7 @@ impl Kind {
             Kind::Log => "LOG",
             Kind::Reject => "REJECT",
             Kind::ReadNow => "READ_NOW",
+            Kind::File => "FILE",
         }
     }
 }
@@ -205,6 +212,8 @@ pub enum ProtocolError {
     BadOutcome(u8),
     /// A LOG's level is above [`MAX_LOG_LEVEL`].
     BadLogLevel(u8),
+    /// A FILE's range is empty or ends past the largest file offset.
+    BadFileRange { offset: u64, length: u64 },
     /// A frame of this kind came where the protocol does not allow it.
     Unexpected { kind: Kind, expected: &'static str },
 }
@@ -290,6 +299,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BadLogLevel(l) => {
                 write!(f, "LOG level {l} is above {MAX_LOG_LEVEL}")
             }
+            ProtocolError::BadFileRange { offset, length } => write!(
+                f,
+                "FILE range of {length} bytes at offset {offset} is empty or ends past {MAX_FILE_END}"
+            ),
             ProtocolError::Unexpected { kind, expected } => {
                 write!(f, "got a {kind} frame where {expected} was expected")
             }
@@ -905,6 +918,49 @@ pub fn decode_body_error(payload: &[u8]) -> Result<u16, ProtocolError> {
     Ok(status)
 }
 
+/// The largest end (offset + length) of a FILE range: the largest file
+/// offset Apache's `apr_off_t` holds.
+pub const MAX_FILE_END: u64 = i64::MAX as u64;
+
+/// A decoded FILE payload: the range of the file, whose descriptor came
+/// with the frame (by `SCM_RIGHTS`), to send as response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRange {
+    /// Where the range starts in the file.
+    pub offset: u64,
+    /// How many bytes, at least 1.
+    pub length: u64,
+}
+
+impl FileRange {
+    /// A range of `length` bytes at `offset`: at least one byte, ending at
+    /// most at [`MAX_FILE_END`].
+    pub fn new(offset: u64, length: u64) -> Result<FileRange, ProtocolError> {
+        match offset.checked_add(length) {
+            Some(end) if length > 0 && end <= MAX_FILE_END => Ok(FileRange { offset, length }),
+            _ => Err(ProtocolError::BadFileRange { offset, length }),
+        }
+    }
+
+    /// The encoded frame, header included, to send with the descriptor.
+    pub fn encode(&self) -> [u8; HEADER_LEN + 16] {
+        let mut frame = [0; HEADER_LEN + 16];
+        frame[..HEADER_LEN].copy_from_slice(&frame_header(Kind::File, 16));
+        frame[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&self.offset.to_be_bytes());
+        frame[HEADER_LEN + 8..].copy_from_slice(&self.length.to_be_bytes());
+        frame
+    }
+
+    /// Decodes a FILE payload.
+    pub fn decode(payload: &[u8]) -> Result<FileRange, ProtocolError> {
+        let mut c = Cursor::new(Kind::File, payload)?;
+        let offset = c.u64("offset")?;
+        let length = c.u64("length")?;
+        c.finish()?;
+        FileRange::new(offset, length)
+    }
+}
+
 /// Any decoded frame, borrowing the payload for BODY and DATA.
 #[derive(Debug, Clone)]
 pub enum Frame<'a> {
@@ -922,6 +978,7 @@ pub enum Frame<'a> {
     End(Outcome),
     Log(LogLine),
     Reject(Reject),
+    File(FileRange),
 }
 
 impl<'a> Frame<'a> {
@@ -943,6 +1000,7 @@ impl<'a> Frame<'a> {
             Kind::End => Frame::End(decode_end(payload)?),
             Kind::Log => Frame::Log(LogLine::decode(payload)?),
             Kind::Reject => Frame::Reject(Reject::decode(payload)?),
+            Kind::File => Frame::File(FileRange::decode(payload)?),
         })
     }
 
@@ -963,6 +1021,7 @@ impl<'a> Frame<'a> {
             Frame::End(_) => Kind::End,
             Frame::Log(_) => Kind::Log,
             Frame::Reject(_) => Kind::Reject,
+            Frame::File(_) => Kind::File,
         }
     }
 }
@@ -1101,6 +1160,10 @@ fn check_round_trip(frame: &Frame<'_>, payload: &[u8]) {
         }
         Frame::Log(l) => encode_log(&mut out, l.level, &l.message),
         Frame::Reject(r) => encode_reject(&mut out, r.status, r.retry_after_seconds, &r.reason),
+        Frame::File(range) => {
+            out.extend_from_slice(&range.encode());
+            Ok(())
+        }
     };
     assert_eq!(encoded, Ok(()), "{} re-encodes", frame.kind());
     assert_eq!(

@@ -36,9 +36,40 @@ fn sample_request() -> Vec<u8> {
 }
 
 #[test]
+fn file_ranges_are_checked_both_ways() {
+    let range = FileRange::new(7, 1 << 30).unwrap();
+    let frame = range.encode();
+    let (kind, len) = decode_header(frame[..HEADER_LEN].try_into().unwrap()).unwrap();
+    assert_eq!((kind, len), (Kind::File, 16));
+    assert_eq!(
+        Frame::decode(kind, &frame[HEADER_LEN..]).unwrap().kind(),
+        Kind::File
+    );
+    assert_eq!(FileRange::decode(&frame[HEADER_LEN..]), Ok(range));
+    for (offset, length) in [
+        (0, 0),
+        (MAX_FILE_END, 1),
+        (u64::MAX, u64::MAX),
+        (1, MAX_FILE_END),
+    ] {
+        let bad = FileRange { offset, length }.encode();
+        let e = FileRange::decode(&bad[HEADER_LEN..]).unwrap_err();
+        assert_eq!(e, ProtocolError::BadFileRange { offset, length });
+        assert!(e.to_string().starts_with("FILE range of"), "{e}");
+    }
+    assert!(FileRange::new(MAX_FILE_END - 1, 1).is_ok());
+    // The payload is exactly 16 bytes.
+    assert!(matches!(
+        decode_header(&frame_header(Kind::File, 15)),
+        Err(ProtocolError::WrongSize { .. })
+    ));
+    assert!(!Kind::File.from_child());
+}
+
+#[test]
 fn preface_round_trip() {
     let p = preface();
-    assert_eq!(&p, b"RUSTGI\0\x03");
+    assert_eq!(&p, b"RUSTGI\0\x04");
     assert_eq!(check_preface(&p), Ok(()));
     assert_eq!(
         check_preface(b"HTTP/1.1"),
@@ -565,6 +596,13 @@ pub(crate) fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     encode_frame(&mut daemon, Kind::Flush, &[]).unwrap();
     encode_end(&mut daemon, Outcome::Ok);
     seeds.push(("daemon-conversation", daemon));
+
+    let mut file = preface().to_vec();
+    encode_accepted(&mut file, 1234);
+    encode_head(&mut file, 200, [(&b"content-length"[..], &b"1048576"[..])]).unwrap();
+    file.extend_from_slice(&FileRange::new(4096, 1 << 20).unwrap().encode());
+    encode_end(&mut file, Outcome::Ok);
+    seeds.push(("daemon-file", file));
 
     let mut reject = preface().to_vec();
     encode_reject(&mut reject, 503, 1, b"queue-timeout").unwrap();

@@ -1,17 +1,22 @@
 //! The host side of the ABI for one request: the callbacks an app makes
-//! (read_body, start_response, write, flush, log) on top of Apache's filters.
+//! (read_body, start_response, write, flush, send_file, log) on top of
+//! Apache's filters.
 //!
 //! The app's status and headers are checked when it gives them and applied to
 //! the request_rec when its body starts, so they can be replaced until then.
 //! Writes go through a brigade that coalesces small writes; flush pushes
-//! everything down the output filters (mod_deflate, mod_headers, ...).
+//! everything down the output filters (mod_deflate, mod_headers, ...); a file
+//! goes down them as a file bucket, read by Apache itself.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::io::{self, IoSlice};
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use std::thread::{self, ThreadId};
 
 use apache_sys as sys;
 use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair};
+use rustgi_host::passed_fds;
+use rustgi_host::protocol::FileRange;
 
 use super::{c_bytes, guard, log, pool_str};
 use crate::response_head::{self, HeaderKind};
@@ -25,6 +30,7 @@ pub static HOST_API: RustgiHostApi = RustgiHostApi {
     write,
     flush,
     log: log_message,
+    send_file: Some(send_file),
 };
 
 /// The `ctx` an app passes back to the callbacks: a server (during init) or
@@ -164,6 +170,16 @@ impl RequestState {
         self.log(
             sys::APLOG_ERR,
             &format!("{}: response refused: {why}", self.label),
+        );
+        ERROR
+    }
+
+    /// A `send_file` that cannot be served: logged, and the app may go on
+    /// (with `write`, say) since nothing was sent.
+    fn refuse_file(&self, why: &str) -> i32 {
+        self.log(
+            sys::APLOG_ERR,
+            &format!("{}: send_file refused: {why}", self.label),
         );
         ERROR
     }
@@ -480,6 +496,47 @@ impl RequestState {
         self.after_pass(rv)
     }
 
+    /// Sends `range` of the regular file `file` (checked by the caller with
+    /// [`passed_fds::checked_range`]) after what was written before, as
+    /// file buckets that own the descriptor until the request's pool goes.
+    pub fn send_file(&mut self, file: OwnedFd, range: FileRange) -> i32 {
+        if !self.writable() {
+            return ERROR;
+        }
+        // SAFETY: r is live on this thread.
+        if unsafe { (*self.r).header_only } != 0 {
+            return OK;
+        }
+        let (Ok(offset), Ok(len)) = (
+            sys::apr_off_t::try_from(range.offset),
+            sys::apr_off_t::try_from(range.length),
+        ) else {
+            // FileRange keeps both within apr_off_t.
+            return ERROR;
+        };
+        // SAFETY: the brigade belongs to this request and r is live; the
+        // descriptor is open and handed over (the pool closes it).
+        let rv = unsafe {
+            let rv = sys::rustgi_shim_brigade_append_file(
+                self.output,
+                file.into_raw_fd(),
+                offset,
+                len,
+                (*self.r).pool,
+            );
+            if rv != 0 {
+                rv
+            } else {
+                // On its way now: the file's bytes need no memory here,
+                // and the client gets them while the app goes on.
+                let rv = sys::ap_pass_brigade((*self.r).output_filters, self.output);
+                sys::apr_brigade_cleanup(self.output.cast());
+                rv
+            }
+        };
+        self.after_pass(rv)
+    }
+
     pub fn flush(&mut self) -> i32 {
         if !self.writable() {
             return ERROR;
@@ -662,6 +719,32 @@ unsafe extern "C" fn flush(ctx: *mut c_void) -> i32 {
         match unsafe { request_state(ctx) } {
             Some(state) => state.flush(),
             None => ERROR,
+        }
+    })
+}
+
+unsafe extern "C" fn send_file(ctx: *mut c_void, fd: i32, offset: u64, len: u64) -> i32 {
+    guard("send_file", ERROR, || {
+        // SAFETY: ctx per the ABI.
+        let Some(state) = (unsafe { request_state(ctx) }) else {
+            return ERROR;
+        };
+        if len == 0 {
+            return state.write(&[]);
+        }
+        if fd < 0 {
+            return state.refuse_file("a negative descriptor");
+        }
+        // SAFETY: the app keeps fd open across the call (ABI); the borrow
+        // ends with it, and what Apache keeps is a duplicate.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let range = match passed_fds::checked_range(fd, offset, len) {
+            Ok(range) => range,
+            Err(why) => return state.refuse_file(&why),
+        };
+        match fd.try_clone_to_owned() {
+            Ok(file) => state.send_file(file, range),
+            Err(e) => state.refuse_file(&format!("the descriptor cannot be duplicated: {e}")),
         }
     })
 }

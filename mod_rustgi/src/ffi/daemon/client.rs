@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::io::{self, IoSlice, Write};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use apache_sys as sys;
 use rustgi_host::incoming::Incoming;
 use rustgi_host::pairs::Pairs;
+use rustgi_host::passed_fds;
 use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
 
 use super::supervisor::GroupAddress;
@@ -160,7 +162,16 @@ impl Connection {
 
     /// Whether another request may follow on it: nothing unread is left.
     fn is_clean(&self) -> bool {
-        self.reader.get_ref().buffer().is_empty()
+        self.reader.get_ref().buffer().is_empty() && !self.incoming().has_passed()
+    }
+
+    fn incoming(&self) -> &Incoming {
+        self.reader.get_ref().get_ref()
+    }
+
+    /// The descriptor that came with the FILE frame just read.
+    fn take_passed(&mut self) -> Option<std::os::fd::OwnedFd> {
+        self.reader.get_mut().get_mut().take_passed()
     }
 }
 
@@ -415,6 +426,33 @@ fn exchange(
                     return done(state.finish(rustgi_abi::ERROR));
                 }
             }
+            // The file's bytes go from the daemon's descriptor to the
+            // client by Apache's file bucket; the daemon never reads them.
+            Frame::File(range) => {
+                let Some(file) = connection.take_passed() else {
+                    return done(protocol_error(
+                        state,
+                        pid,
+                        group,
+                        "a FILE frame came without its descriptor",
+                    ));
+                };
+                if phase != Phase::Responding {
+                    return done(protocol_error(state, pid, group, "FILE frame before HEAD"));
+                }
+                let checked = passed_fds::checked_range(file.as_fd(), range.offset, range.length);
+                if let Err(why) = checked {
+                    return done(protocol_error(
+                        state,
+                        pid,
+                        group,
+                        &format!("FILE frame with an unusable file: {why}"),
+                    ));
+                }
+                if state.send_file(file, range) != 0 {
+                    return done(state.finish(rustgi_abi::ERROR));
+                }
+            }
             // SAFETY: r is the live request of this thread.
             Frame::Log(line) => unsafe {
                 log::request(
@@ -428,6 +466,14 @@ fn exchange(
                 )
             },
             Frame::End(outcome) => {
+                if connection.incoming().has_passed() {
+                    return done(protocol_error(
+                        state,
+                        pid,
+                        group,
+                        "a descriptor came without a FILE frame",
+                    ));
+                }
                 let rc = if outcome == protocol::Outcome::Ok {
                     rustgi_abi::OK
                 } else {
