@@ -24,7 +24,9 @@
 //!   `application/octet-stream`, in 64 KiB writes with a flush after each;
 //! * `stream_wait=PATH` instead writes `part1\n`, flushes, waits (polling
 //!   every 10 ms, up to 10 s) for the file PATH to exist, then writes
-//!   `part2\n`, or `timeout\n` if it never appeared.
+//!   `part2\n`, or `timeout\n` if it never appeared;
+//! * `file=PATH` answers with the file PATH as app-sdk's `FileResponse`
+//!   does (ranges, conditional GET, HEAD), with `X-Pid`.
 //!
 //! If the configuration `init` gets has `fail_init` (or `init_fail`) =
 //! MESSAGE, `init` fails with MESSAGE.
@@ -116,6 +118,14 @@ impl Echo {
                 .parse::<u64>()
                 .map_err(|_| format!("bad size {size:?}"))?;
             stream_letters(size)
+        } else if let Some(path) = bytes("file") {
+            let file = app_sdk::FileResponse::open(Path::new(OsStr::from_bytes(&path)))
+                .map_err(|e| format!("cannot open the file: {e}"))?;
+            let mut res = file.respond(&req);
+            res.headers_mut()
+                .insert("x-pid", HeaderValue::from(std::process::id()));
+            // Its own status (206, 304, 416...) and headers stand.
+            return Ok(res);
         } else if let Some(path) = bytes("stream_wait") {
             stream_wait(PathBuf::from(OsStr::from_bytes(&path)))
         } else {
