@@ -20,9 +20,12 @@
 //!
 //! # Function pointers
 //!
-//! The callbacks of [`RustgiHostApi`] are plain `unsafe extern "C" fn`s: the
-//! host must fill in every one of them, never NULL, and an app may call them
-//! without checking. The entries of [`RustgiApp`] are `Option`s because that
+//! The callbacks of [`RustgiHostApi`] of revision 1.0 are plain
+//! `unsafe extern "C" fn`s: the host must fill in every one of them, never
+//! NULL, and an app may call them without checking. Those appended later
+//! (`send_file`) are `Option`s, read through [`RustgiHostApi::copy_from`],
+//! which leaves them `None` when an older host's `struct_size` ends before
+//! them. The entries of [`RustgiApp`] are `Option`s because that
 //! struct comes from an app the host does not trust to be well-formed: a NULL
 //! entry reads as `None` (an `Option` of a function pointer has the layout of
 //! a nullable C function pointer), and the host refuses to load an app whose

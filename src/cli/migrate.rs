@@ -87,7 +87,10 @@ const DROPPED: [(&str, &str); 22] = [
     ),
     ("wsgitrustedproxies", "use mod_remoteip"),
     ("wsgitrustedproxyheaders", "use mod_remoteip"),
-    ("wsgienablesendfile", "no counterpart"),
+    (
+        "wsgienablesendfile",
+        "wsgi.file_wrapper files always go to Apache as file buckets, also from daemon processes; Apache's EnableSendfile On lets it use sendfile",
+    ),
     ("wsgirestrictstdin", "a daemon's stdin is /dev/null"),
     ("wsgirestrictstdout", "print() goes to the error log"),
     ("wsgirestrictsignal", "Python installs no signal handler"),
