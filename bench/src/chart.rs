@@ -45,6 +45,9 @@ fn color(case: Case) -> RGBColor {
         Case::Python1 | Case::Python2 => RGBColor(230, 160, 40),
         Case::Wsgi1 | Case::Wsgi2 => RGBColor(55, 110, 170),
         Case::Proxy => RGBColor(70, 150, 90),
+        Case::Granian => RGBColor(120, 190, 120),
+        Case::PoorPython1 => RGBColor(240, 190, 90),
+        Case::PoorWsgi1 => RGBColor(110, 155, 205),
     }
 }
 

@@ -14,7 +14,8 @@
 //!   runs them for the report, with the venv of [`python`].
 //!
 //! `wire`, `logs` and `hostile` use only the standard library, so that the
-//! workspace's end-to-end tests can compile them too (`#[path]`).
+//! workspace's end-to-end tests can compile them too (`#[path]`); so does
+//! `python`, which the benchmark compiles for its venv.
 
 pub mod chaos;
 pub mod hostile;
