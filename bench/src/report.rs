@@ -797,8 +797,9 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "# Benchmarks\n\n\
-             mod_rustgi side by side with Apache's own limit, mod_wsgi and mod_proxy, \
-             written by `bench/run` (see [the README](README.md#benchmarks) to run it). \
+             mod_rustgi side by side with Apache's own limit, mod_wsgi and mod_proxy \
+             (to hyper and to granian), written by `bench/run` (see \
+             [the README](README.md#benchmarks) to run it). \
              One Apache 2.4 (event MPM, the same tuning for every case, no access log) \
              serves every case at its own URL; each case answers the same 13 bytes, \
              `Hello, World!` as text/plain. wrk on 127.0.0.1 drives each case for {} s \
@@ -852,7 +853,9 @@ impl Report<'_> {
                  alone, then {} times at once, and checks every byte. MB/s (decimal): all the \
                  bytes of a measure over the time from its first request to its last byte, the \
                  median of the rounds (min–max: the spread over the rounds). Daemon RSS: the \
-                 daemon process after a measure, the largest.\n",
+                 daemon process after a measure, the largest. mod_wsgi's embedded mode is not \
+                 measured: the benchmark runs with `WSGIRestrictEmbedded On`, which keeps Python \
+                 out of Apache's children for every other case.\n",
                 mib(first.bytes / u64::from(first.conns)),
                 a.threads,
                 a.file_conns,
