@@ -13,6 +13,12 @@
 //! gets exactly the answer app-sdk documents (400, 413, 415, or the
 //! redirect to the login page), never a 5xx.
 //!
+//! The Python cases go to a PoorWSGI app (from PyPI, in the test venv) in a
+//! daemon group of its own: malformed forms, uploads and JSON, odd cookies
+//! and `Content-Type` parameters, and all the protocol-level cases. Each
+//! gets PoorWSGI's answer (its 400 page, or what its lenient parsers made
+//! of the input), never a 5xx, and its daemon process does not die.
+//!
 //! The list lives in `chaos/src/hostile.rs`, shared with
 //! `rustgi-chaos --hostile`, which publishes the counts in RELIABILITY.md.
 
@@ -41,18 +47,39 @@ use common::{Artifact, TestServer};
 #[test]
 fn hostile_requests_get_4xx_or_a_clean_close_never_5xx() {
     require_daemon();
+    // The test venv holds what the Python group needs.
+    for package in hostile::PYTHON_PACKAGES {
+        assert!(
+            common::python::PACKAGES.contains(package),
+            "the test venv lacks {package}"
+        );
+    }
+    let venv = common::python::venv();
     let mut builder = TestServer::builder()
+        .modules_copied()
         .app(Artifact::Echo)
         .app(Artifact::Simple);
+    builder.add_file(
+        &format!("apps/{}", hostile::POORWSGI_APP_NAME),
+        hostile::POORWSGI_APP,
+    );
     for m in hostile::MODULES {
         builder = builder.module(m);
     }
-    let srv = builder.config(hostile::SERVER_CONFIG).start();
+    let srv = builder
+        .config(&hostile::server_config(&venv.display().to_string()))
+        .start();
     let addr = srv.addr();
-    // Both apps answer in both modes before the hostile requests start.
-    for prefix in [hostile::EMBEDDED, hostile::DAEMON] {
+    // The apps answer in every mode before the hostile requests start.
+    for prefix in [hostile::EMBEDDED, hostile::DAEMON, hostile::PY_DAEMON] {
         let resp = srv.get(&format!("{prefix}/ready"));
-        assert_eq!(resp.status(), 200, "{prefix}: {}", resp.text());
+        assert_eq!(
+            resp.status(),
+            200,
+            "{prefix}: {}\n{}",
+            resp.text(),
+            srv.error_log()
+        );
     }
     for prefix in [hostile::SIMPLE_EMBEDDED, hostile::SIMPLE_DAEMON] {
         let resp = srv.get(&format!("{prefix}/"));
@@ -75,8 +102,23 @@ fn hostile_requests_get_4xx_or_a_clean_close_never_5xx() {
         failures.is_empty(),
         "hostile requests that did not get what they must:\n{failures}"
     );
-    let (_, all) = hostile::counts(&outcomes);
+    let (per, all) = hostile::counts(&outcomes);
     assert_eq!(all.server_errors, 0);
+    // The Python group got its share, and none of it was a 5xx.
+    let python: Vec<&hostile::Outcome> = outcomes
+        .iter()
+        .filter(|o| o.case.id.starts_with("pdmn/"))
+        .collect();
+    assert!(python.len() > 100, "{} Python cases", python.len());
+    for category in [
+        hostile::Category::PyForms,
+        hostile::Category::PyJson,
+        hostile::Category::PyHeaders,
+    ] {
+        let c = &per[&category];
+        assert!(c.tried > 0, "{category:?}");
+        assert_eq!((c.server_errors, c.failed), (0, 0), "{category:?}");
+    }
 
     // Nothing crashed and nothing answered 5xx, not even to the clients
     // that hung up (they are judged by the logs).
@@ -89,8 +131,8 @@ fn hostile_requests_get_4xx_or_a_clean_close_never_5xx() {
     let access = fs::read_to_string(srv.root().join("access_log")).unwrap_or_default();
     let errors = logs::server_errors(&access);
     assert!(errors.is_empty(), "5xx in the access_log:\n{errors:#?}");
-    // The server still serves, both apps in both modes.
-    for prefix in [hostile::EMBEDDED, hostile::DAEMON] {
+    // The server still serves, every app in every mode.
+    for prefix in [hostile::EMBEDDED, hostile::DAEMON, hostile::PY_DAEMON] {
         let resp = srv.get(&format!("{prefix}/after"));
         assert_eq!(resp.status(), 200, "{prefix} after: {}", resp.text());
     }

@@ -2,14 +2,17 @@
 
 use std::path::PathBuf;
 
-use crate::cases::Case;
+use crate::cases::{Case, FileCase};
 
 pub const USAGE: &str = "\
 usage: rustgi-bench [OPTIONS]
 
 Runs every case on one Apache (event MPM) with wrk on 127.0.0.1, alternating
-the cases over several rounds, then the 1 GiB streaming cases; prints a
-table, writes it into BENCHMARKS.md and draws docs/bench.png.
+the cases over several rounds, then the 1 GiB streaming cases and the
+wsgi.file_wrapper downloads; prints a table, writes it into BENCHMARKS.md
+and draws docs/bench.png. The Python packages of its cases (granian,
+PoorWSGI) are installed from PyPI into a venv, /tmp/rustgi-bench-venv, on
+the first run.
 
 options:
   --duration SECS      measured seconds of each wrk run (default 5)
@@ -22,10 +25,17 @@ options:
   --wrk-threads N      wrk threads (default 2, at most the connections)
   --cases LIST         the cases to run, comma separated (default: all):
                        limit,static,embedded,daemon1,daemon2,python1,python2,
-                       wsgi1,wsgi2,proxy
-                       (limit is always run: the ratios are to it)
+                       wsgi1,wsgi2,proxy,granian,poorwsgi-python1,
+                       poorwsgi-wsgi1 (wrk), and file-python,file-wsgi (the
+                       wsgi.file_wrapper downloads); limit is always run: the
+                       ratios are to it. The Python cases alone, say:
+                       --cases python1,granian,poorwsgi-python1,poorwsgi-wsgi1,
+                       wsgi1,file-python,file-wsgi --no-stream
   --stream-mib N       MiB moved each way by the streaming cases (default 1024)
   --no-stream          skip the streaming cases
+  --file-mib N         MiB of the file the file cases download (default 1024)
+  --file-conns N       concurrent downloads of the file cases' second
+                       measure, after one alone (default 4)
   --artifacts DIR      where libmod_rustgi.so, rustgi-daemon, libhello.so and
                        libfaults.so are (default: beside this program, or
                        target/release of the workspace)
@@ -50,8 +60,11 @@ pub struct Args {
     pub threads: u32,
     pub wrk_threads: u32,
     pub cases: Vec<Case>,
+    pub files: Vec<FileCase>,
     pub stream_mib: u64,
     pub stream: bool,
+    pub file_mib: u64,
+    pub file_conns: u32,
     pub artifacts: Option<PathBuf>,
     pub output: PathBuf,
     pub chart: PathBuf,
@@ -79,8 +92,11 @@ impl Default for Args {
             threads: 16,
             wrk_threads: 2,
             cases: Case::ALL.to_vec(),
+            files: FileCase::ALL.to_vec(),
             stream_mib: 1024,
             stream: true,
+            file_mib: 1024,
+            file_conns: 4,
             artifacts: None,
             output: ws.join("BENCHMARKS.md"),
             chart: ws.join("docs").join("bench.png"),
@@ -144,7 +160,14 @@ impl Args {
                 "--cases" => {
                     let v = value()?;
                     let mut cases = vec![Case::Limit];
+                    let mut files = Vec::new();
                     for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        if let Some(file) = FileCase::from_id(name) {
+                            if !files.contains(&file) {
+                                files.push(file);
+                            }
+                            continue;
+                        }
                         let case = Case::from_id(name).ok_or_else(|| {
                             format!("--cases: unknown case `{name}` (see --help)")
                         })?;
@@ -153,7 +176,9 @@ impl Args {
                         }
                     }
                     cases.sort_by_key(|c| Case::ALL.iter().position(|x| x == c));
+                    files.sort();
                     a.cases = cases;
+                    a.files = files;
                 }
                 "--stream-mib" => {
                     let n: u64 = number(&opt, &value()?)?;
@@ -163,6 +188,14 @@ impl Args {
                     a.stream_mib = n;
                 }
                 "--no-stream" => a.stream = false,
+                "--file-mib" => {
+                    let n: u64 = number(&opt, &value()?)?;
+                    if n == 0 {
+                        return Err("--file-mib must be at least 1".to_owned());
+                    }
+                    a.file_mib = n;
+                }
+                "--file-conns" => a.file_conns = positive(&opt, &value()?)?,
                 "--artifacts" => a.artifacts = Some(PathBuf::from(value()?)),
                 "--output" => a.output = PathBuf::from(value()?),
                 "--chart" => a.chart = PathBuf::from(value()?),
@@ -197,6 +230,8 @@ mod tests {
         assert_eq!(a.conns, [1, 16, 128]);
         assert_eq!(a.headline_conns(), 128);
         assert_eq!(a.cases, Case::ALL);
+        assert_eq!(a.files, FileCase::ALL);
+        assert_eq!((a.file_mib, a.file_conns), (1024, 4));
         assert!(a.stream && a.write);
     }
 
@@ -217,7 +252,14 @@ mod tests {
         assert_eq!((a.duration, a.warmup), (2, 0));
         assert_eq!(a.conns, [1, 64]);
         assert_eq!(a.cases, [Case::Limit, Case::Daemon1, Case::Proxy]);
+        assert!(a.files.is_empty());
         assert!(!a.stream);
+        let a = parse(&["--cases", "file-wsgi,granian,file-python", "--file-mib=64"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.cases, [Case::Limit, Case::Granian]);
+        assert_eq!(a.files, FileCase::ALL);
+        assert_eq!(a.file_mib, 64);
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--rounds", "0"]).is_err());
         assert!(parse(&["--cases", "nope"]).is_err());

@@ -1,4 +1,6 @@
-//! The cases: each serves `Hello, World!` at its own URL of the one Apache.
+//! The cases: each serves `Hello, World!` at its own URL of the one Apache;
+//! and the file cases, each a download of one big file through
+//! `wsgi.file_wrapper`.
 
 /// One way of serving the hello answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +25,14 @@ pub enum Case {
     Wsgi2,
     /// mod_proxy_http to bench-hyper.
     Proxy,
+    /// mod_proxy_http to granian (its WSGI interface, 1 worker) serving
+    /// bench/hello.py.
+    Granian,
+    /// bench/poorwsgi_hello.py's route through the Python bridge, a daemon
+    /// group of 1.
+    PoorPython1,
+    /// bench/poorwsgi_hello.py's route in a mod_wsgi daemon group of 1.
+    PoorWsgi1,
 }
 
 /// Which processes a case's RSS figure is about.
@@ -34,10 +44,12 @@ pub enum AppSide {
     Titled(&'static str),
     /// The bench-hyper process.
     Hyper,
+    /// granian's processes (its main process and its worker).
+    Granian,
 }
 
 impl Case {
-    pub const ALL: [Case; 10] = [
+    pub const ALL: [Case; 13] = [
         Case::Limit,
         Case::Static,
         Case::Embedded,
@@ -48,6 +60,9 @@ impl Case {
         Case::Wsgi1,
         Case::Wsgi2,
         Case::Proxy,
+        Case::Granian,
+        Case::PoorPython1,
+        Case::PoorWsgi1,
     ];
 
     /// The short name used by `--cases`.
@@ -63,6 +78,9 @@ impl Case {
             Case::Wsgi1 => "wsgi1",
             Case::Wsgi2 => "wsgi2",
             Case::Proxy => "proxy",
+            Case::Granian => "granian",
+            Case::PoorPython1 => "poorwsgi-python1",
+            Case::PoorWsgi1 => "poorwsgi-wsgi1",
         }
     }
 
@@ -83,13 +101,16 @@ impl Case {
             Case::Wsgi1 => "/wsgi1",
             Case::Wsgi2 => "/wsgi2",
             Case::Proxy => "/proxy/",
+            Case::Granian => "/granian/",
+            Case::PoorPython1 => "/pw-python1/hello/World",
+            Case::PoorWsgi1 => "/pw-wsgi1/hello/World",
         }
     }
 
     /// How many processes its daemon group has (0: not a daemon group).
     pub fn processes(self) -> u32 {
         match self {
-            Case::Daemon1 | Case::Python1 | Case::Wsgi1 => 1,
+            Case::Daemon1 | Case::Python1 | Case::Wsgi1 | Case::PoorPython1 | Case::PoorWsgi1 => 1,
             Case::Daemon2 | Case::Python2 | Case::Wsgi2 => 2,
             _ => 0,
         }
@@ -112,6 +133,9 @@ impl Case {
                 format!("mod_wsgi daemon {}×{threads}", self.processes())
             }
             Case::Proxy => "mod_proxy → hyper".to_owned(),
+            Case::Granian => "mod_proxy → granian WSGI 1 worker".to_owned(),
+            Case::PoorPython1 => format!("PoorWSGI, mod_rustgi Python daemon 1×{threads}"),
+            Case::PoorWsgi1 => format!("PoorWSGI, mod_wsgi daemon 1×{threads}"),
         }
     }
 
@@ -126,7 +150,15 @@ impl Case {
             Case::Wsgi1 => AppSide::Titled("(wsgi:wsgi1)"),
             Case::Wsgi2 => AppSide::Titled("(wsgi:wsgi2)"),
             Case::Proxy => AppSide::Hyper,
+            Case::Granian => AppSide::Granian,
+            Case::PoorPython1 => AppSide::Titled("(rustgi:pwpython1)"),
+            Case::PoorWsgi1 => AppSide::Titled("(wsgi:pwwsgi1)"),
         }
+    }
+
+    /// Whether it is a mod_wsgi case (skipped when mod_wsgi is missing).
+    pub fn is_wsgi(self) -> bool {
+        matches!(self, Case::Wsgi1 | Case::Wsgi2 | Case::PoorWsgi1)
     }
 
     /// What the RSS column counts, in words.
@@ -135,6 +167,56 @@ impl Case {
             AppSide::ApacheChildren => "Apache children",
             AppSide::Titled(_) => "daemon processes",
             AppSide::Hyper => "hyper server",
+            AppSide::Granian => "granian processes",
+        }
+    }
+}
+
+/// A download of the benchmark's big file through `wsgi.file_wrapper`
+/// (bench/file_wrapper.py), by one daemon process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileCase {
+    /// Through the Python bridge, a daemon group of 1.
+    Python,
+    /// In a mod_wsgi daemon group of 1.
+    Wsgi,
+}
+
+impl FileCase {
+    pub const ALL: [FileCase; 2] = [FileCase::Python, FileCase::Wsgi];
+
+    /// The short name used by `--cases`.
+    pub fn id(self) -> &'static str {
+        match self {
+            FileCase::Python => "file-python",
+            FileCase::Wsgi => "file-wsgi",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<FileCase> {
+        FileCase::ALL.into_iter().find(|c| c.id() == id)
+    }
+
+    /// The URL path of the download.
+    pub fn path(self) -> &'static str {
+        match self {
+            FileCase::Python => "/file-python",
+            FileCase::Wsgi => "/file-wsgi",
+        }
+    }
+
+    /// The title of its daemon process.
+    pub fn title(self) -> &'static str {
+        match self {
+            FileCase::Python => "(rustgi:pyfile)",
+            FileCase::Wsgi => "(wsgi:wsgifile)",
+        }
+    }
+
+    pub fn label(self, threads: u32) -> String {
+        match self {
+            FileCase::Python => format!("mod_rustgi Python daemon 1×{threads}"),
+            FileCase::Wsgi => format!("mod_wsgi daemon 1×{threads}"),
         }
     }
 }
@@ -149,5 +231,9 @@ mod tests {
             assert_eq!(Case::from_id(c.id()), Some(c));
         }
         assert_eq!(Case::Daemon2.label(16), "mod_rustgi daemon 2×16");
+        for c in FileCase::ALL {
+            assert_eq!(FileCase::from_id(c.id()), Some(c));
+            assert!(Case::from_id(c.id()).is_none());
+        }
     }
 }

@@ -45,6 +45,9 @@ fn color(case: Case) -> RGBColor {
         Case::Python1 | Case::Python2 => RGBColor(230, 160, 40),
         Case::Wsgi1 | Case::Wsgi2 => RGBColor(55, 110, 170),
         Case::Proxy => RGBColor(70, 150, 90),
+        Case::Granian => RGBColor(120, 190, 120),
+        Case::PoorPython1 => RGBColor(240, 190, 90),
+        Case::PoorWsgi1 => RGBColor(110, 155, 205),
     }
 }
 
@@ -66,7 +69,12 @@ pub fn draw(
     }
     let n = rows.len();
     let height = 150 + 46 * u32::try_from(n).unwrap_or(10);
-    let root = BitMapBackend::new(path, (1100, height)).into_drawing_area();
+    let labels: Vec<String> = rows.iter().map(|r| r.case.label(threads)).collect();
+    // Room for the longest label (about 9 px a character at 16 px), the
+    // bars keeping their width.
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let label_width = u32::try_from(longest * 9 + 20).unwrap_or(250).max(250);
+    let root = BitMapBackend::new(path, (850 + label_width, height)).into_drawing_area();
     let e = |e: DrawingAreaErrorKind<_>| format!("drawing {}: {e}", path.display());
     root.fill(&WHITE).map_err(e)?;
     let root = root
@@ -76,13 +84,12 @@ pub fn draw(
         )
         .map_err(e)?;
     let max = rows.iter().map(|r| r.rps).fold(1.0, f64::max);
-    let labels: Vec<String> = rows.iter().map(|r| r.case.label(threads)).collect();
     let mut chart = ChartBuilder::on(&root)
         .margin_left(10)
         .margin_right(30)
         .margin_bottom(10)
         .x_label_area_size(50)
-        .y_label_area_size(250)
+        .y_label_area_size(label_width)
         .build_cartesian_2d(0.0..max * 1.32, (0..n - 1).into_segmented())
         .map_err(e)?;
     // Row 0 at the top.

@@ -1,5 +1,6 @@
 //! `rustgi-bench`: mod_rustgi side by side with Apache's own limit, mod_wsgi
-//! and mod_proxy to a native server, on one Apache, with wrk.
+//! and mod_proxy to a native server and to granian, on one Apache, with wrk;
+//! and big downloads through `wsgi.file_wrapper`.
 //!
 //! `bench/run` installs what it needs, builds, and runs this; see
 //! `rustgi-bench --help` and BENCHMARKS.md.
@@ -7,8 +8,12 @@
 mod args;
 mod cases;
 mod chart;
+mod files;
 mod http;
 mod procs;
+// The venv maker of the chaos runs, which is standard library only.
+#[path = "../../chaos/src/python.rs"]
+mod python;
 mod report;
 mod site;
 mod stream;
@@ -20,9 +25,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use args::{Args, USAGE};
-use cases::{AppSide, Case};
+use cases::{AppSide, Case, FileCase};
 use report::{Machine, Measurement, Report};
-use site::{Artifacts, Hyper, SiteSpec};
+use site::{Artifacts, Granian, Hyper, SiteSpec};
 
 fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {
@@ -45,12 +50,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The servers behind mod_proxy, by pid.
+struct Backends {
+    hyper: u32,
+    granian: Option<u32>,
+}
+
 /// The RSS of the processes that make a case's answer.
-fn app_side_rss(case: Case, apache: u32, hyper: u32) -> u64 {
+fn app_side_rss(case: Case, apache: u32, backends: &Backends) -> u64 {
     match case.app_side() {
         AppSide::ApacheChildren => procs::total_rss(&procs::apache_children(apache)),
         AppSide::Titled(prefix) => procs::total_rss(&procs::titled_children(apache, prefix)),
-        AppSide::Hyper => procs::rss(hyper).unwrap_or(0),
+        AppSide::Hyper => procs::rss(backends.hyper).unwrap_or(0),
+        AppSide::Granian => backends.granian.map_or(0, |main| {
+            let mut pids = procs::children_of(main);
+            pids.push(main);
+            procs::total_rss(&pids)
+        }),
     }
 }
 
@@ -104,21 +120,23 @@ fn run(args: &Args) -> Result<(), String> {
     let mut notes = Vec::new();
     let wsgi = site::wsgi_available();
     let mut cases = args.cases.clone();
-    if !wsgi && cases.iter().any(|c| matches!(c, Case::Wsgi1 | Case::Wsgi2)) {
-        cases.retain(|c| !matches!(c, Case::Wsgi1 | Case::Wsgi2));
+    let mut file_cases = args.files.clone();
+    if !wsgi && (cases.iter().any(|c| c.is_wsgi()) || file_cases.contains(&FileCase::Wsgi)) {
+        cases.retain(|c| !c.is_wsgi());
+        file_cases.retain(|c| *c != FileCase::Wsgi);
         let why = "mod_wsgi is not installed (apt-get install libapache2-mod-wsgi-py3): its cases were skipped";
         eprintln!("rustgi-bench: {why}");
         notes.push(why.to_owned());
     }
 
     let root = make_root()?;
-    let result = bench(args, &cases, &artifacts, &root, &mut notes);
+    let result = bench(args, &cases, &file_cases, &artifacts, &root, &mut notes);
     if args.keep {
         eprintln!("rustgi-bench: the server root is kept: {}", root.display());
     } else {
         let _ = fs::remove_dir_all(&root);
     }
-    let (measurements, transfers) = result?;
+    let (measurements, transfers, downloads) = result?;
     if args.serve.is_some() {
         return Ok(());
     }
@@ -128,7 +146,7 @@ fn run(args: &Args) -> Result<(), String> {
         .finish()
         .map(|(ours, others)| {
             format!(
-                "the benchmark (wrk, Apache, the daemons, hyper) used {:.0} % of the CPUs' time, \
+                "the benchmark (wrk, Apache, the daemons, hyper, granian) used {:.0} % of the CPUs' time, \
                  other work on the machine {:.0} %",
                 ours * 100.0,
                 others * 100.0
@@ -150,7 +168,8 @@ fn run(args: &Args) -> Result<(), String> {
     let headline = args.headline_conns();
     let rows = report::rows(&measurements, &cases, &args.conns);
     let streams = report::stream_rows(&transfers);
-    let targets = report::targets(&rows, &streams, headline, args.threads);
+    let file_rows = report::file_rows(&downloads, &file_cases, args.file_conns);
+    let targets = report::targets(&rows, &streams, &file_rows, headline, args.threads);
     let machine = Machine::probe(args, &command);
 
     let mut chart = None;
@@ -188,6 +207,7 @@ fn run(args: &Args) -> Result<(), String> {
         machine: &machine,
         rows: &rows,
         streams: &streams,
+        files: &file_rows,
         targets: &targets,
         notes: &notes,
         chart,
@@ -207,33 +227,87 @@ fn write_file(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
-type Results = (Vec<Measurement>, Vec<stream::Transfer>);
+type Results = (
+    Vec<Measurement>,
+    Vec<stream::Transfer>,
+    Vec<files::Download>,
+);
 
 /// Starts the servers and runs every case.
 fn bench(
     args: &Args,
     cases: &[Case],
+    file_cases: &[FileCase],
     artifacts: &Artifacts,
     root: &Path,
     notes: &mut Vec<String>,
 ) -> Result<Results, String> {
     let hyper = Hyper::start()?;
+    let needs_venv = cases
+        .iter()
+        .any(|c| matches!(c, Case::Granian | Case::PoorPython1 | Case::PoorWsgi1));
+    let venv = if needs_venv {
+        eprintln!(
+            "rustgi-bench: the venv {} (pip installs {} on the first run)",
+            std::env::temp_dir().join(site::VENV_NAME).display(),
+            site::PYTHON_PACKAGES.join(", ")
+        );
+        Some(site::venv()?)
+    } else {
+        None
+    };
+    if !file_cases.is_empty() {
+        eprintln!(
+            "rustgi-bench: writing the file cases' {} file",
+            report::mib(args.file_mib << 20)
+        );
+    }
+    let granian_addr = if cases.contains(&Case::Granian) {
+        let port = rustgi::apache::free_port().map_err(|e| format!("no free port: {e}"))?;
+        Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    } else {
+        None
+    };
     let make_conf = site::prepare(&SiteSpec {
         root,
         artifacts,
         threads: args.threads,
         hyper: hyper.addr,
+        granian: granian_addr,
         wsgi: site::wsgi_available(),
+        venv: venv.as_deref(),
+        file_mib: (!file_cases.is_empty()).then_some(args.file_mib),
     })?;
+    // After prepare: granian serves the hello.py it wrote.
+    let granian = match (granian_addr, venv.as_deref()) {
+        (Some(addr), Some(venv)) => Some(Granian::start(
+            venv,
+            &site::py_dir(root),
+            args.threads,
+            addr,
+        )?),
+        _ => None,
+    };
     let mut server = site::start(make_conf)?;
     let addr = server.addr();
     let apache = server.pid();
+    let backends = Backends {
+        hyper: hyper.pid(),
+        granian: granian.as_ref().map(Granian::pid),
+    };
     eprintln!(
-        "rustgi-bench: Apache {apache} on {addr} (server root {}), hyper on {}",
+        "rustgi-bench: Apache {apache} on {addr} (server root {}), hyper on {}{}",
         root.display(),
-        hyper.addr
+        hyper.addr,
+        granian
+            .as_ref()
+            .map(|g| format!(", granian on {}", g.addr))
+            .unwrap_or_default()
     );
     site::wait_for_cases(addr, cases, Duration::from_secs(60))?;
+    for &case in file_cases {
+        files::wait_ready(addr, case, Duration::from_secs(60))?;
+    }
     if args.stream {
         // The streaming group answers too.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -257,15 +331,22 @@ fn bench(
             "{:<28} http://{addr}/big/upload, /big/stream?mb=N",
             "streaming (faults)"
         );
+        for case in file_cases {
+            println!(
+                "{:<28} http://{addr}{}",
+                format!("file, {}", case.label(args.threads)),
+                case.path()
+            );
+        }
         println!("serving for {secs} s; Apache's pid is {apache}");
         std::thread::sleep(Duration::from_secs(u64::from(secs)));
         let _ = server.stop();
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
 
     let total_runs = args.rounds as usize * args.conns.len() * cases.len();
     eprintln!(
-        "rustgi-bench: {} cases × {} connection counts × {} rounds = {total_runs} wrk runs of {} s (+{} s warm-up){}",
+        "rustgi-bench: {} cases × {} connection counts × {} rounds = {total_runs} wrk runs of {} s (+{} s warm-up){}{}",
         cases.len(),
         args.conns.len(),
         args.rounds,
@@ -275,10 +356,25 @@ fn bench(
             format!(", and {} MiB up and down each round", args.stream_mib)
         } else {
             String::new()
+        },
+        if file_cases.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", and the {} MiB file downloaded 1 and {} at a time from {} each round",
+                args.file_mib,
+                args.file_conns,
+                file_cases
+                    .iter()
+                    .map(|c| c.id())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
         }
     );
     let mut measurements = Vec::new();
     let mut transfers = Vec::new();
+    let mut downloads = Vec::new();
     let mut run_no = 0;
     for round in 0..args.rounds as usize {
         for &conns in &args.conns {
@@ -290,7 +386,7 @@ fn bench(
                     wrk::run(&url, conns, args.wrk_threads, args.warmup)?;
                 }
                 let w = wrk::run(&url, conns, args.wrk_threads, args.duration)?;
-                let rss = app_side_rss(case, apache, hyper.pid());
+                let rss = app_side_rss(case, apache, &backends);
                 run_no += 1;
                 eprintln!(
                     "[{run_no:>3}/{total_runs}] round {} {:<28} {:>4} conns {:>9} req/s  p50 {:>9}  p99 {:>9}{}",
@@ -341,6 +437,22 @@ fn bench(
                 transfers.push(t);
             }
         }
+        for j in 0..file_cases.len() {
+            let case = file_cases[(j + round) % file_cases.len()];
+            for conns in [1, args.file_conns] {
+                let d = files::download(addr, apache, case, args.file_mib, conns)?;
+                eprintln!(
+                    "      round {} {:<28} {conns} × {} in {:.2} s = {:.0} MB/s; daemon RSS {}",
+                    round + 1,
+                    format!("file, {}", case.label(args.threads)),
+                    report::mib(args.file_mib << 20),
+                    d.took.as_secs_f64(),
+                    d.mb_per_sec(),
+                    report::mib(d.rss),
+                );
+                downloads.push(d);
+            }
+        }
     }
 
     if !server.is_running() {
@@ -360,7 +472,7 @@ fn bench(
         ));
     }
     let _ = server.stop();
-    Ok((measurements, transfers))
+    Ok((measurements, transfers, downloads))
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::args::Args;
-use crate::cases::Case;
+use crate::cases::{Case, FileCase};
+use crate::files::Download;
 use crate::stream::{Direction, Transfer};
 use crate::wrk::WrkResult;
 
@@ -135,6 +136,48 @@ pub fn stream_rows(transfers: &[Transfer]) -> Vec<StreamRow> {
     out
 }
 
+/// A file case at a number of concurrent downloads, over the rounds.
+#[derive(Clone, Debug)]
+pub struct FileRow {
+    pub case: FileCase,
+    pub conns: u32,
+    /// Bytes of one measure (all its downloads).
+    pub bytes: u64,
+    /// Megabytes per second: the median, the slowest and the fastest round.
+    pub mb_per_sec: f64,
+    pub min: f64,
+    pub max: f64,
+    /// The largest RSS of the daemon process after a measure.
+    pub rss: u64,
+}
+
+/// The file rows, in case order, one download before `conns` at once.
+pub fn file_rows(downloads: &[Download], cases: &[FileCase], conns: u32) -> Vec<FileRow> {
+    let mut out = Vec::new();
+    for &case in cases {
+        for c in [1, conns] {
+            let ds: Vec<&Download> = downloads
+                .iter()
+                .filter(|d| d.case == case && d.conns == c)
+                .collect();
+            if ds.is_empty() || out.iter().any(|r: &FileRow| r.case == case && r.conns == c) {
+                continue;
+            }
+            let speeds: Vec<f64> = ds.iter().map(|d| d.mb_per_sec()).collect();
+            out.push(FileRow {
+                case,
+                conns: c,
+                bytes: ds[0].bytes,
+                mb_per_sec: median_f64(speeds.clone()),
+                min: speeds.iter().copied().fold(f64::INFINITY, f64::min),
+                max: speeds.iter().copied().fold(0.0, f64::max),
+                rss: ds.iter().map(|d| d.rss).max().unwrap_or(0),
+            });
+        }
+    }
+    out
+}
+
 /// A target of the issue and whether this run met it.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -148,7 +191,13 @@ fn row_at(rows: &[Row], case: Case, conns: u32) -> Option<&Row> {
 }
 
 /// The targets that this run's cases allow to judge, at `conns`.
-pub fn targets(rows: &[Row], streams: &[StreamRow], conns: u32, threads: u32) -> Vec<Target> {
+pub fn targets(
+    rows: &[Row],
+    streams: &[StreamRow],
+    files: &[FileRow],
+    conns: u32,
+    threads: u32,
+) -> Vec<Target> {
     let mut out = Vec::new();
     let rps = |c: Case| row_at(rows, c, conns).map(|r| r.rps);
     let mut ratio = |a: Case, b: Case, min: f64, name_b: &str| {
@@ -172,9 +221,70 @@ pub fn targets(rows: &[Row], streams: &[StreamRow], conns: u32, threads: u32) ->
         ratio(d, Case::Proxy, 1.2, "mod_proxy → hyper");
     }
     ratio(Case::Embedded, Case::Limit, 0.95, "the limit");
-    // The Python bridge against mod_wsgi at the same size.
+    // The Python bridge against mod_wsgi at the same size, and against
+    // granian (one process each).
     ratio(Case::Python1, Case::Wsgi1, 1.5, &Case::Wsgi1.label(threads));
     ratio(Case::Python2, Case::Wsgi2, 1.5, &Case::Wsgi2.label(threads));
+    ratio(
+        Case::PoorPython1,
+        Case::PoorWsgi1,
+        1.5,
+        &Case::PoorWsgi1.label(threads),
+    );
+    ratio(
+        Case::Python1,
+        Case::Granian,
+        1.0,
+        &Case::Granian.label(threads),
+    );
+    // A daemon process no larger than mod_wsgi's, serving the same script.
+    for (ours, theirs) in [
+        (Case::Python1, Case::Wsgi1),
+        (Case::Python2, Case::Wsgi2),
+        (Case::PoorPython1, Case::PoorWsgi1),
+    ] {
+        let per_process =
+            |c: Case| row_at(rows, c, conns).map(|r| r.rss / u64::from(c.processes().max(1)));
+        if let (Some(a), Some(b)) = (per_process(ours), per_process(theirs)) {
+            out.push(Target {
+                what: format!(
+                    "{}: RSS of a daemon process ≤ {}'s",
+                    ours.label(threads),
+                    theirs.label(threads)
+                ),
+                measured: format!("{} against {}", mib(a), mib(b)),
+                met: a <= b,
+            });
+        }
+    }
+    // The file_wrapper download against mod_wsgi's daemon mode.
+    let speed = |case: FileCase, c: u32| {
+        files
+            .iter()
+            .find(|r| r.case == case && r.conns == c)
+            .map(|r| r.mb_per_sec)
+    };
+    let mut file_conns: Vec<u32> = files.iter().map(|r| r.conns).collect();
+    file_conns.sort_unstable();
+    file_conns.dedup();
+    for c in file_conns {
+        if let (Some(a), Some(b)) = (
+            speed(FileCase::Python, c),
+            speed(FileCase::Wsgi, c).filter(|b| *b > 0.0),
+        ) {
+            let r = a / b;
+            out.push(Target {
+                what: format!(
+                    "wsgi.file_wrapper, {} at once: {} ≥ 2 × {}",
+                    c,
+                    FileCase::Python.label(threads),
+                    FileCase::Wsgi.label(threads)
+                ),
+                measured: format!("{r:.2} × ({a:.0} against {b:.0} MB/s)"),
+                met: r >= 2.0,
+            });
+        }
+    }
     for s in streams {
         out.push(Target {
             what: format!("{}: ≥ 1 GB/s", s.direction.label()),
@@ -478,6 +588,7 @@ pub struct Report<'a> {
     pub machine: &'a Machine,
     pub rows: &'a [Row],
     pub streams: &'a [StreamRow],
+    pub files: &'a [FileRow],
     pub targets: &'a [Target],
     pub notes: &'a [String],
     /// The chart, relative to the report (when one was drawn).
@@ -614,6 +725,33 @@ impl Report<'_> {
         table(out, &head, &rows, markdown);
     }
 
+    fn file_table(&self, out: &mut String, markdown: bool) {
+        let t = self.args.threads;
+        let head = [
+            "file_wrapper download",
+            "at once",
+            "MB/s",
+            "min–max",
+            "moved",
+            "daemon RSS",
+        ];
+        let rows: Vec<Vec<String>> = self
+            .files
+            .iter()
+            .map(|r| {
+                vec![
+                    r.case.label(t),
+                    r.conns.to_string(),
+                    format!("{:.0}", r.mb_per_sec),
+                    format!("{:.0}–{:.0}", r.min, r.max),
+                    mib(r.bytes),
+                    mib(r.rss),
+                ]
+            })
+            .collect();
+        table(out, &head, &rows, markdown);
+    }
+
     fn target_table(&self, out: &mut String, markdown: bool) {
         let rows: Vec<Vec<String>> = self
             .targets
@@ -637,6 +775,10 @@ impl Report<'_> {
             out.push('\n');
             self.stream_table(&mut out, false);
         }
+        if !self.files.is_empty() {
+            out.push('\n');
+            self.file_table(&mut out, false);
+        }
         if !self.targets.is_empty() {
             let _ = writeln!(
                 out,
@@ -655,8 +797,9 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "# Benchmarks\n\n\
-             mod_rustgi side by side with Apache's own limit, mod_wsgi and mod_proxy, \
-             written by `bench/run` (see [the README](README.md#benchmarks) to run it). \
+             mod_rustgi side by side with Apache's own limit, mod_wsgi and mod_proxy \
+             (to hyper and to granian), written by `bench/run` (see \
+             [the README](README.md#benchmarks) to run it). \
              One Apache 2.4 (event MPM, the same tuning for every case, no access log) \
              serves every case at its own URL; each case answers the same 13 bytes, \
              `Hello, World!` as text/plain. wrk on 127.0.0.1 drives each case for {} s \
@@ -697,10 +840,33 @@ impl Report<'_> {
             );
             self.stream_table(&mut out, true);
         }
+        if !self.files.is_empty() {
+            let first = &self.files[0];
+            let _ = writeln!(
+                out,
+                "\n## wsgi.file_wrapper\n\n\
+                 `bench/file_wrapper.py` answers `environ['wsgi.file_wrapper'](open(path, 'rb'))` \
+                 with the file's Content-Length, for a file of {} of real data (written once \
+                 per run into the server root, so it is in the page cache), from a daemon group \
+                 of 1 process of {} threads: through mod_rustgi's Python bridge and in mod_wsgi \
+                 daemon mode, with `EnableSendfile On`. The benchmark's own client downloads it \
+                 alone, then {} times at once, and checks every byte. MB/s (decimal): all the \
+                 bytes of a measure over the time from its first request to its last byte, the \
+                 median of the rounds (min–max: the spread over the rounds). Daemon RSS: the \
+                 daemon process after a measure, the largest. mod_wsgi's embedded mode is not \
+                 measured: the benchmark runs with `WSGIRestrictEmbedded On`, which keeps Python \
+                 out of Apache's children for every other case.\n",
+                mib(first.bytes / u64::from(first.conns)),
+                a.threads,
+                a.file_conns,
+            );
+            self.file_table(&mut out, true);
+        }
         if !self.targets.is_empty() {
             let _ = writeln!(
                 out,
-                "\n## Targets\n\nThe issue's targets, as ratios within this run (requests/s at {} connections).\n",
+                "\n## Targets\n\nThe issue's targets, as ratios within this run (requests/s and RSS at {} \
+                 connections; the file_wrapper downloads in MB/s).\n",
                 a.headline_conns()
             );
             self.target_table(&mut out, true);
@@ -714,7 +880,12 @@ impl Report<'_> {
              - **mod_rustgi daemon P×T**: `examples/hello` in a `RustgiDaemonProcess` of P processes of T threads.\n\
              - **mod_rustgi Python daemon P×T**: `bench/hello.py` through mod_rustgi's Python bridge, in a `RustgiDaemonProcess` of P processes of T threads.\n\
              - **mod_wsgi daemon P×T**: `bench/hello.py` in a `WSGIDaemonProcess` of P processes of T threads (Debian's libapache2-mod-wsgi-py3, Python 3), `application-group=%{{GLOBAL}}`.\n\
-             - **mod_proxy → hyper**: `ProxyPass` (mod_proxy_http, pooled keep-alive connections) to `bench-hyper`, a hyper 1 server on tokio (one worker thread per CPU) on 127.0.0.1.\n"
+             - **mod_proxy → hyper**: `ProxyPass` (mod_proxy_http, pooled keep-alive connections) to `bench-hyper`, a hyper 1 server on tokio (one worker thread per CPU) on 127.0.0.1.\n\
+             - **mod_proxy → granian WSGI 1 worker**: `ProxyPass` (the same) to granian (from PyPI, in the benchmark's venv) serving `bench/hello.py` through its WSGI interface, 1 worker, with as many blocking threads (the threads that run Python) as a daemon process has; RSS: its main process and its worker.\n\
+             - **PoorWSGI, mod_rustgi Python daemon 1×T** and **PoorWSGI, mod_wsgi daemon 1×T**: `GET /hello/World`, a route of `bench/poorwsgi_hello.py` (PoorWSGI from PyPI, in the benchmark's venv, given as `python-home`), which answers the same 13 bytes, through the Python bridge and in mod_wsgi daemon mode.\n\
+             \n\
+             Every case runs with `EnableSendfile On`. The benchmark's venv (`/tmp/rustgi-bench-venv`, made with Debian's `python3 -m venv` and pip on the first run) holds {}.\n",
+            crate::site::PYTHON_PACKAGES.join(" and ")
         );
         if !self.notes.is_empty() {
             let _ = writeln!(out, "## Notes\n");
@@ -792,10 +963,61 @@ mod tests {
         assert_eq!(rows[1].rps, 160.0);
         assert_eq!(rows[1].ratio, Some(0.8));
         assert_eq!(rows[1].p50, Duration::from_micros(160));
-        let t = targets(&rows, &[], 16, 16);
+        let t = targets(&rows, &[], &[], 16, 16);
         assert_eq!(t.len(), 1);
         assert!(t[0].met, "{t:?}");
         assert_eq!(median_f64(vec![1.0, 2.0]), 1.5);
+    }
+
+    #[test]
+    fn python_targets_ratios_memory_and_files() {
+        let mut ms = vec![
+            m(Case::Python1, 128, 300.0),
+            m(Case::Granian, 128, 250.0),
+            m(Case::PoorPython1, 128, 100.0),
+            m(Case::PoorWsgi1, 128, 80.0),
+        ];
+        ms[2].rss = 20 << 20;
+        ms[3].rss = 40 << 20;
+        let cases = [
+            Case::Python1,
+            Case::Granian,
+            Case::PoorPython1,
+            Case::PoorWsgi1,
+        ];
+        let rows = rows(&ms, &cases, &[128]);
+        let download = |case, conns, secs| Download {
+            case,
+            conns,
+            bytes: u64::from(conns) * 1_000_000_000,
+            took: Duration::from_secs(secs),
+            rss: 1 << 20,
+        };
+        let downloads = [
+            download(FileCase::Python, 1, 1),
+            download(FileCase::Wsgi, 1, 4),
+            download(FileCase::Python, 4, 4),
+            download(FileCase::Wsgi, 4, 4),
+        ];
+        let files = file_rows(&downloads, &FileCase::ALL, 4);
+        assert_eq!(files.len(), 4);
+        assert_eq!((files[0].conns, files[1].conns), (1, 4));
+        assert!((files[0].mb_per_sec - 1000.0).abs() < 1e-6);
+        let t = targets(&rows, &[], &files, 128, 16);
+        let find = |what: &str| {
+            t.iter()
+                .find(|t| t.what.contains(what))
+                .unwrap_or_else(|| panic!("no target {what}: {t:#?}"))
+        };
+        let granian = find("granian");
+        assert!(granian.met && granian.measured == "1.20 ×", "{granian:?}");
+        assert!(!find("PoorWSGI, mod_rustgi Python daemon 1×16 ≥ 1.5").met);
+        let memory = find("RSS of a daemon process");
+        assert!(memory.met, "{memory:?}");
+        assert_eq!(memory.measured, "20 MiB against 40 MiB");
+        assert!(find("1 at once").met);
+        assert!(!find("4 at once").met);
+        assert_eq!(t.len(), 5, "{t:#?}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The one Apache that serves every case: its server root, configuration,
-//! the limit module built from C, and the hyper server behind mod_proxy.
+//! the limit module built from C, and the servers behind mod_proxy (hyper,
+//! and granian from the benchmark's venv).
 
 use std::fs;
 use std::io::{self, BufRead, BufReader};
@@ -16,12 +17,22 @@ use rustgi::httpd_conf::{HttpdConf, Mpm, quote_path};
 
 use crate::cases::Case;
 use crate::http;
+use crate::{files, python};
 
 /// The limit module's source, written into the server root and compiled
 /// there.
 const LIMIT_C: &str = include_str!("../mod_bench_limit.c");
 /// The WSGI hello app.
 const HELLO_PY: &str = include_str!("../hello.py");
+/// The PoorWSGI app of the PoorWSGI cases.
+const POORWSGI_HELLO_PY: &str = include_str!("../poorwsgi_hello.py");
+/// The download of the file cases.
+const FILE_WRAPPER_PY: &str = include_str!("../file_wrapper.py");
+/// The benchmark's venv, in the temporary directory.
+pub const VENV_NAME: &str = "rustgi-bench-venv";
+/// What the venv holds, pinned so runs are comparable: the server of the
+/// granian case and the framework of the PoorWSGI cases.
+pub const PYTHON_PACKAGES: &[&str] = &["granian==2.8.7", "poorwsgi==2.8.1"];
 /// The answer every case gives.
 pub const HELLO: &[u8] = b"Hello, World!";
 
@@ -150,6 +161,114 @@ impl Drop for Hyper {
     }
 }
 
+/// The benchmark's venv ([`PYTHON_PACKAGES`]), made with pip on the first
+/// run.
+pub fn venv() -> Result<PathBuf, String> {
+    python::venv(VENV_NAME, PYTHON_PACKAGES)
+}
+
+/// granian serving bench/hello.py through its WSGI interface, 1 worker,
+/// in a process group of its own, which is stopped when dropped.
+pub struct Granian {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Granian {
+    /// Starts `granian` from `venv` on `addr` with `threads` blocking
+    /// threads (the threads that run Python: as many as a daemon process of
+    /// the other Python cases has), serving `hello:application` from `dir`;
+    /// waits until it answers.
+    pub fn start(
+        venv: &Path,
+        dir: &Path,
+        threads: u32,
+        addr: SocketAddr,
+    ) -> Result<Granian, String> {
+        // `python3 -m granian`: the venv's `granian` script names in its
+        // first line the directory the venv was made in, before its rename.
+        let exe = venv.join("bin").join("python3");
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--workers",
+            "1",
+            "--no-ws",
+        ])
+        .args(["--blocking-threads", &threads.to_string()])
+        .args([
+            "--host",
+            &addr.ip().to_string(),
+            "--port",
+            &addr.port().to_string(),
+        ])
+        .args(["--log-level", "warning", "--working-dir"])
+        .arg(dir)
+        .arg("hello:application")
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls setpgid and prctl, which are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                // A group of its own: its worker is stopped with it.
+                if libc::setpgid(0, 0) != 0
+                    || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let granian = Granian { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match http::get(granian.addr, "/") {
+                Ok((200, body)) if body == HELLO => return Ok(granian),
+                _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
+                got => {
+                    return Err(format!(
+                        "granian on {} does not answer: {got:?}",
+                        granian.addr
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Its main process; its worker is a child of it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Granian {
+    fn drop(&mut self) {
+        let group = -(self.child.id() as libc::pid_t);
+        // SAFETY: kill has no memory-safety preconditions; the group is the
+        // one granian was started in.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above; whatever of the group is left.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs a command; its output when it fails.
 fn run(cmd: &mut Command) -> Result<String, String> {
     let out = cmd
@@ -207,7 +326,18 @@ pub struct SiteSpec<'a> {
     /// Threads of each daemon process (rustgi and wsgi).
     pub threads: u32,
     pub hyper: SocketAddr,
+    /// granian's address (none: its case is not configured).
+    pub granian: Option<SocketAddr>,
     pub wsgi: bool,
+    /// The venv of the PoorWSGI cases (none: they are not configured).
+    pub venv: Option<&'a Path>,
+    /// The MiB of the file cases' file (none: it is not written).
+    pub file_mib: Option<u64>,
+}
+
+/// Where the Python apps are in the server root: granian serves from there.
+pub fn py_dir(root: &Path) -> PathBuf {
+    root.join("py")
 }
 
 /// Lays out the server root and returns the configuration for `port`'s
@@ -218,8 +348,9 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
     let limit = build_limit_module(root)?;
     let apps = root.join("apps");
     let static_dir = root.join("static");
-    let py = root.join("py");
-    for d in [&apps, &static_dir, &py] {
+    let py = py_dir(root);
+    let py_files = root.join("pyfiles");
+    for d in [&apps, &static_dir, &py, &py_files] {
         mkdir_public(d)?;
     }
     for name in ["libhello.so", "libfaults.so"] {
@@ -229,6 +360,14 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
     }
     write_public(&static_dir.join("hello.txt"), HELLO)?;
     write_public(&py.join("hello.py"), HELLO_PY.as_bytes())?;
+    write_public(&py.join("poorwsgi_hello.py"), POORWSGI_HELLO_PY.as_bytes())?;
+    write_public(
+        &py_files.join("file_wrapper.py"),
+        FILE_WRAPPER_PY.as_bytes(),
+    )?;
+    if let Some(mib) = spec.file_mib {
+        files::write_file(&py_files.join(files::FILE_NAME), mib)?;
+    }
 
     let q = |p: &Path| quote_path(p);
     let t = spec.threads;
@@ -237,15 +376,23 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
     let mut extra = String::new();
     extra.push_str("# Benchmark tuning: the same for every case.\n");
     extra.push_str(MPM_TUNING);
-    extra.push_str("LimitRequestBody 0\n\n");
+    extra.push_str("LimitRequestBody 0\n");
+    // Apache's default is Off: files go out with sendfile where the
+    // filters allow, for every case.
+    extra.push_str("EnableSendfile On\n\n");
     extra.push_str(&format!(
         "LoadModule bench_limit_module {}\n\
          # 1. The limit: a C handler, and a static file.\n\
          <Location /limit>\n    SetHandler bench-limit\n    Require all granted\n</Location>\n\
          Alias /static/ {}\n\
-         <Directory {}>\n    Require all granted\n</Directory>\n\n",
+         <Directory {}>\n    Require all granted\n</Directory>\n\
+         # mod_wsgi looks PATH_INFO up under the DocumentRoot (a subrequest, for\n\
+         # PATH_TRANSLATED): one that is granted, as in a deployment, keeps that\n\
+         # from logging a denial for every request with a PATH_INFO.\n\
+         DocumentRoot {}\n\n",
         q(&limit),
         q(&static_dir.join("")),
+        q(&static_dir),
         q(&static_dir),
     ));
     extra.push_str(&format!(
@@ -263,12 +410,28 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
          RustgiDaemonProcess python1 processes=1 threads={t} home={root_q}\n\
          RustgiScriptAlias /python1 {hello_py} process-group=python1\n\
          RustgiDaemonProcess python2 processes=2 threads={t} home={root_q}\n\
-         RustgiScriptAlias /python2 {hello_py} process-group=python2\n\n",
+         RustgiScriptAlias /python2 {hello_py} process-group=python2\n\n\
+         # 8. The wsgi.file_wrapper download through the Python bridge.\n\
+         <Directory {files_dir}>\n    Require all granted\n</Directory>\n\
+         RustgiDaemonProcess pyfile processes=1 threads={t} home={root_q}\n\
+         RustgiScriptAlias /file-python {file_py} process-group=pyfile\n\n",
         apps_dir = q(&apps),
         root_q = root.display(),
         py_dir = q(&py),
         hello_py = q(&py.join("hello.py")),
+        files_dir = q(&py_files),
+        file_py = q(&py_files.join("file_wrapper.py")),
     ));
+    if let Some(venv) = spec.venv {
+        extra.push_str(&format!(
+            "# 7. A PoorWSGI route through the Python bridge, PoorWSGI from the venv.\n\
+             RustgiDaemonProcess pwpython1 processes=1 threads={t} home={root_q} python-home={venv}\n\
+             RustgiScriptAlias /pw-python1 {poor_py} process-group=pwpython1\n\n",
+            root_q = root.display(),
+            venv = venv.display(),
+            poor_py = q(&py.join("poorwsgi_hello.py")),
+        ));
+    }
     if spec.wsgi {
         let hello_py = q(&py.join("hello.py"));
         extra.push_str(&format!(
@@ -279,11 +442,24 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
              WSGIDaemonProcess wsgi1 processes=1 threads={t} display-name=%{{GROUP}} home={root_q}\n\
              WSGIScriptAlias /wsgi1 {hello_py} process-group=wsgi1 application-group=%{{GLOBAL}}\n\
              WSGIDaemonProcess wsgi2 processes=2 threads={t} display-name=%{{GROUP}} home={root_q}\n\
-             WSGIScriptAlias /wsgi2 {hello_py} process-group=wsgi2 application-group=%{{GLOBAL}}\n\n",
+             WSGIScriptAlias /wsgi2 {hello_py} process-group=wsgi2 application-group=%{{GLOBAL}}\n\
+             WSGIDaemonProcess wsgifile processes=1 threads={t} display-name=%{{GROUP}} home={root_q}\n\
+             WSGIScriptAlias /file-wsgi {file_py} process-group=wsgifile application-group=%{{GLOBAL}}\n\n",
             prefix = q(&root.join("wsgi")),
             py_dir = q(&py),
             root_q = root.display(),
+            file_py = q(&py_files.join("file_wrapper.py")),
         ));
+        if let Some(venv) = spec.venv {
+            extra.push_str(&format!(
+                "# 7. The same PoorWSGI route in mod_wsgi daemon mode, PoorWSGI from the venv.\n\
+                 WSGIDaemonProcess pwwsgi1 processes=1 threads={t} display-name=%{{GROUP}} home={root_q} python-home={venv}\n\
+                 WSGIScriptAlias /pw-wsgi1 {poor_py} process-group=pwwsgi1 application-group=%{{GLOBAL}}\n\n",
+                root_q = root.display(),
+                venv = venv.display(),
+                poor_py = q(&py.join("poorwsgi_hello.py")),
+            ));
+        }
     }
     extra.push_str(&format!(
         "# 5. mod_proxy_http to hyper; backend connections are pooled and kept alive.\n\
@@ -291,6 +467,13 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
          <Location /proxy/>\n    Require all granted\n</Location>\n",
         spec.hyper
     ));
+    if let Some(granian) = spec.granian {
+        extra.push_str(&format!(
+            "\n# 5b. mod_proxy_http to granian, bench/hello.py through its WSGI interface.\n\
+             ProxyPass /granian/ http://{granian}/\n\
+             <Location /granian/>\n    Require all granted\n</Location>\n"
+        ));
+    }
 
     let root = root.to_path_buf();
     let module = spec.artifacts.path("libmod_rustgi.so");

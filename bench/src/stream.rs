@@ -12,7 +12,7 @@ use crate::http::{self, Body};
 use crate::procs;
 
 /// The size of the client's writes and reads.
-const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 /// The URL prefix of the streaming group.
 const PREFIX: &str = "/big";
 
@@ -97,7 +97,7 @@ fn json_field<'a>(json: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The upload's contents: a pseudo-random block, repeated.
-fn block() -> Vec<u8> {
+pub fn block() -> Vec<u8> {
     let mut x = 0x1234_5678_9abc_def1u64;
     let mut buf = vec![0u8; CHUNK];
     for word in buf.chunks_mut(8) {

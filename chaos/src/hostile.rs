@@ -11,15 +11,20 @@
 //! answer app-sdk documents for it (400, 413, 415, or the redirect to the
 //! login page of a client without a session), never a 5xx.
 //!
+//! The Python cases ([`python_cases`]) go to a PoorWSGI app in a daemon
+//! group of its own, through the Python bridge: malformed forms, uploads
+//! and JSON bodies, and odd headers, each answered by PoorWSGI (its 400
+//! page, or what its lenient parsers made of the input), never a 5xx.
+//!
 //! The same list serves `tests/hostile.rs` (which compiles this file with
 //! `#[path]`, beside `wire.rs` and `logs.rs`) and `rustgi-chaos --hostile`,
 //! which reports the counts in RELIABILITY.md. Standard library only.
 //!
 //! The protocol-level cases run against the echo app at [`EMBEDDED`]
-//! (inside Apache's children) and at [`DAEMON`] (a daemon group), the
-//! app-level ones against `examples/simple` at [`SIMPLE_EMBEDDED`] and
-//! [`SIMPLE_DAEMON`], with the server configuration [`SERVER_CONFIG`] and
-//! `mod_reqtimeout` loaded.
+//! (inside Apache's children) and at [`DAEMON`] (a daemon group), and
+//! against the PoorWSGI app at [`PY_DAEMON`]; the app-level ones against
+//! `examples/simple` at [`SIMPLE_EMBEDDED`] and [`SIMPLE_DAEMON`]; with the
+//! server configuration [`server_config`] and `mod_reqtimeout` loaded.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
@@ -42,8 +47,18 @@ pub const DAEMON: &str = "/dmn";
 pub const SIMPLE_EMBEDDED: &str = "/semb";
 /// Where `examples/simple` runs in the daemon group `hostile`.
 pub const SIMPLE_DAEMON: &str = "/sdmn";
+/// Where the PoorWSGI app runs, in the daemon group `hostilepy`.
+pub const PY_DAEMON: &str = "/pdmn";
 /// The modules the configuration needs besides the defaults.
 pub const MODULES: &[&str] = &["reqtimeout"];
+
+/// The PoorWSGI app's file name in the apps directory (`@APPS@`).
+pub const POORWSGI_APP_NAME: &str = "hostile_poorwsgi.py";
+/// The PoorWSGI app: its routes parse a form, an upload and JSON with
+/// PoorWSGI's parsers; any other path answers as the echo app does.
+pub const POORWSGI_APP: &str = include_str!("hostile_poorwsgi.py");
+/// What the Python group's virtual environment (its `python-home`) holds.
+pub const PYTHON_PACKAGES: &[&str] = &["poorwsgi==2.8.1"];
 
 /// The configuration the cases expect (placeholders `@APPS@`: the directory
 /// holding `libecho.so` and `libsimple.so`, `@ROOT@`: the server root). The
@@ -72,6 +87,19 @@ RustgiAppConfig static_dir @APPS@
 </Location>
 ";
 
+/// The Python group of the configuration (placeholder `@VENV@`: a virtual
+/// environment holding [`PYTHON_PACKAGES`]). PoorWSGI has no body limits of
+/// its own: Apache's `LimitRequestBody` applies, as in a deployment.
+pub const PYTHON_CONFIG: &str = "\
+RustgiDaemonProcess hostilepy processes=1 threads=8 home=@ROOT@ python-home=@VENV@
+RustgiScriptAlias /pdmn @APPS@/hostile_poorwsgi.py process-group=hostilepy
+";
+
+/// [`SERVER_CONFIG`] and [`PYTHON_CONFIG`], with `venv` for `@VENV@`.
+pub fn server_config(venv: &str) -> String {
+    format!("{SERVER_CONFIG}{}", PYTHON_CONFIG.replace("@VENV@", venv))
+}
+
 /// How long a read may block (the slow cases have [`SLOW_LIMIT`]).
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a slow client may go on before the server must have cut it off
@@ -97,6 +125,13 @@ pub enum Category {
     Json,
     /// Forged, garbage and oversized session cookies.
     Sessions,
+    /// Malformed forms and uploads to the PoorWSGI app: see
+    /// [`python_cases`].
+    PyForms,
+    /// Malformed, deeply nested and odd JSON to the PoorWSGI app.
+    PyJson,
+    /// Odd cookies and `Content-Type` parameters to the PoorWSGI app.
+    PyHeaders,
 }
 
 impl Category {
@@ -112,6 +147,9 @@ impl Category {
             Category::Forms => "app level: multipart and urlencoded forms",
             Category::Json => "app level: JSON bodies",
             Category::Sessions => "app level: session cookies",
+            Category::PyForms => "Python (PoorWSGI): forms and uploads",
+            Category::PyJson => "Python (PoorWSGI): JSON bodies",
+            Category::PyHeaders => "Python (PoorWSGI): cookies and Content-Type",
         }
     }
 }
@@ -1522,16 +1560,612 @@ impl AppCases<'_> {
     }
 }
 
-/// Every case, in both modes: the protocol-level ones against the echo
-/// app, the app-level ones against `examples/simple`.
+/// PoorWSGI's 400 page (its `bad_request` handler, which shows the error
+/// in a `<pre>`) holding `message`.
+fn poorwsgi_400(message: &str) -> Expect {
+    answer(400, &["400 - Bad Request", message])
+}
+
+/// The cases against the PoorWSGI app at `prefix` ([`PY_DAEMON`]), with
+/// `host` for the `Host` header: forms (`POST /form`), uploads
+/// (`POST /upload`), JSON (`POST /json`) and odd headers (any other path,
+/// which describes the request).
+///
+/// PoorWSGI answers its 400 page to what it cannot parse, and to what its
+/// parsers made of the input when the route finds it wanting. Its parsers
+/// are lenient: a body cut short, bare LFs or a part header line without a
+/// colon still give the fields as far as they came, and the route serves
+/// them (200). Bodies over `LimitRequestBody` are Apache's 413.
+pub fn python_cases(prefix: &str, host: &str) -> Vec<Case> {
+    let mut list = AppCases {
+        prefix,
+        host,
+        cases: Vec::new(),
+    };
+    list.poorwsgi_forms();
+    list.poorwsgi_json();
+    list.poorwsgi_headers();
+    list.cases
+}
+
+impl AppCases<'_> {
+    /// Multipart and urlencoded bodies to PoorWSGI's form parser.
+    fn poorwsgi_forms(&mut self) {
+        use Category::PyForms;
+        let form =
+            |this: &Self, content_type: &str, body: &[u8]| this.post("/form", content_type, body);
+        let one_field = closed(&[field("name", b"1")]);
+        let no_name = || poorwsgi_400("the form has no field name");
+        let served = |name: &str| answer(200, &[&format!("\"name\": \"{name}\"")]);
+        self.add(
+            "py-multipart-no-boundary",
+            PyForms,
+            "multipart/form-data without a boundary parameter",
+            form(self, "multipart/form-data", &one_field),
+            poorwsgi_400("Invalid boundary in multipart form"),
+        );
+        self.add(
+            "py-multipart-empty-boundary",
+            PyForms,
+            "an empty boundary parameter",
+            form(self, "multipart/form-data; boundary=\"\"", &one_field),
+            poorwsgi_400("Invalid boundary in multipart form"),
+        );
+        let long = format!("multipart/form-data; boundary={}", "b".repeat(202));
+        self.add(
+            "py-multipart-boundary-too-long",
+            PyForms,
+            "a 202-character boundary (PoorWSGI takes at most 201)",
+            form(self, &long, &one_field),
+            poorwsgi_400("Invalid boundary in multipart form"),
+        );
+        self.add(
+            "py-multipart-boundary-trailing-space",
+            PyForms,
+            "a boundary that ends in a space",
+            form(self, "multipart/form-data; boundary=\"XX \"", &one_field),
+            poorwsgi_400("Invalid boundary in multipart form"),
+        );
+        self.add(
+            "py-multipart-nested-no-boundary",
+            PyForms,
+            "a part that is itself multipart, without a boundary",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part(
+                    "Content-Disposition: form-data; name=\"name\"\r\n\
+                     Content-Type: multipart/mixed",
+                    b"x",
+                )]),
+            ),
+            poorwsgi_400("Invalid boundary in multipart form"),
+        );
+        self.add(
+            "py-multipart-nested",
+            PyForms,
+            "a part that is itself multipart (its value is a list of fields, not text)",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part(
+                    "Content-Disposition: form-data; name=\"name\"\r\n\
+                     Content-Type: multipart/mixed; boundary=YY",
+                    b"--YY\r\n\r\nx\r\n",
+                )]),
+            ),
+            poorwsgi_400("a field is not text"),
+        );
+        self.add(
+            "py-multipart-boundary-absent",
+            PyForms,
+            "a boundary that never appears in the body",
+            form(
+                self,
+                "multipart/form-data; boundary=never-there",
+                &one_field,
+            ),
+            no_name(),
+        );
+        self.add(
+            "py-multipart-garbage-boundary-line",
+            PyForms,
+            "a boundary line followed by garbage instead of CRLF",
+            form(
+                self,
+                MULTIPART,
+                b"--XXgarbage\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n1\r\n--XX--\r\n",
+            ),
+            no_name(),
+        );
+        self.add(
+            "py-multipart-truncated-headers",
+            PyForms,
+            "a body that ends in the middle of a part's header block",
+            form(self, MULTIPART, b"--XX\r\nContent-Disposition: form-da"),
+            no_name(),
+        );
+        self.add(
+            "py-multipart-empty-body",
+            PyForms,
+            "multipart/form-data with an empty body",
+            form(self, MULTIPART, b""),
+            no_name(),
+        );
+        self.add(
+            "py-multipart-header-nul",
+            PyForms,
+            "a NUL in a part's name",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part(
+                    "Content-Disposition: form-data; name=\"na\0me\"",
+                    b"1",
+                )]),
+            ),
+            no_name(),
+        );
+        self.add(
+            "py-multipart-no-disposition",
+            PyForms,
+            "a part without Content-Disposition",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part("Content-Type: text/plain", b"1")]),
+            ),
+            no_name(),
+        );
+        self.add(
+            "py-multipart-no-name",
+            PyForms,
+            "a form-data part without a name",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part("Content-Disposition: form-data; filename=\"a\"", b"1")]),
+            ),
+            no_name(),
+        );
+        // What PoorWSGI's lenient parser accepts.
+        self.add(
+            "py-multipart-truncated-part",
+            PyForms,
+            "a body that ends in a part's data (lenient: the field as far as it came)",
+            form(
+                self,
+                MULTIPART,
+                b"--XX\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nhalf a val",
+            ),
+            served("half a val"),
+        );
+        self.add(
+            "py-multipart-truncated-delimiter",
+            PyForms,
+            "a body that ends right after a delimiter (lenient)",
+            form(
+                self,
+                MULTIPART,
+                &[field("name", b"1").as_slice(), b"--XX"].concat(),
+            ),
+            served("1"),
+        );
+        self.add(
+            "py-multipart-bare-lf",
+            PyForms,
+            "boundary and header lines ended by a bare LF (lenient)",
+            form(
+                self,
+                MULTIPART,
+                b"--XX\nContent-Disposition: form-data; name=\"name\"\n\n1\n--XX--\n",
+            ),
+            served("1"),
+        );
+        self.add(
+            "py-multipart-header-without-colon",
+            PyForms,
+            "a part header line without a colon (lenient)",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part(
+                    "Content-Disposition: form-data; name=\"name\"\r\nno colon here",
+                    b"1",
+                )]),
+            ),
+            served("1"),
+        );
+        self.add(
+            "py-multipart-attachment",
+            PyForms,
+            "a part whose Content-Disposition is `attachment` (lenient)",
+            form(
+                self,
+                MULTIPART,
+                &closed(&[part("Content-Disposition: attachment; name=\"name\"", b"1")]),
+            ),
+            served("1"),
+        );
+        let big_header = format!(
+            "Content-Disposition: form-data; name=\"name\"\r\nX-Pad: {}",
+            "p".repeat(60_000)
+        );
+        self.add(
+            "py-multipart-huge-part-header",
+            PyForms,
+            "a part header of 60,000 bytes (PoorWSGI has no limit of its own)",
+            form(self, MULTIPART, &closed(&[part(&big_header, b"1")])),
+            served("1"),
+        );
+        let announced = self.request(
+            "POST",
+            "/form",
+            &[
+                format!("Content-Type: {MULTIPART}").as_bytes(),
+                b"Content-Length: 1000000000000",
+            ],
+            b"",
+        );
+        self.add(
+            "py-multipart-announced-over-limit",
+            PyForms,
+            "Content-Length 10^12 and no body (Apache's LimitRequestBody)",
+            announced,
+            Expect::Reject,
+        );
+        let over = closed(&[field("name", &vec![b'f'; LIMIT_REQUEST_BODY])]);
+        self.add(
+            "py-multipart-over-limit",
+            PyForms,
+            "a multipart body over LimitRequestBody",
+            form(self, MULTIPART, &over),
+            Expect::Reject,
+        );
+
+        // Uploads.
+        let upload =
+            |this: &Self, parts: &[Vec<u8>]| this.post("/upload", MULTIPART, &closed(parts));
+        self.add(
+            "py-upload-filename-traversal",
+            PyForms,
+            "a file named `../../etc/passwd` (the app shows the name; it writes no file)",
+            upload(
+                self,
+                &[part(
+                    "Content-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\
+                     Content-Type: text/plain",
+                    b"hello",
+                )],
+            ),
+            answer(200, &["\"filename\": \"../../etc/passwd\"", "\"size\": 5"]),
+        );
+        self.add(
+            "py-upload-not-a-file",
+            PyForms,
+            "the file field sent as a plain field",
+            upload(self, &[field("file", b"x")]),
+            poorwsgi_400("the field file is not one file"),
+        );
+        let file = |name: &str| {
+            part(
+                &format!("Content-Disposition: form-data; name=\"file\"; filename=\"{name}\""),
+                b"1",
+            )
+        };
+        self.add(
+            "py-upload-two-files",
+            PyForms,
+            "two files in the one file field",
+            upload(self, &[file("a"), file("b")]),
+            poorwsgi_400("the field file is not one file"),
+        );
+
+        // Urlencoded, and no form at all.
+        const URLENCODED: &str = "application/x-www-form-urlencoded";
+        self.add(
+            "py-urlencoded-bad-escape",
+            PyForms,
+            "an urlencoded form with the escape `%zz` (kept as it is)",
+            form(self, URLENCODED, b"name=%zz"),
+            served("%zz"),
+        );
+        self.add(
+            "py-urlencoded-invalid-utf8",
+            PyForms,
+            "an urlencoded value `%ff%fe` (not UTF-8: replaced)",
+            form(self, URLENCODED, b"name=%ff%fe"),
+            served("\\ufffd\\ufffd"),
+        );
+        let pairs = vec!["name=1"; 1001].join("&");
+        self.add(
+            "py-urlencoded-many-pairs",
+            PyForms,
+            "1001 urlencoded pairs",
+            form(self, URLENCODED, pairs.as_bytes()),
+            served("1"),
+        );
+        self.add(
+            "py-urlencoded-no-equals",
+            PyForms,
+            "an urlencoded body `name` without `=` (a blank value, dropped)",
+            form(self, URLENCODED, b"name"),
+            no_name(),
+        );
+        self.add(
+            "py-form-wrong-type",
+            PyForms,
+            "POST /form with a text/plain body",
+            form(self, "text/plain", b"name=1"),
+            no_name(),
+        );
+        let untyped = self.request("POST", "/form", &[b"Content-Length: 6"], b"name=1");
+        self.add(
+            "py-form-no-type",
+            PyForms,
+            "POST /form without a Content-Type",
+            untyped,
+            no_name(),
+        );
+        let chunked_form = self.request(
+            "POST",
+            "/form",
+            &[
+                format!("Content-Type: {URLENCODED}").as_bytes(),
+                b"Transfer-Encoding: chunked",
+            ],
+            &chunked(b"name=1", 3),
+        );
+        self.add(
+            "py-form-chunked",
+            PyForms,
+            "a chunked form (PoorWSGI reads forms by Content-Length only)",
+            chunked_form,
+            no_name(),
+        );
+    }
+
+    /// JSON to PoorWSGI's parser, and to the route's check.
+    fn poorwsgi_json(&mut self) {
+        use Category::PyJson;
+        let json = |this: &Self, body: &[u8]| this.post("/json", "application/json", body);
+        let wanting = || poorwsgi_400("want an object with a list of finite numbers");
+        let too_deep = || poorwsgi_400("maximum recursion depth exceeded while decoding");
+        self.add(
+            "py-json-invalid",
+            PyJson,
+            "single-quoted JSON",
+            json(self, b"{'a': 1}"),
+            poorwsgi_400("Expecting property name enclosed in double quotes"),
+        );
+        self.add(
+            "py-json-truncated",
+            PyJson,
+            "JSON cut short",
+            json(self, br#"{"a": [1, 2"#),
+            poorwsgi_400("Expecting"),
+        );
+        self.add(
+            "py-json-trailing-garbage",
+            PyJson,
+            "a JSON value followed by garbage",
+            json(self, br#"{"a": 1} xyz"#),
+            poorwsgi_400("Extra data"),
+        );
+        self.add(
+            "py-json-empty",
+            PyJson,
+            "an empty application/json body",
+            json(self, b""),
+            wanting(),
+        );
+        self.add(
+            "py-json-deep-open",
+            PyJson,
+            "60,000 `[` (Python's recursion limit: no stack overflow)",
+            json(self, &vec![b'['; 60_000]),
+            too_deep(),
+        );
+        let closed_deep = [vec![b'['; 30_000], vec![b']'; 30_000]].concat();
+        self.add(
+            "py-json-deep-valid",
+            PyJson,
+            "30,000 nested arrays, every one closed",
+            json(self, &closed_deep),
+            too_deep(),
+        );
+        self.add(
+            "py-json-deep-objects",
+            PyJson,
+            "12,000 nested objects `{\"a\":`",
+            json(self, "{\"a\":".repeat(12_000).as_bytes()),
+            too_deep(),
+        );
+        self.add(
+            "py-json-invalid-utf8",
+            PyJson,
+            "bytes FF FE inside a JSON string",
+            json(self, b"\"\xff\xfe\""),
+            poorwsgi_400("codec can't decode byte 0xff"),
+        );
+        self.add(
+            "py-json-lone-surrogate",
+            PyJson,
+            "a lone UTF-16 surrogate escape `\\ud800` (Python parses it: not an object)",
+            json(self, br#""\ud800""#),
+            wanting(),
+        );
+        self.add(
+            "py-json-number-out-of-range",
+            PyJson,
+            "the numbers 1e999999 (infinity to Python) and NaN",
+            json(self, br#"{"numbers": [1e999999, NaN]}"#),
+            wanting(),
+        );
+        let digits = [br#"{"numbers": ["#.as_slice(), &vec![b'9'; 5000], b"]}"].concat();
+        self.add(
+            "py-json-integer-5000-digits",
+            PyJson,
+            "an integer of 5000 digits (over Python's 4300)",
+            json(self, &digits),
+            poorwsgi_400("Exceeds the limit (4300 digits)"),
+        );
+        let big = [br#"{"numbers": [1"#.as_slice(), &vec![b'0'; 400], b"]}"].concat();
+        self.add(
+            "py-json-integer-401-digits",
+            PyJson,
+            "an integer of 401 digits (too large for a float: summed exactly)",
+            json(self, &big),
+            answer(200, &[&format!("\"total\": 1{}", "0".repeat(400))]),
+        );
+        self.add(
+            "py-json-not-numbers",
+            PyJson,
+            "a list of booleans where numbers belong",
+            json(self, br#"{"numbers": [true, false]}"#),
+            wanting(),
+        );
+        self.add(
+            "py-json-unknown-charset",
+            PyJson,
+            "application/json; charset=nope",
+            self.post(
+                "/json",
+                "application/json; charset=nope",
+                br#"{"numbers": [1]}"#,
+            ),
+            poorwsgi_400("unknown encoding: nope"),
+        );
+        self.add(
+            "py-json-wrong-charset",
+            PyJson,
+            "UTF-8 JSON announced as charset=utf-16",
+            self.post(
+                "/json",
+                "application/json; charset=utf-16",
+                br#"{"numbers": [1]}"#,
+            ),
+            poorwsgi_400("Expecting value"),
+        );
+        self.add(
+            "py-json-wrong-type",
+            PyJson,
+            "JSON sent as text/plain (not parsed)",
+            self.post("/json", "text/plain", br#"{"numbers": [1]}"#),
+            wanting(),
+        );
+        let over = [b"\"".as_slice(), &vec![b'j'; LIMIT_REQUEST_BODY], b"\""].concat();
+        self.add(
+            "py-json-over-limit",
+            PyJson,
+            "a JSON string over LimitRequestBody",
+            json(self, &over),
+            Expect::Reject,
+        );
+    }
+
+    /// Cookies PoorWSGI parses for every request, and odd `Content-Type`
+    /// parameters.
+    fn poorwsgi_headers(&mut self) {
+        use Category::PyHeaders;
+        let get_with = |this: &Self, header: &[u8]| this.request("GET", "/h", &[header], b"");
+        let described = |needle: &str| answer(200, &["\"script_name\":\"/pdmn\"", needle]);
+        self.add(
+            "py-cookie-odd-characters",
+            PyHeaders,
+            "a cookie of quotes, separators and bytes >= 0x80",
+            get_with(self, b"Cookie: session=\"a b\\,c\xff\xfe\"; x=\xc3\x28=="),
+            described("\"cookie\":\"session="),
+        );
+        let many = (0..60)
+            .map(|i| format!("c{i}=\"{}\"", "v".repeat(100)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.add(
+            "py-cookie-many",
+            PyHeaders,
+            "60 cookies of 100 bytes in one header",
+            get_with(self, format!("Cookie: {many}").as_bytes()),
+            described("c59="),
+        );
+        self.add(
+            "py-cookie-unbalanced-quote",
+            PyHeaders,
+            "a cookie value with an unbalanced quote",
+            get_with(self, b"Cookie: a=\"open; b=2"),
+            described("\"cookie\":\"a="),
+        );
+        self.add(
+            "py-cookie-control-byte",
+            PyHeaders,
+            "a control byte (0x01) in a cookie",
+            get_with(self, b"Cookie: a=\x01"),
+            Expect::Reject,
+        );
+        self.add(
+            "py-content-type-unclosed-quote",
+            PyHeaders,
+            "a multipart boundary with an unclosed quote (taken as `\"XX`, never found)",
+            self.post(
+                "/form",
+                "multipart/form-data; boundary=\"XX",
+                &closed(&[field("name", b"1")]),
+            ),
+            poorwsgi_400("the form has no field name"),
+        );
+        self.add(
+            "py-content-type-two-boundaries",
+            PyHeaders,
+            "two boundary parameters (the last one counts)",
+            self.post(
+                "/form",
+                "multipart/form-data; boundary=YY; boundary=XX",
+                &closed(&[field("name", b"1")]),
+            ),
+            answer(200, &["\"name\": \"1\""]),
+        );
+        self.add(
+            "py-form-unknown-charset",
+            PyHeaders,
+            "an urlencoded form with charset=nope (the parser decodes UTF-8)",
+            self.post(
+                "/form",
+                "application/x-www-form-urlencoded; charset=nope",
+                b"name=1",
+            ),
+            answer(200, &["\"name\": \"1\""]),
+        );
+        let params = (0..200)
+            .map(|i| format!("p{i}=v"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.add(
+            "py-content-type-many-params",
+            PyHeaders,
+            "a Content-Type of 200 parameters",
+            self.post(
+                "/form",
+                &format!("application/x-www-form-urlencoded; {params}"),
+                b"name=1",
+            ),
+            answer(200, &["\"name\": \"1\""]),
+        );
+    }
+}
+
+/// Every case: the protocol-level ones against the echo app in both modes
+/// and against the PoorWSGI app, the app-level ones against
+/// `examples/simple` in both modes, the Python ones against the PoorWSGI
+/// app.
 pub fn all_cases(host: &str) -> Vec<Case> {
     let mut all = Vec::new();
-    for prefix in [EMBEDDED, DAEMON] {
+    for prefix in [EMBEDDED, DAEMON, PY_DAEMON] {
         all.extend(cases(prefix, host));
     }
     for prefix in [SIMPLE_EMBEDDED, SIMPLE_DAEMON] {
         all.extend(app_cases(prefix, host));
     }
+    all.extend(python_cases(PY_DAEMON, host));
     all
 }
 
@@ -2130,5 +2764,40 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), cases.len(), "duplicate ids");
+    }
+
+    #[test]
+    fn the_python_cases_go_to_the_poorwsgi_app_under_its_limit() {
+        let all = all_cases("h");
+        let python: Vec<&Case> = all.iter().filter(|c| c.id.starts_with("pdmn/")).collect();
+        assert_eq!(
+            python.len(),
+            cases(PY_DAEMON, "h").len() + python_cases(PY_DAEMON, "h").len()
+        );
+        for c in python_cases(PY_DAEMON, "h") {
+            assert!(c.id.starts_with("pdmn/py-"), "{}", c.id);
+            let Sending::Whole(raw) = &c.sending else {
+                panic!("{}: not sent whole", c.id)
+            };
+            // Only the cases meant for Apache's limit go over it, with
+            // their body or their Content-Length: the others reach PoorWSGI.
+            let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            let head = String::from_utf8_lossy(&raw[..end]);
+            let announced = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |n| n.parse::<u64>().unwrap());
+            let body = raw.len() - end - 4;
+            assert_eq!(
+                body > LIMIT_REQUEST_BODY || announced > LIMIT_REQUEST_BODY as u64,
+                c.id.ends_with("-over-limit"),
+                "{}: a body of {body} bytes, Content-Length {announced}",
+                c.id
+            );
+        }
+        let config = server_config("/venv");
+        assert!(config.contains("python-home=/venv"), "{config}");
+        assert!(config.contains(&format!("{PY_DAEMON} @APPS@/{POORWSGI_APP_NAME}")));
+        assert!(POORWSGI_APP.contains("def describe("));
     }
 }

@@ -1,7 +1,7 @@
 //! `rustgi-chaos --hostile`: the hostile requests of [`crate::hostile`]
 //! against a fresh Apache (embedded and daemon mode; the echo app, and
-//! `examples/simple` for the app-level cases), with the counts for
-//! RELIABILITY.md.
+//! `examples/simple` for the app-level cases; a PoorWSGI app in a Python
+//! daemon group), with the counts for RELIABILITY.md.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -9,8 +9,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::hostile::{self, Outcome};
-use crate::logs;
 use crate::site::{Artifacts, Site};
+use crate::{logs, python};
+
+/// The venv of the Python group, in the temporary directory.
+pub const VENV_NAME: &str = "rustgi-chaos-venv";
 
 /// What a hostile run found.
 #[derive(Debug)]
@@ -58,12 +61,15 @@ impl HostileReport {
         let _ = writeln!(t);
         let _ = writeln!(
             t,
-            "Each case ran in both modes: the protocol-level ones against the echo app embedded \
-             (`/emb`) and in a daemon group (`/dmn`), the app-level ones against `examples/simple` \
-             embedded (`/semb`) and in the same group (`/sdmn`); {} cases in {:.1} s. \
+            "The protocol-level cases ran against the echo app embedded (`/emb`) and in a \
+             daemon group (`/dmn`) and against the PoorWSGI app in a Python daemon group \
+             (`/pdmn`), the app-level ones against `examples/simple` embedded (`/semb`) and in \
+             the same group as the echo app (`/sdmn`), the Python ones against the PoorWSGI \
+             app; {} cases ({}) in {:.1} s. \
              Apache child crashes (AH00051/AH00052): **{}**; daemon processes that \
              died: **{}**; 5xx lines in the access_log: **{}**; Apache's parent {}.",
             self.outcomes.len(),
+            self.per_target(),
             self.seconds,
             self.child_crashes.len(),
             self.daemon_deaths.len(),
@@ -75,6 +81,22 @@ impl HostileReport {
             }
         );
         t
+    }
+
+    /// How many cases went to each app and mode: `/emb` 57, ...
+    fn per_target(&self) -> String {
+        let mut per: Vec<(&str, usize)> = Vec::new();
+        for o in &self.outcomes {
+            let target = o.case.id.split('/').next().unwrap_or("");
+            match per.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, n)) => *n += 1,
+                None => per.push((target, 1)),
+            }
+        }
+        per.iter()
+            .map(|(t, n)| format!("`/{t}` {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// What failed, if anything.
@@ -95,14 +117,15 @@ impl HostileReport {
 
 /// Runs every hostile case against a fresh Apache.
 pub fn run(artifacts: &Artifacts, keep: bool) -> Result<HostileReport, String> {
+    let venv = python::venv(VENV_NAME, hostile::PYTHON_PACKAGES)?;
     let mut site = Site::start(
         artifacts,
         "rustgi-hostile-",
         &[&artifacts.echo, &artifacts.simple],
-        &[],
+        &[(hostile::POORWSGI_APP_NAME, hostile::POORWSGI_APP)],
         hostile::MODULES,
         "info",
-        hostile::SERVER_CONFIG,
+        &hostile::server_config(&venv.display().to_string()),
     )?;
     site.root.keep = keep;
     let addr = site.server.addr();

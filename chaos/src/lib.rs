@@ -8,18 +8,21 @@
 //! * [`hostile`]: malformed, oversized, slow and smuggling requests over
 //!   raw TCP, each of which must get a 4xx or a clean close, never a 5xx,
 //!   and app-level ones (forms, JSON, session cookies) against
-//!   `examples/simple`, each of which must get the answer app-sdk documents
-//!   (shared with `tests/hostile.rs`); [`hostile_run`] runs them for the
-//!   report.
+//!   `examples/simple`, each of which must get the answer app-sdk documents,
+//!   and to a PoorWSGI app in a Python group, each of which must get
+//!   PoorWSGI's answer (shared with `tests/hostile.rs`); [`hostile_run`]
+//!   runs them for the report, with the venv of [`python`].
 //!
 //! `wire`, `logs` and `hostile` use only the standard library, so that the
-//! workspace's end-to-end tests can compile them too (`#[path]`).
+//! workspace's end-to-end tests can compile them too (`#[path]`); so does
+//! `python`, which the benchmark compiles for its venv.
 
 pub mod chaos;
 pub mod hostile;
 pub mod hostile_run;
 pub mod logs;
 pub mod procfs;
+pub mod python;
 pub mod report;
 pub mod site;
 pub mod wire;

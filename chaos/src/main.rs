@@ -25,8 +25,11 @@ Starts its own Apache (a free port on 127.0.0.1) with mod_rustgi and:
              bodies, NUL and invalid UTF-8, huge headers, bodies over
              LimitRequestBody, slow clients, smuggling; and, to
              examples/simple, malformed forms and JSON and forged session
-             cookies) in embedded and daemon mode; exit status 1 if any
-             got a 5xx or crashed anything.
+             cookies) in embedded and daemon mode, and all but the
+             session cookies to a PoorWSGI app in a Python daemon group
+             (its venv, /tmp/rustgi-chaos-venv, is made with pip on the
+             first run); exit status 1 if any got a 5xx or crashed
+             anything.
 
 options:
   --minutes N, --seconds N  how long to hold the load (default 60 s)
