@@ -10,10 +10,13 @@
 //!   (`apache2 -t`) and runs a server ([`apache::Server`]) until it is stopped.
 //! * [`cli`] is the `rustgi` command itself: `serve`, `setup-server`,
 //!   `module-config`, `install-module`, `new` and `status`.
+//! * [`python_venv`] makes the virtual environments that the tests, the
+//!   chaos runs and the benchmarks install real Python frameworks into.
 
 pub mod apache;
 pub mod cli;
 pub mod httpd_conf;
+pub mod python_venv;
 
 pub use apache::{Server, StartError, config_test, free_port};
 pub use httpd_conf::{HttpdConf, Mpm};

@@ -11,9 +11,6 @@ mod chart;
 mod files;
 mod http;
 mod procs;
-// The venv maker of the chaos runs, which is standard library only.
-#[path = "../../chaos/src/python.rs"]
-mod python;
 mod report;
 mod site;
 mod stream;

@@ -16,8 +16,9 @@ use rustgi::apache::Server;
 use rustgi::httpd_conf::{HttpdConf, Mpm, quote_path};
 
 use crate::cases::Case;
+use crate::files;
 use crate::http;
-use crate::{files, python};
+use rustgi::python_venv as python;
 
 /// The limit module's source, written into the server root and compiled
 /// there.

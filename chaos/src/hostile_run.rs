@@ -9,8 +9,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::hostile::{self, Outcome};
+use crate::logs;
 use crate::site::{Artifacts, Site};
-use crate::{logs, python};
+use rustgi::python_venv as python;
 
 /// The venv of the Python group, in the temporary directory.
 pub const VENV_NAME: &str = "rustgi-chaos-venv";

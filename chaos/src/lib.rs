@@ -22,7 +22,6 @@ pub mod hostile;
 pub mod hostile_run;
 pub mod logs;
 pub mod procfs;
-pub mod python;
 pub mod report;
 pub mod site;
 pub mod wire;

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// What the test venv holds, pinned so runs are comparable.
@@ -15,53 +14,13 @@ pub fn apps_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
 }
 
-fn run(program: &Path, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .env_remove("PYTHONHOME")
-        .env_remove("PYTHONPATH")
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed ({}):\n{}\n{}",
-        program.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The test venv, made (once, then reused while [`PACKAGES`] stay the same)
 /// with `/usr/bin/python3 -m venv` and pip. It lives in the temporary
 /// directory, which every user can traverse (the daemons' users read it).
 pub fn venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
-        let base = std::env::temp_dir();
-        let dir = base.join("rustgi-test-venv");
-        let stamp = dir.join(".rustgi-packages");
-        let wanted = PACKAGES.join("\n");
-        if fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
-            return dir;
-        }
-        let building = base.join(format!("rustgi-test-venv.tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&building);
-        let building_str = building.to_str().expect("UTF-8 target path");
-        run(Path::new("/usr/bin/python3"), &["-m", "venv", building_str]);
-        let mut args = vec![
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ];
-        args.extend(PACKAGES);
-        run(&building.join("bin/python3"), &args);
-        fs::write(building.join(".rustgi-packages"), &wanted).expect("write the venv's stamp");
-        let _ = fs::remove_dir_all(&dir);
-        fs::rename(&building, &dir).expect("move the venv in place");
-        dir
+        rustgi::python_venv::venv("rustgi-test-venv", PACKAGES).unwrap_or_else(|e| panic!("{e}"))
     })
 }
 

@@ -1,6 +1,7 @@
-//! The virtual environment of the runs' Python groups: made with Debian's
-//! `/usr/bin/python3` (the Python the bridge embeds) and pip, holding
-//! packages from PyPI, and kept for the next run while they stay the same.
+//! Virtual environments for Python apps run for real (the end-to-end tests,
+//! the chaos runs, the benchmarks): made with Debian's `/usr/bin/python3`
+//! (the Python the bridge embeds) and pip, holding packages from PyPI, and
+//! kept for the next run while they stay the same.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
