@@ -26,11 +26,11 @@ options:
   --cases LIST         the cases to run, comma separated (default: all):
                        limit,static,embedded,daemon1,daemon2,python1,python2,
                        wsgi1,wsgi2,proxy,granian,poorwsgi-python1,
-                       poorwsgi-wsgi1 (wrk), and file-python,file-wsgi (the
+                       poorwsgi-wsgi1 (wrk), and file-python,file-wsgi,file-static (the
                        wsgi.file_wrapper downloads); limit is always run: the
                        ratios are to it. The Python cases alone, say:
                        --cases python1,granian,poorwsgi-python1,poorwsgi-wsgi1,
-                       wsgi1,file-python,file-wsgi --no-stream
+                       wsgi1,file-python,file-wsgi,file-static --no-stream
   --stream-mib N       MiB moved each way by the streaming cases (default 1024)
   --no-stream          skip the streaming cases
   --file-mib N         MiB of the file the file cases download (default 1024)

@@ -180,16 +180,20 @@ pub enum FileCase {
     Python,
     /// In a mod_wsgi daemon group of 1.
     Wsgi,
+    /// The same file as a static file (`Alias`): what Apache does alone,
+    /// the reference for both.
+    Static,
 }
 
 impl FileCase {
-    pub const ALL: [FileCase; 2] = [FileCase::Python, FileCase::Wsgi];
+    pub const ALL: [FileCase; 3] = [FileCase::Python, FileCase::Wsgi, FileCase::Static];
 
     /// The short name used by `--cases`.
     pub fn id(self) -> &'static str {
         match self {
             FileCase::Python => "file-python",
             FileCase::Wsgi => "file-wsgi",
+            FileCase::Static => "file-static",
         }
     }
 
@@ -202,14 +206,16 @@ impl FileCase {
         match self {
             FileCase::Python => "/file-python",
             FileCase::Wsgi => "/file-wsgi",
+            FileCase::Static => "/file-static",
         }
     }
 
-    /// The title of its daemon process.
-    pub fn title(self) -> &'static str {
+    /// The title of its daemon process; None: Apache serves it alone.
+    pub fn title(self) -> Option<&'static str> {
         match self {
-            FileCase::Python => "(rustgi:pyfile)",
-            FileCase::Wsgi => "(wsgi:wsgifile)",
+            FileCase::Python => Some("(rustgi:pyfile)"),
+            FileCase::Wsgi => Some("(wsgi:wsgifile)"),
+            FileCase::Static => None,
         }
     }
 
@@ -217,6 +223,7 @@ impl FileCase {
         match self {
             FileCase::Python => format!("mod_rustgi Python daemon 1×{threads}"),
             FileCase::Wsgi => format!("mod_wsgi daemon 1×{threads}"),
+            FileCase::Static => "Apache static file (Alias)".to_owned(),
         }
     }
 }

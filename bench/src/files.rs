@@ -40,6 +40,10 @@ pub fn write_file(path: &Path, mib: u64) -> Result<(), String> {
 
 /// Waits until the case's group answers, at most `timeout`.
 pub fn wait_ready(addr: SocketAddr, case: FileCase, timeout: Duration) -> Result<(), String> {
+    if case.title().is_none() {
+        // A static file: Apache serves it from the start.
+        return Ok(());
+    }
     let deadline = Instant::now() + timeout;
     let path = format!("{}?ready", case.path());
     loop {
@@ -68,12 +72,22 @@ pub struct Download {
     pub took: Duration,
     /// The RSS of the case's daemon process after the downloads.
     pub rss: u64,
+    /// The CPU time the server (Apache's processes and the daemons) spent
+    /// meanwhile, in seconds.
+    pub server_cpu: f64,
 }
 
 impl Download {
     /// Decimal megabytes per second, all downloads together.
     pub fn mb_per_sec(&self) -> f64 {
         self.bytes as f64 / self.took.as_secs_f64().max(1e-9) / 1e6
+    }
+
+    /// Decimal megabytes per second of the server's CPU time: how fast the
+    /// server sends the file for the CPU it spends, whoever else (the
+    /// client, on the same cores) is slower.
+    pub fn mb_per_cpu_sec(&self) -> f64 {
+        self.bytes as f64 / self.server_cpu.max(1e-3) / 1e6
     }
 }
 
@@ -131,6 +145,7 @@ pub fn download(
     conns: u32,
 ) -> Result<Download, String> {
     let want = mib << 20;
+    let cpu_before = procs::tree_cpu_seconds(apache);
     let started = Instant::now();
     let clients: Vec<_> = (0..conns)
         .map(|_| thread::spawn(move || download_once(addr, case.path(), want)))
@@ -142,13 +157,17 @@ pub fn download(
             .map_err(|_| "a download thread panicked".to_owned())??;
     }
     let took = started.elapsed();
-    let rss = procs::total_rss(&procs::titled_children(apache, case.title()));
+    let server_cpu = procs::tree_cpu_seconds(apache) - cpu_before;
+    let rss = case.title().map_or(0, |title| {
+        procs::total_rss(&procs::titled_children(apache, title))
+    });
     Ok(Download {
         case,
         conns,
         bytes,
         took,
         rss,
+        server_cpu,
     })
 }
 

@@ -439,12 +439,13 @@ fn bench(
             for conns in [1, args.file_conns] {
                 let d = files::download(addr, apache, case, args.file_mib, conns)?;
                 eprintln!(
-                    "      round {} {:<28} {conns} × {} in {:.2} s = {:.0} MB/s; daemon RSS {}",
+                    "      round {} {:<28} {conns} × {} in {:.2} s = {:.0} MB/s, {:.0} MB per server CPU s; daemon RSS {}",
                     round + 1,
                     format!("file, {}", case.label(args.threads)),
                     report::mib(args.file_mib << 20),
                     d.took.as_secs_f64(),
                     d.mb_per_sec(),
+                    d.mb_per_cpu_sec(),
                     report::mib(d.rss),
                 );
                 downloads.push(d);

@@ -59,6 +59,35 @@ pub fn children_of(parent: u32) -> Vec<u32> {
     pids
 }
 
+/// The CPU time (user and system) `pid` has used, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the name: state is field 3, utime and stime fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system setting.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some(ticks as f64 / per_second.max(1) as f64)
+}
+
+/// `root` and all its descendants, live.
+pub fn tree_of(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// The CPU time of `root`'s whole tree (Apache's parent, its children and
+/// the daemons), in seconds.
+pub fn tree_cpu_seconds(root: u32) -> f64 {
+    tree_of(root).into_iter().filter_map(cpu_seconds).sum()
+}
+
 /// `argv[0]` of `pid`: the title daemons give themselves.
 pub fn title(pid: u32) -> Option<String> {
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;

@@ -415,12 +415,13 @@ pub fn prepare(spec: &SiteSpec) -> Result<impl Fn(u16) -> HttpdConf + use<>, Str
          # 8. The wsgi.file_wrapper download through the Python bridge.\n\
          <Directory {files_dir}>\n    Require all granted\n</Directory>\n\
          RustgiDaemonProcess pyfile processes=1 threads={t} home={root_q}\n\
-         RustgiScriptAlias /file-python {file_py} process-group=pyfile\n\n",
+         RustgiScriptAlias /file-python {file_py} process-group=pyfile\n         # The same file as a static file: the reference of the file cases.\n         Alias /file-static {static_file}\n\n",
         apps_dir = q(&apps),
         root_q = root.display(),
         py_dir = q(&py),
         hello_py = q(&py.join("hello.py")),
         files_dir = q(&py_files),
+        static_file = q(&py_files.join(files::FILE_NAME)),
         file_py = q(&py_files.join("file_wrapper.py")),
     ));
     if let Some(venv) = spec.venv {
