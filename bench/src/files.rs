@@ -195,7 +195,9 @@ mod tests {
             bytes: 3_000_000,
             took: Duration::from_secs(3),
             rss: 0,
+            server_cpu: 0.5,
         };
         assert!((d.mb_per_sec() - 1.0).abs() < 1e-9);
+        assert!((d.mb_per_cpu_sec() - 6.0).abs() < 1e-9);
     }
 }
