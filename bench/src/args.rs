@@ -258,7 +258,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(a.cases, [Case::Limit, Case::Granian]);
-        assert_eq!(a.files, FileCase::ALL);
+        assert_eq!(a.files, [FileCase::Python, FileCase::Wsgi]);
         assert_eq!(a.file_mib, 64);
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--rounds", "0"]).is_err());

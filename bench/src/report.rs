@@ -1049,9 +1049,13 @@ mod tests {
         let memory = find("RSS of a daemon process");
         assert!(memory.met, "{memory:?}");
         assert_eq!(memory.measured, "20 MiB against 40 MiB");
-        assert!(find("1 at once").met);
-        assert!(!find("4 at once").met);
-        assert_eq!(t.len(), 5, "{t:#?}");
+        assert!(find("1 at once:").met);
+        assert!(!find("4 at once:").met);
+        let per_cpu = find("1 at once, per server CPU second");
+        assert!(per_cpu.met, "{per_cpu:?}");
+        assert!(per_cpu.measured.starts_with("4.00 ×"), "{per_cpu:?}");
+        assert!(!find("4 at once, per server CPU second").met);
+        assert_eq!(t.len(), 7, "{t:#?}");
     }
 
     #[test]
