@@ -161,6 +161,30 @@ impl From<io::Error> for StartError {
     }
 }
 
+/// Makes the process `cmd` starts get `signal` when the thread that starts
+/// it exits (`PR_SET_PDEATHSIG`), even if it is killed; one whose starter
+/// died before that was set does not start (`ESRCH`). For the servers the
+/// tests, the benchmarks and `rustgi serve` start, which must not outlive
+/// them.
+pub fn stop_with_starter(cmd: &mut Command, signal: libc::c_int) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec; it only
+    // calls prctl and getppid, which are async-signal-safe, and builds its
+    // error without allocating.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The starter died before the prctl: stop now.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A running `apache2 -f CONF -DFOREGROUND`, stopped on [`Server::stop`] or
 /// when dropped.
 ///
@@ -206,23 +230,9 @@ impl Server {
             // Apache stops its children with killpg(getpgrp()): in our
             // process group that would kill us too.
             .process_group(0);
-        let parent = std::process::id();
-        // SAFETY: the closure runs in the forked child before exec; it only
-        // calls prctl and getppid, which are async-signal-safe, and builds
-        // its error without allocating.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Apache gets SIGTERM when the thread that started it dies,
-                // so an interrupted test run leaves no server behind.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
-                }
-                Ok(())
-            });
-        }
+        // Apache gets SIGTERM when the thread that started it dies, so an
+        // interrupted test run leaves no server behind.
+        stop_with_starter(&mut cmd, libc::SIGTERM);
         let child = cmd.spawn()?;
         let mut server = Server {
             child,

@@ -3,7 +3,7 @@
 //! and granian from the benchmark's venv).
 
 use std::fs;
-use std::io::{self, BufRead, BufReader};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -117,17 +117,8 @@ impl Hyper {
             .with_file_name("bench-hyper");
         let mut cmd = Command::new(&exe);
         cmd.arg("0").stdout(Stdio::piped()).stdin(Stdio::null());
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls prctl, which is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                // The server goes when we go, even if we are killed.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // The server goes when we go, even if we are killed.
+        rustgi::apache::stop_with_starter(&mut cmd, libc::SIGKILL);
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
@@ -213,19 +204,9 @@ impl Granian {
         .env_remove("PYTHONPATH")
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls setpgid and prctl, which are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                // A group of its own: its worker is stopped with it.
-                if libc::setpgid(0, 0) != 0
-                    || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // A group of its own: its worker is stopped with it.
+        cmd.process_group(0);
+        rustgi::apache::stop_with_starter(&mut cmd, libc::SIGTERM);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;

@@ -182,22 +182,7 @@ fn spawn_apache(conf: &Path) -> io::Result<Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec; it only
-    // calls prctl and getppid, which are async-signal-safe, and builds its
-    // error without allocating.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // This process died before the prctl: stop now.
-            if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
-    }
+    crate::apache::stop_with_starter(&mut cmd, libc::SIGTERM);
     cmd.spawn()
 }
 

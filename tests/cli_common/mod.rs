@@ -5,7 +5,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
@@ -158,21 +157,8 @@ impl Serve {
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
-        let parent = std::process::id();
-        // SAFETY: runs in the forked child before exec; prctl and getppid
-        // are async-signal-safe and nothing is allocated.
-        unsafe {
-            cmd.pre_exec(move || {
-                // rustgi (and so Apache) stops if this test dies.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
-                }
-                Ok(())
-            });
-        }
+        // rustgi (and so Apache) stops if this test dies.
+        rustgi::apache::stop_with_starter(&mut cmd, libc::SIGTERM);
         let child = cmd.spawn().expect("spawn rustgi serve");
         Serve {
             child,
