@@ -11,3 +11,4 @@ pub mod incoming;
 pub mod pairs;
 pub mod passed_fds;
 pub mod protocol;
+pub mod users;

@@ -20,7 +20,6 @@ pub mod serve;
 pub mod setup;
 pub mod site;
 pub mod status;
-pub mod users;
 
 use std::process::ExitCode;
 

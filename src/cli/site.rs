@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use super::args::{Arg, Args, no_value};
 use super::cargo;
 use super::locate::{daemon_beside, find_module};
-use super::users::{self, is_root};
 use crate::apache::apache_binary;
 use crate::httpd_conf::{HttpdConf, Mpm, host_port, quote, quote_path};
 use rustgi_abi::python::is_script as is_wsgi_script;
+use rustgi_host::users::{self, is_root};
 
 /// The options `serve` and `setup-server` share, as given.
 #[derive(Clone, Debug, PartialEq)]
@@ -392,7 +392,7 @@ fn resolve_user(o: &SiteOptions) -> Result<Option<(String, String)>, String> {
             .ok_or_else(|| format!("--user: {user}'s group {} has no name", account.gid))?,
         (None, None) => "nogroup".to_owned(),
     };
-    if !users::group_exists(&group) {
+    if users::gid_by_name(&group).is_none() {
         return Err(format!("--group: no group '{group}'"));
     }
     Ok(Some((user, group)))

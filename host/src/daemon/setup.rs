@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::Config;
 use super::{log, sys};
+use crate::users;
 
 /// Who the process runs as once set up.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct Identity {
 pub fn prepare(config: &Config) -> Result<Identity, String> {
     let switched = switch_user(config)?;
     let uid = sys::getuid();
-    let passwd = sys::passwd_by_uid(uid);
+    let passwd = users::user_by_uid(uid);
     let user = passwd
         .as_ref()
         .map(|p| p.name.clone())
@@ -89,7 +90,7 @@ pub fn prepare(config: &Config) -> Result<Identity, String> {
 fn switch_user(config: &Config) -> Result<bool, String> {
     let named = match (&config.user, config.uid) {
         (Some(name), None) => {
-            Some(sys::passwd_by_name(name).ok_or_else(|| format!("user {name:?} does not exist"))?)
+            Some(users::user_by_name(name).ok_or_else(|| format!("user {name:?} does not exist"))?)
         }
         _ => None,
     };
@@ -108,7 +109,7 @@ fn switch_user(config: &Config) -> Result<bool, String> {
     if uid == 0 {
         return Err("refusing to run as uid 0 (root)".into());
     }
-    let passwd = named.or_else(|| sys::passwd_by_uid(uid));
+    let passwd = named.or_else(|| users::user_by_uid(uid));
     let gid = match (config.gid, &passwd) {
         (Some(gid), _) => gid,
         (None, Some(p)) => p.gid,

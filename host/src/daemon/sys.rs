@@ -2,13 +2,11 @@
 //! every `unsafe` block of the daemon is here, each a single libc call (or
 //! two) with its buffers owned by the caller's Rust code.
 
-use std::ffi::{CStr, CString, c_char, c_int};
+use std::ffi::{CString, c_int};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 
 fn check(rc: c_int) -> io::Result<c_int> {
     if rc == -1 {
@@ -216,80 +214,6 @@ pub fn unblock_signals(signals: &[c_int]) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(rc));
     }
     Ok(())
-}
-
-/// An entry of the user database.
-#[derive(Debug, Clone)]
-pub struct Passwd {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub home: PathBuf,
-}
-
-/// Looks a user up by uid (`Some(uid)`) or name, through NSS.
-fn getpw(uid: Option<u32>, name: Option<&CStr>) -> Option<Passwd> {
-    let mut size = 4096;
-    loop {
-        let mut buf = vec![0 as c_char; size];
-        let mut pwd = MaybeUninit::<libc::passwd>::uninit();
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: pwd, buf (of buf.len() bytes) and result are valid for
-        // writing; name is a NUL-terminated string.
-        let rc = unsafe {
-            match (uid, name) {
-                (Some(uid), _) => libc::getpwuid_r(
-                    uid,
-                    pwd.as_mut_ptr(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                    &mut result,
-                ),
-                (None, Some(name)) => libc::getpwnam_r(
-                    name.as_ptr(),
-                    pwd.as_mut_ptr(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                    &mut result,
-                ),
-                (None, None) => return None,
-            }
-        };
-        if rc == libc::ERANGE && size < 1 << 20 {
-            size *= 4;
-            continue;
-        }
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        // SAFETY: on success result points to pwd, filled in, whose strings
-        // are NUL-terminated and point into buf, alive here.
-        return unsafe {
-            let p = &*result;
-            let text = |s: *const c_char| -> &[u8] {
-                if s.is_null() {
-                    b""
-                } else {
-                    CStr::from_ptr(s).to_bytes()
-                }
-            };
-            Some(Passwd {
-                name: String::from_utf8_lossy(text(p.pw_name)).into_owned(),
-                uid: p.pw_uid,
-                gid: p.pw_gid,
-                home: PathBuf::from(std::ffi::OsStr::from_bytes(text(p.pw_dir))),
-            })
-        };
-    }
-}
-
-pub fn passwd_by_uid(uid: u32) -> Option<Passwd> {
-    getpw(Some(uid), None)
-}
-
-pub fn passwd_by_name(name: &str) -> Option<Passwd> {
-    let name = CString::new(name).ok()?;
-    getpw(None, Some(&name))
 }
 
 pub fn geteuid() -> u32 {

@@ -364,7 +364,7 @@ fn who(identity: &Identity) -> Who {
     Who {
         name: identity.account.name.clone(),
         uid: identity.account.uid,
-        gids: users::groups_of(&identity.account, identity.gid),
+        gids: users::groups_of(&identity.account.name, identity.gid),
     }
 }
 
