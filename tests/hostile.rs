@@ -24,17 +24,7 @@
 
 mod common;
 
-#[allow(dead_code)]
-#[path = "../chaos/src/wire.rs"]
-mod wire;
-
-#[allow(dead_code)]
-#[path = "../chaos/src/logs.rs"]
-mod logs;
-
-#[allow(dead_code)]
-#[path = "../chaos/src/hostile.rs"]
-mod hostile;
+use rustgi_chaos::{hostile, logs};
 
 use std::collections::BTreeSet;
 use std::fs;
