@@ -1,11 +1,21 @@
-//! HTML escaping and the skeleton of the pages the SDK renders itself (error
-//! pages, `/debug-info`).
+//! HTML escaping, for pages an app writes by hand, and the skeleton of the
+//! pages the SDK renders itself (error pages, `/debug-info`).
 
 use std::fmt::Write as _;
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute
-/// values.
-pub(crate) fn escape(text: &str) -> String {
+/// values (quoted with either quote).
+///
+/// ```
+/// use app_sdk::html::escape;
+///
+/// let name = "<b>Tom & \"Jerry\"</b>";
+/// assert_eq!(
+///     format!("<p title='{}'>{}</p>", escape("it's"), escape(name)),
+///     "<p title='it&#39;s'>&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;</p>"
+/// );
+/// ```
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -130,7 +130,7 @@ mod cors;
 mod error;
 pub mod extract;
 mod handler;
-mod html;
+pub mod html;
 mod panics;
 mod request_id;
 pub mod router;

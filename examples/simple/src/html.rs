@@ -17,20 +17,7 @@ td:first-child { white-space: nowrap; width: 30%; }
 tr:hover { background: #e0e0e0; }";
 
 /// Escapes `text` for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use app_sdk::html::escape;
 
 /// A whole page: `title` and `body` (HTML), with the crumb navigation to the
 /// app's index (the mount point, `base`) and the footer.
