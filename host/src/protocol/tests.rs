@@ -1,4 +1,6 @@
 use super::*;
+use crate::pairs::Pairs;
+use std::io::{self, Read, Write};
 
 fn pairs(list: &[(&str, &str)]) -> Pairs {
     list.iter().copied().collect()
