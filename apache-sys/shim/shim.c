@@ -1,5 +1,6 @@
 #include "shim.h"
 #include <http_protocol.h>
+#include <scoreboard.h>
 
 void *rustgi_shim_get_module_config(const ap_conf_vector_t *cv, const module *m)
 {
@@ -85,4 +86,12 @@ int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_si
         }
     }
     return n;
+}
+
+int rustgi_shim_running_generation(void)
+{
+    if (ap_scoreboard_image == NULL || ap_scoreboard_image->global == NULL) {
+        return -1;
+    }
+    return ap_scoreboard_image->global->running_generation;
 }

@@ -36,4 +36,9 @@ apr_status_t rustgi_shim_brigade_keep(apr_bucket_brigade *a, apr_bucket_brigade 
 int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_size_t *lens,
                                int max);
 
+/* The generation Apache's parent runs (the scoreboard's running_generation),
+ * or -1 without a scoreboard. A child whose own generation differs belongs
+ * to a configuration that a graceful restart is replacing. */
+int rustgi_shim_running_generation(void);
+
 #endif
