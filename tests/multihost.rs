@@ -778,13 +778,6 @@ fn send_sample(id: String, post: bool, target: &str) -> Sample {
 
 // ---------------------------------------------------------------- events
 
-/// One event of the run and its window.
-struct Event {
-    name: String,
-    start: Instant,
-    end: Instant,
-}
-
 /// Sends `req` from the balancer's namespace to `addr`.
 fn send_from(lb: &NsThread, addr: SocketAddr, req: Request) -> Response {
     lb.run(move || http::send(addr, &req))
@@ -857,60 +850,54 @@ fn the_guide_shows_the_files_the_test_runs() {
     }
 }
 
-#[test]
-fn three_hosts_behind_haproxy() {
-    if let Some(why) = unmet_needs() {
-        eprintln!("SKIPPED three_hosts_behind_haproxy: {why}");
-        return;
-    }
-    if Command::new("haproxy").arg("-v").output().is_err() {
-        // CI installs it (scripts/install-deps); elsewhere it may be missing.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "haproxy is missing in CI: scripts/install-deps installs it"
-        );
-        eprintln!(
-            "SKIPPED three_hosts_behind_haproxy: haproxy is missing (apt-get install haproxy)"
-        );
-        return;
-    }
-    require_daemon();
-    let lab = match Lab::create() {
-        Ok(lab) => lab,
-        Err(why) => {
-            eprintln!("SKIPPED three_hosts_behind_haproxy: cannot make network namespaces: {why}");
-            return;
-        }
-    };
-    let run_start = Instant::now();
-    let deadline = run_start + RUN_LIMIT;
-    let work = common::temp_dir("rustgi-multihost-");
-    let lb = NsThread::enter(&lab.lb()).expect("enter the balancer's namespace");
+/// One event of the run and its window.
+struct Event {
+    name: &'static str,
+    start: Instant,
+    end: Instant,
+}
 
-    // The hosts, each healthy before the balancer starts.
-    let mut hosts: Vec<Host> = (1..=HOSTS)
-        .map(|i| Host::new(i, &lab.host(i)).expect("enter a host's namespace"))
-        .collect();
-    for host in &mut hosts {
-        host.start();
-    }
-    for i in 1..=HOSTS {
-        let ok = wait_health(&lb, i, |status, _| status == 200);
-        assert_eq!(
-            ok,
-            serde_json::json!({"status": "ok", "groups": {GROUP: "ok"}})
-        );
-    }
-    let haproxy = Haproxy::start(&lb, work.path());
-    poll_until(STEP, Duration::from_millis(50), || {
-        lb.run(|| http::send(haproxy_addr(), &Request::get("/app/")))
-            .ok()
-            .filter(|r| r.status() == 200)
-    })
-    .unwrap_or_else(|| panic!("HAProxy does not answer:\n{}", haproxy.text()));
+/// What the events leave for the checks and the figures.
+#[derive(Default)]
+struct Record {
+    events: Vec<Event>,
+    notes: Vec<String>,
+}
 
-    // Sessions: a cookie made on one host is honoured on every host.
-    let login = send_from(&lb, haproxy_addr(), Request::post("/app/login?user=ann"));
+impl Record {
+    fn event(&mut self, name: &'static str, start: Instant) {
+        self.events.push(Event {
+            name,
+            start,
+            end: Instant::now(),
+        });
+    }
+
+    fn note(&mut self, text: String) {
+        self.notes.push(text);
+    }
+
+    /// The event a request overlaps, if any.
+    fn phase_of(&self, s: &Sample) -> Option<usize> {
+        self.events
+            .iter()
+            .position(|e| s.end >= e.start && s.start <= e.end)
+    }
+}
+
+/// The indexes of the events in [`Record::events`].
+const DEPLOY: usize = 0;
+const GRACEFUL: usize = 1;
+const KILL: usize = 2;
+const CRASH: usize = 3;
+
+/// When HAProxy took a host out of rotation and put it back.
+type Window = (Instant, Instant);
+
+/// A cookie made on one host (through HAProxy) is honoured on every host,
+/// and a tampered one on none; the host that made it.
+fn check_sessions(lb: &NsThread) -> String {
+    let login = send_from(lb, haproxy_addr(), Request::post("/app/login?user=ann"));
     assert_eq!(login.status(), 200, "{}", login.text());
     let made_on = login.json()["host"].as_str().unwrap().to_owned();
     let cookie = login
@@ -924,7 +911,7 @@ fn three_hosts_behind_haproxy() {
     let tampered = String::from_utf8(tampered).unwrap();
     for i in 1..=HOSTS {
         let me = send_from(
-            &lb,
+            lb,
             host_addr(i),
             Request::get("/app/me").header("Cookie", &cookie),
         );
@@ -932,16 +919,19 @@ fn three_hosts_behind_haproxy() {
         assert_eq!(me.json()["user"], "ann");
         assert_eq!(me.json()["host"], host_ip(i).to_string());
         let forged = send_from(
-            &lb,
+            lb,
             host_addr(i),
             Request::get("/app/me").header("Cookie", &tampered),
         );
         assert_eq!(forged.status(), 401, "web{i} took a tampered cookie");
     }
+    made_on
+}
 
-    // The mod_proxy_balancer variant of the guide, beside HAProxy.
-    let balancer_dir = common::temp_dir("rustgi-balancer-");
-    let mut balancer_conf = HttpdConf::new(balancer_dir.path(), 8080).listen_host("127.0.0.1");
+/// The guide's mod_proxy_balancer variant, on 127.0.0.1:8080 of the
+/// balancer's namespace; checked to spread requests over every host.
+fn start_balancer(lb: &NsThread, dir: &Path) -> Server {
+    let mut conf = HttpdConf::new(dir, 8080).listen_host("127.0.0.1");
     for m in [
         "proxy",
         "proxy_http",
@@ -950,22 +940,22 @@ fn three_hosts_behind_haproxy() {
         "lbmethod_byrequests",
         "proxy_hcheck",
     ] {
-        balancer_conf = balancer_conf.module(m);
+        conf = conf.module(m);
     }
     let mut defines = String::new();
     for i in 1..=HOSTS {
         let _ = writeln!(defines, "Define WEB{i} {}", host_addr(i));
     }
-    let balancer_conf = balancer_conf.extra(format!(
+    let conf = conf.extra(format!(
         "{defines}Include {}",
         rustgi::httpd_conf::quote_path(&repo_file("conf/rustgi-balancer.conf"))
     ));
     let balancer = lb
-        .run(move || Server::start(&balancer_conf))
+        .run(move || Server::start(&conf))
         .unwrap_or_else(|e| panic!("the mod_proxy_balancer variant did not start: {e}"));
     let mut seen = BTreeMap::new();
     for _ in 0..30 {
-        let resp = send_from(&lb, balancer_addr(), Request::get("/app/"));
+        let resp = send_from(lb, balancer_addr(), Request::get("/app/"));
         assert_eq!(
             resp.status(),
             200,
@@ -977,104 +967,140 @@ fn three_hosts_behind_haproxy() {
             .or_insert(0) += 1;
     }
     assert_eq!(seen.len(), HOSTS, "mod_proxy_balancer spreads: {seen:?}");
+    balancer
+}
 
-    // Steady load from here on.
-    let load = Load::start(&lab.lb(), deadline);
-    let mut events: Vec<Event> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    thread::sleep(Duration::from_secs(3));
-    assert!(load.count() > 20, "the load runs");
+/// Whether mod_proxy_balancer sends any of six requests to `host`.
+fn balancer_sends_to(lb: &NsThread, host: usize) -> bool {
+    (0..6).any(|_| {
+        send_from(lb, balancer_addr(), Request::get("/app/")).json()["host"]
+            == host_ip(host).to_string()
+    })
+}
 
-    // 1. A rolling deploy: build v2 on each host in turn.
+/// 1. A new build of the app's `.so` on each host in turn, renamed over the
+///    old one: each host's group reloads gracefully.
+fn rolling_deploy(lb: &NsThread, hosts: &[Host], rec: &mut Record) {
     let start = Instant::now();
     let v2 = stamped_build(&fs::read(&hosts[0].app).unwrap(), "v2");
-    for host in &hosts {
+    for host in hosts {
         let deployed = Instant::now();
         replace_file(&host.app, &v2);
-        wait_build(&lb, host.i, "v2");
-        wait_health(&lb, host.i, |status, _| status == 200);
-        notes.push(format!(
+        wait_build(lb, host.i, "v2");
+        wait_health(lb, host.i, |status, _| status == 200);
+        rec.note(format!(
             "{} serves v2 {} after its .so was replaced",
             host.name,
             secs(deployed.elapsed())
         ));
         thread::sleep(Duration::from_secs(1));
     }
-    events.push(Event {
-        name: "rolling deploy of a new .so, host by host".into(),
-        start,
-        end: Instant::now(),
-    });
-    thread::sleep(Duration::from_secs(2));
+    rec.event("rolling deploy of a new .so, host by host", start);
+}
 
-    // 2. A graceful stop and start of web2, drained first.
+/// 2. A graceful stop and start of one host, drained first: the drain file
+///    makes its health check answer 503, HAProxy (and mod_proxy_hcheck)
+///    take it out, then Apache stops gracefully and starts again.
+fn drained_graceful_stop(
+    lb: &NsThread,
+    haproxy: &Haproxy,
+    host: &mut Host,
+    rec: &mut Record,
+) -> Window {
     let start = Instant::now();
+    let name = host.name.clone();
     let (downs, ups) = (
-        haproxy.transitions("web2", "DOWN").len(),
-        haproxy.transitions("web2", "UP").len(),
+        haproxy.transitions(&name, "DOWN").len(),
+        haproxy.transitions(&name, "UP").len(),
     );
-    let balancer_saw_web2 = |lb: &NsThread| {
-        (0..6).any(|_| {
-            send_from(lb, balancer_addr(), Request::get("/app/")).json()["host"]
-                == host_ip(2).to_string()
-        })
-    };
-    let drain = hosts[1].root().join("rustgi-drain");
+    let drain = host.root().join("rustgi-drain");
     fs::write(&drain, "").unwrap();
-    let (status, json) = health(&lb, 2).expect("web2 answers");
+    let (status, json) = health(lb, host.i).expect("the host answers");
     assert_eq!((status, json["status"].as_str()), (503, Some("draining")));
-    let (line, out_at) = haproxy.wait_transition("web2", "DOWN", downs);
+    let (line, out_at) = haproxy.wait_transition(&name, "DOWN", downs);
     assert!(line.contains("Layer7 wrong status, code: 503"), "{line}");
-    notes.push(format!(
-        "web2 drained: HAProxy took it out {} after the drain file appeared",
+    rec.note(format!(
+        "{name} drained: HAProxy took it out {} after the drain file appeared",
         secs(out_at - start)
     ));
-    // mod_proxy_hcheck takes it out too.
     poll_until(STEP, Duration::from_millis(200), || {
-        (!balancer_saw_web2(&lb)).then_some(())
+        (!balancer_sends_to(lb, host.i)).then_some(())
     })
     .expect("mod_proxy_balancer stops sending to a draining host");
-    send_signal(hosts[1].apache_pid(), libc::SIGWINCH);
+    send_signal(host.apache_pid(), libc::SIGWINCH);
     poll_until(STEP, Duration::from_millis(20), || {
-        (!hosts[1].is_running()).then_some(())
+        (!host.is_running()).then_some(())
     })
-    .expect("web2's Apache stops gracefully");
+    .expect("Apache stops gracefully");
     let stopped_at = Instant::now();
     assert!(drain.exists());
     thread::sleep(Duration::from_secs(1));
-    hosts[1].start();
+    let started_at = Instant::now();
+    host.start();
     // A start ends the drain.
     assert!(!drain.exists(), "Apache's start removes the drain file");
-    wait_health(&lb, 2, |status, _| status == 200);
-    let (line, in_at) = haproxy.wait_transition("web2", "UP", ups);
+    wait_health(lb, host.i, |status, _| status == 200);
+    let (line, in_at) = haproxy.wait_transition(&name, "UP", ups);
     assert!(line.contains("Layer7 check passed"), "{line}");
-    notes.push(format!(
-        "web2 stopped {} after it was taken out, back in rotation {} after its start",
+    rec.note(format!(
+        "{name} stopped {} after it was taken out, back in rotation {} after its start",
         secs(stopped_at - out_at),
-        secs(in_at - stopped_at - Duration::from_secs(1))
+        secs(in_at - started_at)
     ));
     poll_until(STEP, Duration::from_millis(200), || {
-        balancer_saw_web2(&lb).then_some(())
+        balancer_sends_to(lb, host.i).then_some(())
     })
-    .expect("mod_proxy_balancer sends to web2 again");
-    let web2_out = (out_at, in_at);
-    events.push(Event {
-        name: "graceful stop and start of one host (drained first)".into(),
-        start,
-        end: Instant::now(),
-    });
-    thread::sleep(Duration::from_secs(2));
+    .expect("mod_proxy_balancer sends to the host again");
+    rec.event("graceful stop and start of one host (drained first)", start);
+    (out_at, in_at)
+}
 
-    // 3. kill -9 of web3's whole Apache: parent, children and daemons.
+/// What the kill of a host left to check.
+struct Kill {
+    killed_at: Instant,
+    kill_done: Instant,
+    /// The requests sent just before, that the host was working on:
+    /// (method, id).
+    at_work: Vec<(String, String)>,
+    /// Those requests and the others sent with them.
+    probes: Vec<JoinHandle<Sample>>,
+}
+
+/// The requests the host reports at work on (`cluster: METHOD ID at work`)
+/// among those sent before the kill.
+fn probes_at_work(host: &Host) -> Vec<(String, String)> {
+    host.error_log()
+        .lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("cluster: ")? + 9..];
+            let mut words = rest.split_whitespace();
+            let (method, id) = (words.next()?, words.next()?);
+            (id.starts_with("kill") && rest.ends_with("at work"))
+                .then(|| (method.to_owned(), id.to_owned()))
+        })
+        .collect()
+}
+
+/// 3. kill -9 of a host's whole Apache (parent, children, daemons: every
+///    process in its namespace) while it works on long GETs and POSTs;
+///    started again once HAProxy has taken it out.
+fn kill_whole_apache(
+    lb: &NsThread,
+    haproxy: &Haproxy,
+    lab: &Lab,
+    host: &mut Host,
+    rec: &mut Record,
+) -> Kill {
     let start = Instant::now();
+    let name = host.name.clone();
     let (downs, ups) = (
-        haproxy.transitions("web3", "DOWN").len(),
-        haproxy.transitions("web3", "UP").len(),
+        haproxy.transitions(&name, "DOWN").len(),
+        haproxy.transitions(&name, "UP").len(),
     );
-    // Requests that work for a while, until web3 works on GETs and POSTs
-    // among them: they are in flight when it dies.
+    // Requests that work for a while, until the host works on GETs and
+    // POSTs among them: they are in flight when it dies.
     let mut probes = Vec::new();
-    let mut at_work: Vec<(String, String)> = Vec::new();
+    let mut at_work = Vec::new();
     for batch in 0..5 {
         for k in 0..8 {
             let (ns, post) = (lab.lb(), k % 2 == 1);
@@ -1089,39 +1115,29 @@ fn three_hosts_behind_haproxy() {
             }));
         }
         thread::sleep(Duration::from_millis(400));
-        at_work = hosts[2]
-            .error_log()
-            .lines()
-            .filter_map(|l| {
-                let rest = &l[l.find("cluster: ")? + 9..];
-                let mut words = rest.split_whitespace();
-                let (method, id) = (words.next()?, words.next()?);
-                (id.starts_with("kill") && rest.ends_with("at work"))
-                    .then(|| (method.to_owned(), id.to_owned()))
-            })
-            .collect();
+        at_work = probes_at_work(host);
         if at_work.iter().any(|(m, _)| m == "GET") && at_work.iter().any(|(m, _)| m == "POST") {
             break;
         }
     }
-    let ns3 = lab.host(3);
+    let ns = lab.host(host.i);
     let killed_at = Instant::now();
-    let killed = kill_all_in(&ns3);
+    let killed = kill_all_in(&ns);
     let kill_done = Instant::now();
     assert!(
         killed.len() >= 4,
         "Apache, a child and two daemons: {killed:?}"
     );
     poll_until(STEP, Duration::from_millis(20), || {
-        pids_in(&ns3).is_empty().then_some(())
+        pids_in(&ns).is_empty().then_some(())
     })
-    .expect("everything in web3 is gone");
-    if let Some(mut server) = hosts[2].server.take() {
+    .expect("every process of the host is gone");
+    if let Some(mut server) = host.server.take() {
         let _ = server.stop();
     }
-    let (line, out_at) = haproxy.wait_transition("web3", "DOWN", downs);
-    notes.push(format!(
-        "web3 killed ({} processes): HAProxy took it out {} later ({})",
+    let (line, out_at) = haproxy.wait_transition(&name, "DOWN", downs);
+    rec.note(format!(
+        "{name} killed ({} processes): HAProxy took it out {} later ({})",
         killed.len(),
         secs(out_at - killed_at),
         line.split("reason: ")
@@ -1131,36 +1147,41 @@ fn three_hosts_behind_haproxy() {
     ));
     thread::sleep(Duration::from_secs(1));
     let restarted_at = Instant::now();
-    hosts[2].start();
-    wait_health(&lb, 3, |status, _| status == 200);
-    let (_, in_at) = haproxy.wait_transition("web3", "UP", ups);
-    notes.push(format!(
-        "web3 started again: back in rotation {} after its start",
+    host.start();
+    wait_health(lb, host.i, |status, _| status == 200);
+    let (_, in_at) = haproxy.wait_transition(&name, "UP", ups);
+    rec.note(format!(
+        "{name} started again: back in rotation {} after its start",
         secs(in_at - restarted_at)
     ));
-    events.push(Event {
-        name: "kill -9 of one host's whole Apache".into(),
-        start,
-        end: Instant::now(),
-    });
-    thread::sleep(Duration::from_secs(2));
+    rec.event("kill -9 of one host's whole Apache", start);
+    Kill {
+        killed_at,
+        kill_done,
+        at_work,
+        probes,
+    }
+}
 
-    // 4. The daemon group crashes on web1 only: its processes die and every
-    //    new one crashes at start, until the cause is gone.
+/// 4. The daemon group crashes on one host only: its processes die, and
+///    every new one crashes at start (SIGABRT in the app's init) until the
+///    cause is gone.
+fn crash_group(lb: &NsThread, haproxy: &Haproxy, host: &mut Host, rec: &mut Record) -> Window {
     let start = Instant::now();
+    let name = host.name.clone();
     let (downs, ups) = (
-        haproxy.transitions("web1", "DOWN").len(),
-        haproxy.transitions("web1", "UP").len(),
+        haproxy.transitions(&name, "DOWN").len(),
+        haproxy.transitions(&name, "UP").len(),
     );
-    let crash = hosts[0].root().join("crash");
+    let crash = host.root().join("crash");
     fs::write(&crash, "").unwrap();
-    let daemons = daemon_children(hosts[0].apache_pid());
-    assert_eq!(daemons.len(), 2, "web1's daemon processes: {daemons:?}");
+    let daemons = daemon_children(host.apache_pid());
+    assert_eq!(daemons.len(), 2, "the group's processes: {daemons:?}");
     let crashed_at = Instant::now();
     for &pid in &daemons {
         send_signal(pid, libc::SIGKILL);
     }
-    let down = wait_health(&lb, 1, |status, json| {
+    let down = wait_health(lb, host.i, |status, json| {
         status == 503
             && json["reason"]
                 .as_str()
@@ -1168,77 +1189,57 @@ fn three_hosts_behind_haproxy() {
     });
     assert_eq!(down["status"], "unavailable");
     assert_eq!(down["group"], GROUP, "{down}");
-    notes.push(format!(
-        "web1's health check while its group crashes: `{down}`"
+    assert_eq!(down["groups"][GROUP], down["reason"], "{down}");
+    rec.note(format!(
+        "{name}'s health check while its group crashes: 503, reason `{}`",
+        down["reason"].as_str().unwrap_or("")
     ));
-    let (line, out_at) = haproxy.wait_transition("web1", "DOWN", downs);
+    let (line, out_at) = haproxy.wait_transition(&name, "DOWN", downs);
     assert!(line.contains("Layer7 wrong status, code: 503"), "{line}");
-    notes.push(format!(
-        "web1's group crashing: HAProxy took the host out {} after the crash",
+    rec.note(format!(
+        "{name}'s group crashing: HAProxy took the host out {} after the crash",
         secs(out_at - crashed_at)
     ));
     fs::remove_file(&crash).unwrap();
     let fixed_at = Instant::now();
-    wait_health(&lb, 1, |status, _| status == 200);
+    wait_health(lb, host.i, |status, _| status == 200);
     let serving_at = Instant::now();
-    let (_, in_at) = haproxy.wait_transition("web1", "UP", ups);
-    notes.push(format!(
-        "web1's group serves again {} after the cause was removed (the restart delay of a \
+    let (_, in_at) = haproxy.wait_transition(&name, "UP", ups);
+    rec.note(format!(
+        "{name}'s group serves again {} after the cause was removed (the restart delay of a \
          crashing group); back in rotation {} after that",
         secs(serving_at - fixed_at),
         secs(in_at - serving_at)
     ));
-    let web1_out = (out_at, in_at);
-    events.push(Event {
-        name: "a daemon group crashing on one host only".into(),
-        start,
-        end: Instant::now(),
-    });
-    thread::sleep(Duration::from_secs(2));
+    rec.event("a daemon group crashing on one host only", start);
+    (out_at, in_at)
+}
 
-    let mut samples = load.stop();
-    for probe in probes {
-        samples.push(probe.join().expect("a request sent before the kill"));
-    }
-    samples.sort_by_key(|s| s.start);
-    let run_time = run_start.elapsed();
-    drop(balancer);
-    // HAProxy has logged every request by now.
-    thread::sleep(Duration::from_millis(300));
-    let logged = parse_haproxy_log(&haproxy.syslog.text());
-    if let Some(dir) = std::env::var_os("RUSTGI_MULTIHOST_LOGS") {
-        // Kept for a look after the run.
-        let dir = PathBuf::from(dir);
-        let _ = fs::create_dir_all(&dir);
-        let _ = fs::write(dir.join("haproxy.log"), haproxy.text());
-        for host in &hosts {
-            let _ = fs::write(
-                dir.join(format!("{}.error_log", host.name)),
-                host.error_log(),
-            );
-        }
-    }
+fn web(i: usize) -> String {
+    format!("web{i}")
+}
 
-    // ------------------------------------------------------------ analysis
-    let phase_of = |s: &Sample| {
-        events
-            .iter()
-            .position(|e| s.end >= e.start && s.start <= e.end)
-    };
-    let describe = |s: &Sample| {
-        let log = logged.get(&s.id);
-        format!(
-            "{} {} {:?} after {} ms; HAProxy: {:?}",
-            s.id,
-            s.method,
-            s.failure,
-            (s.end - s.start).as_millis(),
-            log
-        )
-    };
-    let web = |i: usize| format!("web{i}");
+/// A request in words, with what HAProxy logged of it.
+fn describe(s: &Sample, logged: &BTreeMap<String, Logged>) -> String {
+    format!(
+        "{} {} {:?} after {} ms; HAProxy: {:?}",
+        s.id,
+        s.method,
+        s.failure,
+        (s.end - s.start).as_millis(),
+        logged.get(&s.id)
+    )
+}
 
-    // Every request HAProxy logged, with the host the app named.
+/// The assertions on the whole run; what the kill cost, in words.
+fn check_run(
+    samples: &[Sample],
+    logged: &BTreeMap<String, Logged>,
+    rec: &Record,
+    kill: &Kill,
+    out_of_rotation: &[(usize, Window)],
+) -> String {
+    // Each request HAProxy logged on the host the app says answered it.
     for s in samples.iter().filter(|s| s.ok()) {
         let log = logged
             .get(&s.id)
@@ -1251,51 +1252,52 @@ fn three_hosts_behind_haproxy() {
             s.id
         );
     }
-
     let failures: Vec<&Sample> = samples.iter().filter(|s| !s.ok()).collect();
-    let between: Vec<String> = failures
-        .iter()
-        .filter(|s| phase_of(s).is_none())
-        .map(|s| describe(s))
-        .collect();
-    assert!(
-        between.is_empty(),
-        "requests failed between events:\n{}",
-        between.join("\n")
-    );
-    for (index, name) in [(0, "the rolling deploy"), (1, "the graceful stop")] {
-        let failed: Vec<String> = failures
+    let failed_in = |phase: Option<usize>| -> Vec<&Sample> {
+        failures
             .iter()
-            .filter(|s| phase_of(s) == Some(index))
-            .map(|s| describe(s))
-            .collect();
+            .copied()
+            .filter(|s| rec.phase_of(s) == phase)
+            .collect()
+    };
+    let listed = |list: &[&Sample]| {
+        list.iter()
+            .map(|s| describe(s, logged))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (phase, what) in [
+        (None, "between events"),
+        (Some(DEPLOY), "through the rolling deploy"),
+        (Some(GRACEFUL), "through the graceful stop"),
+    ] {
+        let failed = failed_in(phase);
         assert!(
             failed.is_empty(),
-            "requests failed through {name}:\n{}",
-            failed.join("\n")
+            "requests failed {what}:\n{}",
+            listed(&failed)
         );
     }
-    // The kill: only POSTs in flight on web3 when it died.
-    let kill_failures: Vec<&&Sample> = failures.iter().filter(|s| phase_of(s) == Some(2)).collect();
-    for s in &kill_failures {
-        let log = logged.get(&s.id);
+    // The kill: only POSTs in flight on the host killed; never a GET.
+    for s in failed_in(Some(KILL)) {
         assert!(
             s.method == "POST"
-                && s.start <= kill_done
-                && s.end >= killed_at
-                && log.is_some_and(|l| l.server == web(3)),
+                && s.start <= kill.kill_done
+                && s.end >= kill.killed_at
+                && logged.get(&s.id).is_some_and(|l| l.server == web(3)),
             "a failure the kill does not explain: {}",
-            describe(s)
+            describe(s, logged)
         );
     }
     // What web3 was working on when it died: its POSTs failed, its GETs
     // HAProxy sent again to another host.
-    let probe_gets = at_work.iter().filter(|(m, _)| m == "GET").count();
+    let gets = kill.at_work.iter().filter(|(m, _)| m == "GET").count();
     assert!(
-        probe_gets > 0 && probe_gets < at_work.len(),
-        "GETs and POSTs in flight on web3 at the kill: {at_work:?}"
+        gets > 0 && gets < kill.at_work.len(),
+        "GETs and POSTs in flight on web3 at the kill: {:?}",
+        kill.at_work
     );
-    for (method, id) in &at_work {
+    for (method, id) in &kill.at_work {
         let s = samples
             .iter()
             .find(|s| s.id == *id)
@@ -1305,37 +1307,33 @@ fn three_hosts_behind_haproxy() {
             assert!(
                 !s.ok() && log.is_some_and(|l| l.server == web(3)),
                 "a POST in flight on web3 when it was killed: {}",
-                describe(s)
+                describe(s, logged)
             );
         } else {
             assert!(
                 s.ok() && log.is_some_and(|l| l.retries > 0 && l.server != web(3)),
                 "a GET in flight on web3 when it was killed is sent again: {}",
-                describe(s)
+                describe(s, logged)
             );
         }
     }
-    notes.push(format!(
-        "in flight on web3 when it was killed: {} GETs (HAProxy sent each again to another host: \
-         all served) and {} POSTs (each failed: {:?})",
-        probe_gets,
-        at_work.len() - probe_gets,
-        at_work
+    let kill_note = format!(
+        "in flight on web3 when it was killed: {gets} GETs (HAProxy sent each again to another \
+         host, where it was served) and {} POSTs (each failed: HAProxy answered {:?})",
+        kill.at_work.len() - gets,
+        kill.at_work
             .iter()
             .filter(|(m, _)| m == "POST")
             .filter_map(|(_, id)| logged.get(id))
             .map(|l| format!("{} {}", l.status.unwrap_or(0), l.termination))
             .collect::<Vec<_>>()
-    ));
-
+    );
     // The crash: what failed, failed on web1.
-    let crash_failures: Vec<&&Sample> =
-        failures.iter().filter(|s| phase_of(s) == Some(3)).collect();
-    for s in &crash_failures {
+    for s in failed_in(Some(CRASH)) {
         assert!(
             logged.get(&s.id).is_some_and(|l| l.server == web(1)),
             "a failure the crash does not explain: {}",
-            describe(s)
+            describe(s, logged)
         );
     }
     // Out of rotation means no new request: none that started after
@@ -1343,17 +1341,16 @@ fn three_hosts_behind_haproxy() {
     // log line is seen within a few milliseconds of the change: the margins
     // keep the window inside the real one).
     let margin = Duration::from_millis(200);
-    for (host, (out_at, in_at)) in [(2, web2_out), (1, web1_out)] {
-        let leaked: Vec<String> = samples
+    for &(host, (out_at, in_at)) in out_of_rotation {
+        let leaked: Vec<&Sample> = samples
             .iter()
             .filter(|s| s.start > out_at + margin && s.end + margin < in_at)
             .filter(|s| logged.get(&s.id).is_some_and(|l| l.server == web(host)))
-            .map(|s| describe(s))
             .collect();
         assert!(
             leaked.is_empty(),
             "web{host} got requests while out of rotation:\n{}",
-            leaked.join("\n")
+            listed(&leaked)
         );
         let back = samples
             .iter()
@@ -1361,7 +1358,7 @@ fn three_hosts_behind_haproxy() {
             .count();
         assert!(back > 0, "web{host} serves again once back in rotation");
     }
-    // Every host served, and the deploy's build is what serves at the end.
+    // The deploy's build is what serves at the end.
     let last_builds: Vec<&str> = samples
         .iter()
         .rev()
@@ -1375,28 +1372,42 @@ fn three_hosts_behind_haproxy() {
         "a steady load: {} requests",
         samples.len()
     );
+    kill_note
+}
 
-    // ------------------------------------------------------------ figures
-    let mut table = String::new();
-    let _ = writeln!(
-        table,
-        "| event | time | requests | failed | sent again by HAProxy | slowest |\n|---|---|---|---|---|---|"
+/// The figures of the run, as a Markdown table with notes.
+fn figures(
+    samples: &[Sample],
+    logged: &BTreeMap<String, Logged>,
+    rec: &Record,
+    run_time: Duration,
+) -> String {
+    let mut table = String::from(
+        "| event | time | requests | failed | sent again by HAProxy | slowest |\n\
+         |---|---|---|---|---|---|\n",
     );
-    let mut rows: Vec<(String, Vec<&Sample>, Duration)> = events
+    let mut rows: Vec<(&str, Vec<&Sample>, Duration)> = rec
+        .events
         .iter()
         .enumerate()
         .map(|(i, e)| {
             (
-                e.name.clone(),
-                samples.iter().filter(|s| phase_of(s) == Some(i)).collect(),
+                e.name,
+                samples
+                    .iter()
+                    .filter(|s| rec.phase_of(s) == Some(i))
+                    .collect(),
                 e.end - e.start,
             )
         })
         .collect();
     rows.push((
-        "steady load between events".into(),
-        samples.iter().filter(|s| phase_of(s).is_none()).collect(),
-        run_time - events.iter().map(|e| e.end - e.start).sum::<Duration>(),
+        "steady load between events",
+        samples
+            .iter()
+            .filter(|s| rec.phase_of(s).is_none())
+            .collect(),
+        run_time.saturating_sub(rec.events.iter().map(|e| e.end - e.start).sum()),
     ));
     for (name, group, time) in &rows {
         let failed: Vec<&&Sample> = group.iter().filter(|s| !s.ok()).collect();
@@ -1428,46 +1439,143 @@ fn three_hosts_behind_haproxy() {
             .unwrap_or_default();
         let _ = writeln!(
             table,
-            "| {name} | {} | {} | {failed_text} | {} ({} GET, {} POST; {again_ok} then served) | {} ms |",
+            "| {name} | {} | {} | {failed_text} | {} ({gets} GET, {} POST; {again_ok} then served) | {} ms |",
             secs(*time),
             group.len(),
             again.len(),
-            gets,
             again.len() - gets,
             slowest.as_millis()
         );
     }
+    let notes: Vec<String> = rec.notes.iter().map(|n| format!("- {n}")).collect();
+    format!("{table}\n{}", notes.join("\n"))
+}
+
+#[test]
+fn three_hosts_behind_haproxy() {
+    if let Some(why) = unmet_needs() {
+        eprintln!("SKIPPED three_hosts_behind_haproxy: {why}");
+        return;
+    }
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        // CI installs it (scripts/install-deps); elsewhere it may be missing.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "haproxy is missing in CI: scripts/install-deps installs it"
+        );
+        eprintln!(
+            "SKIPPED three_hosts_behind_haproxy: haproxy is missing (apt-get install haproxy)"
+        );
+        return;
+    }
+    require_daemon();
+    let lab = match Lab::create() {
+        Ok(lab) => lab,
+        Err(why) => {
+            eprintln!("SKIPPED three_hosts_behind_haproxy: cannot make network namespaces: {why}");
+            return;
+        }
+    };
+    // Dropped in the reverse order: the clients stop, the balancers and
+    // the hosts stop, the namespace threads end, the namespaces go.
+    let run_start = Instant::now();
+    let work = common::temp_dir("rustgi-multihost-");
+    let lb = NsThread::enter(&lab.lb()).expect("enter the balancer's namespace");
+    let mut hosts: Vec<Host> = (1..=HOSTS)
+        .map(|i| Host::new(i, &lab.host(i)).expect("enter a host's namespace"))
+        .collect();
+    for host in &mut hosts {
+        host.start();
+    }
+    // Each host healthy before the balancer starts.
+    for i in 1..=HOSTS {
+        let ok = wait_health(&lb, i, |status, _| status == 200);
+        assert_eq!(
+            ok,
+            serde_json::json!({"status": "ok", "groups": {GROUP: "ok"}})
+        );
+    }
+    let haproxy = Haproxy::start(&lb, work.path());
+    poll_until(STEP, Duration::from_millis(50), || {
+        lb.run(|| http::send(haproxy_addr(), &Request::get("/app/")))
+            .ok()
+            .filter(|r| r.status() == 200)
+    })
+    .unwrap_or_else(|| panic!("HAProxy does not answer:\n{}", haproxy.text()));
+    let made_on = check_sessions(&lb);
+    let balancer = start_balancer(&lb, &work.path().join("balancer"));
+
+    // Steady load from here on, through each event in turn.
+    let load = Load::start(&lab.lb(), run_start + RUN_LIMIT);
+    let mut rec = Record::default();
+    thread::sleep(Duration::from_secs(3));
+    assert!(load.count() > 20, "the load runs");
+    rolling_deploy(&lb, &hosts, &mut rec);
+    thread::sleep(Duration::from_secs(2));
+    let web2_out = drained_graceful_stop(&lb, &haproxy, &mut hosts[1], &mut rec);
+    thread::sleep(Duration::from_secs(2));
+    let kill = kill_whole_apache(&lb, &haproxy, &lab, &mut hosts[2], &mut rec);
+    thread::sleep(Duration::from_secs(2));
+    let web1_out = crash_group(&lb, &haproxy, &mut hosts[0], &mut rec);
+    thread::sleep(Duration::from_secs(2));
+
+    let mut samples = load.stop();
+    let Kill {
+        killed_at,
+        kill_done,
+        at_work,
+        probes,
+    } = kill;
+    for probe in probes {
+        samples.push(probe.join().expect("a request sent before the kill"));
+    }
+    samples.sort_by_key(|s| s.start);
+    let kill = Kill {
+        killed_at,
+        kill_done,
+        at_work,
+        probes: Vec::new(),
+    };
+    let run_time = run_start.elapsed();
+    drop(balancer);
+    // HAProxy has logged every request by now.
+    thread::sleep(Duration::from_millis(300));
+    let logged = parse_haproxy_log(&haproxy.syslog.text());
+    if let Some(dir) = std::env::var_os("RUSTGI_MULTIHOST_LOGS") {
+        // Kept for a look after the run.
+        let dir = PathBuf::from(dir);
+        let _ = fs::create_dir_all(&dir);
+        let _ = fs::write(dir.join("haproxy.log"), haproxy.text());
+        for host in &hosts {
+            let _ = fs::write(
+                dir.join(format!("{}.error_log", host.name)),
+                host.error_log(),
+            );
+        }
+    }
+
+    let kill_note = check_run(
+        &samples,
+        &logged,
+        &rec,
+        &kill,
+        &[(2, web2_out), (1, web1_out)],
+    );
+    rec.note(kill_note);
     let gets = samples.iter().filter(|s| s.method == "GET").count();
+    let version = Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     println!(
-        "multihost: {} hosts behind HAProxy ({}), {} requests in {} ({} GET, {} POST), {} clients; \
-         session made on {made_on}, honoured on every host\n\n{table}\n{}",
-        HOSTS,
-        String::from_utf8_lossy(
-            &Command::new("haproxy")
-                .arg("-v")
-                .output()
-                .map(|o| o.stdout)
-                .unwrap_or_default()
-        )
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split(" - ")
-        .next()
-        .unwrap_or(""),
+        "multihost: {HOSTS} hosts behind {}, {} requests in {} ({gets} GET, {} POST) from {} \
+         clients; a session made on {made_on} was honoured on every host\n\n{}",
+        version.split(" - ").next().unwrap_or("HAProxy").trim(),
         samples.len(),
         secs(run_time),
-        gets,
         samples.len() - gets,
         FAST_CLIENTS + SLOW_CLIENTS,
-        notes
-            .iter()
-            .map(|n| format!("- {n}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        figures(&samples, &logged, &rec, run_time)
     );
-    drop(haproxy);
-    drop(hosts);
-    drop(lb);
-    drop(lab);
 }
