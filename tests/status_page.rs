@@ -335,11 +335,20 @@ fn health_is_503_while_requests_wait_past_queue_timeout() {
 
 #[test]
 fn health_is_503_while_the_drain_file_exists() {
-    let srv = server("");
-    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+    require_daemon();
     // The drain file is `rustgi-drain` in DefaultRuntimeDir (the server
-    // root here).
-    let drain = srv.root().join("rustgi-drain");
+    // root here). One left by an earlier run is removed when Apache starts:
+    // a drain lasts until Apache stops.
+    let mut builder = TestServer::builder().app(Artifact::Faults).config(
+        "RustgiDaemonProcess shop processes=2 threads=2 home=@ROOT@\n\
+         RustgiScriptAlias /f @APPS@/libfaults.so process-group=shop\n\
+         <Location /rustgi-status>\n    SetHandler rustgi-status\n    Require all granted\n</Location>",
+    );
+    let drain = builder.add_file("rustgi-drain", "");
+    let srv = builder.start();
+    assert!(!drain.exists(), "Apache's start removes an old drain file");
+    srv.wait_for_log("removed the drain file", Duration::from_secs(5));
+    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
     std::fs::write(&drain, "").unwrap();
     let (status, json) = health(&srv);
     assert_eq!(status, 503, "{json}");
