@@ -1,9 +1,11 @@
 //! The status page (`SetHandler rustgi-status`): each group's processes with
 //! their figures, the queue, restarts with their reasons; JSON for machines
-//! and an HTML page for people, checked in headless Chromium.
+//! and an HTML page for people, checked in headless Chromium; and its
+//! health check (`?health`), for load balancers.
 
 mod common;
 
+use std::io::{Read, Write};
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
@@ -218,4 +220,189 @@ fn html_page_renders_in_chromium() {
     });
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 5_000, "a blank page? {} bytes", png.len());
+}
+
+/// The health check's answer: its status and JSON.
+fn health(srv: &TestServer) -> (u16, Value) {
+    let resp = srv.get("/rustgi-status?health");
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/json"),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    let json = serde_json::from_slice(&resp.body)
+        .unwrap_or_else(|e| panic!("the health check's JSON: {e}: {}", resp.text()));
+    (resp.status(), json)
+}
+
+/// Polls the health check until `want` says yes; the last answer.
+fn health_until(srv: &TestServer, wait: Duration, want: impl Fn(u16, &Value) -> bool) -> Value {
+    let mut last = None;
+    poll_until(wait, Duration::from_millis(100), || {
+        let (status, json) = health(srv);
+        let hit = want(status, &json);
+        last = Some((status, json.clone()));
+        hit.then_some(json)
+    })
+    .unwrap_or_else(|| panic!("the health check never said so; last: {last:?}"))
+}
+
+#[test]
+fn health_is_200_when_every_group_serves_and_names_one_that_cannot() {
+    let srv = server("");
+    let ok = health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+    assert_eq!(
+        ok,
+        serde_json::json!({"status": "ok", "groups": {"shop": "ok"}})
+    );
+    let head = srv.send(&Request::head("/rustgi-status?health"));
+    assert_eq!(head.status(), 200);
+    assert!(head.body.is_empty());
+
+    let broken = TestServer::builder()
+        .app(Artifact::Faults)
+        .app(Artifact::Echo)
+        .config(
+            "RustgiDaemonProcess shop processes=1 threads=2 home=@ROOT@\n\
+             RustgiDaemonProcess broken processes=1 threads=2 home=@ROOT@\n\
+             RustgiScriptAlias /f @APPS@/libfaults.so process-group=shop\n\
+             RustgiAppConfig fail_init \"no secret_key\"\n\
+             RustgiScriptAlias /e @APPS@/libecho.so process-group=broken\n\
+             <Location /rustgi-status>\n    SetHandler rustgi-status\n    Require all granted\n</Location>",
+        )
+        .start();
+    let down = health_until(&broken, Duration::from_secs(10), |status, json| {
+        status == 503
+            && json["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cannot start")
+    });
+    assert_eq!(down["status"], "unavailable");
+    assert_eq!(down["group"], "broken", "{down}");
+    let reason = down["reason"].as_str().unwrap();
+    assert!(reason.contains("no secret_key"), "{down}");
+    assert_eq!(down["groups"]["broken"], reason);
+    assert_eq!(down["groups"]["shop"], "ok", "{down}");
+    // The healthy group still serves: the check speaks for the host.
+    assert_eq!(broken.get("/f/").status(), 200);
+}
+
+#[test]
+fn health_is_503_while_requests_wait_past_queue_timeout() {
+    let srv = server("queue-timeout=2");
+    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+    let addr = srv.addr();
+    // Two processes × two threads: four sleepers hold every thread, two
+    // more wait in the queue past queue-timeout.
+    let requests: Vec<_> = (0..6)
+        .map(|i| {
+            thread::spawn(move || {
+                if i >= 4 {
+                    thread::sleep(Duration::from_millis(300));
+                }
+                common::http::send(addr, &Request::get("/f/sleep?ms=6000")).map(|r| r.status())
+            })
+        })
+        .collect();
+    let down = health_until(&srv, Duration::from_secs(6), |status, _| status == 503);
+    assert_eq!(down["status"], "unavailable", "{down}");
+    assert_eq!(down["group"], "shop", "{down}");
+    let reason = down["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("queue past queue-timeout (2 s)"),
+        "{down}"
+    );
+    let statuses: Vec<u16> = requests
+        .into_iter()
+        .map(|r| r.join().unwrap().expect("a response"))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 503).count(),
+        2,
+        "{statuses:?}"
+    );
+    // The queue is gone once the threads are free again.
+    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+}
+
+#[test]
+fn health_is_503_while_the_drain_file_exists() {
+    require_daemon();
+    // The drain file is `rustgi-drain` in DefaultRuntimeDir (the server
+    // root here). One left by an earlier run is removed when Apache starts:
+    // a drain lasts until Apache stops.
+    let mut builder = TestServer::builder().app(Artifact::Faults).config(
+        "RustgiDaemonProcess shop processes=2 threads=2 home=@ROOT@\n\
+         RustgiScriptAlias /f @APPS@/libfaults.so process-group=shop\n\
+         <Location /rustgi-status>\n    SetHandler rustgi-status\n    Require all granted\n</Location>",
+    );
+    let drain = builder.add_file("rustgi-drain", "");
+    let srv = builder.start();
+    assert!(!drain.exists(), "Apache's start removes an old drain file");
+    srv.wait_for_log("removed the drain file", Duration::from_secs(5));
+    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+    std::fs::write(&drain, "").unwrap();
+    let (status, json) = health(&srv);
+    assert_eq!(status, 503, "{json}");
+    assert_eq!(json["status"], "draining");
+    assert!(
+        json["reason"].as_str().unwrap().contains("drain file"),
+        "{json}"
+    );
+    assert_eq!(json["groups"]["shop"], "ok");
+    // Draining asks the balancer to send nothing new; what comes is served.
+    assert_eq!(srv.get("/f/").status(), 200);
+    std::fs::remove_file(&drain).unwrap();
+    let (status, json) = health(&srv);
+    assert_eq!((status, json["status"].as_str()), (200, Some("ok")));
+}
+
+/// Sends the first half of a health check, has Apache signalled, then the
+/// rest: the child reads the request while Apache stops or restarts.
+fn health_across_signal(srv: &TestServer, signal: i32) -> (String, Value) {
+    let mut conn = common::http::connect(srv.addr()).expect("connect");
+    conn.write_all(b"GET /rustgi-status?health HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(200));
+    send_signal(srv.apache_pid(), signal);
+    // The children hear of it through Apache's pipe of death.
+    thread::sleep(Duration::from_millis(700));
+    conn.write_all(b"Connection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("the answer");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (head.lines().next().unwrap_or("").to_owned(), json)
+}
+
+#[test]
+fn health_is_503_first_while_apache_stops_gracefully() {
+    let srv = server("");
+    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+    let (status_line, json) = health_across_signal(&srv, libc::SIGWINCH);
+    assert!(status_line.contains(" 503 "), "{status_line} {json}");
+    assert_eq!(json["status"], "stopping", "{json}");
+    assert_eq!(json["reason"], "Apache is stopping gracefully");
+}
+
+#[test]
+fn health_is_503_while_apache_restarts_gracefully() {
+    let srv = server("");
+    health_until(&srv, Duration::from_secs(10), |status, _| status == 200);
+    let (status_line, json) = health_across_signal(&srv, libc::SIGUSR1);
+    assert!(status_line.contains(" 503 "), "{status_line} {json}");
+    assert_eq!(json["status"], "restarting", "{json}");
+    // The new generation answers once its processes serve.
+    health_until(&srv, Duration::from_secs(15), |status, _| status == 200);
 }

@@ -3,6 +3,7 @@
 #include <apr_portable.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <scoreboard.h>
 
 void *rustgi_shim_get_module_config(const ap_conf_vector_t *cv, const module *m)
 {
@@ -118,4 +119,12 @@ apr_status_t rustgi_shim_brigade_append_file(apr_bucket_brigade *bb, int fd, apr
         }
     }
     return APR_SUCCESS;
+}
+
+int rustgi_shim_running_generation(void)
+{
+    if (ap_scoreboard_image == NULL || ap_scoreboard_image->global == NULL) {
+        return -1;
+    }
+    return ap_scoreboard_image->global->running_generation;
 }

@@ -45,4 +45,9 @@ int rustgi_shim_brigade_slices(apr_bucket_brigade *bb, const char **ptrs, apr_si
 apr_status_t rustgi_shim_brigade_append_file(apr_bucket_brigade *bb, int fd, apr_off_t offset,
                                              apr_off_t len, apr_pool_t *p);
 
+/* The generation Apache's parent runs (the scoreboard's running_generation),
+ * or -1 without a scoreboard. A child whose own generation differs belongs
+ * to a configuration that a graceful restart is replacing. */
+int rustgi_shim_running_generation(void);
+
 #endif

@@ -16,6 +16,7 @@ pub mod daemon_plan;
 pub mod daemon_spec;
 pub mod daemon_wait;
 pub mod environ;
+pub mod health;
 pub mod leftovers;
 pub mod response_head;
 pub mod sock_diag;

@@ -28,6 +28,14 @@ pub struct ProcessFile {
     /// What each of its app instances says about itself.
     #[serde(default)]
     pub apps: Vec<AppView>,
+    /// When a worker last finished with a connection (Unix seconds).
+    #[serde(default)]
+    pub last_done_unix: u64,
+    /// Requests refused for waiting past queue-timeout, and the last time.
+    #[serde(default)]
+    pub queue_timeouts: u64,
+    #[serde(default)]
+    pub last_queue_timeout_unix: Option<u64>,
 }
 
 /// One app instance of a process, in its own words (its `status` entry):

@@ -66,6 +66,9 @@ pub enum Artifact {
     Controllers,
     /// `librustgi_python.so`, the Python bridge, found beside the module.
     PythonBridge,
+    /// `libcluster.so`, the app the multi-host test runs on every host
+    /// (`tests/apps/cluster`).
+    Cluster,
 }
 
 impl Artifact {
@@ -79,6 +82,7 @@ impl Artifact {
             Artifact::Simple => "libsimple.so",
             Artifact::Controllers => "libcontrollers.so",
             Artifact::PythonBridge => "librustgi_python.so",
+            Artifact::Cluster => "libcluster.so",
         }
     }
 

@@ -78,6 +78,9 @@ impl FailedStart {
                 state: status::FAILED,
                 reason: Some(why),
                 apps: Vec::new(),
+                last_done_unix: started_unix,
+                queue_timeouts: 0,
+                last_queue_timeout_unix: None,
             },
         );
     }

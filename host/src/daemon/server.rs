@@ -96,6 +96,11 @@ struct State {
     /// Ready sources a worker left alone because maximum-requests leaves no
     /// room; armed again when room comes back.
     parked: Vec<u64>,
+    /// When a worker last finished with a connection (Unix seconds).
+    last_done_unix: u64,
+    /// Requests refused for waiting past queue-timeout, and the last time.
+    queue_timeouts: u64,
+    last_queue_timeout_unix: Option<u64>,
 }
 
 /// Why the process stops.
@@ -249,11 +254,12 @@ pub fn run(
     }
 
     let threads = config.threads;
+    let started_unix = now_us() / 1_000_000;
     // Lives as long as the process: the threads never end on their own.
     let shared: &'static Shared = Box::leak(Box::new(Shared {
         pid: std::process::id(),
         user: identity.user.clone(),
-        started_unix: now_us() / 1_000_000,
+        started_unix,
         apps,
         started: Instant::now(),
         activity: Activity::default(),
@@ -262,6 +268,9 @@ pub fn run(
             served: 0,
             stop: None,
             parked: Vec::new(),
+            last_done_unix: started_unix,
+            queue_timeouts: 0,
+            last_queue_timeout_unix: None,
         }),
         cond: Condvar::new(),
         running: (0..threads).map(|_| Mutex::new(None)).collect(),
@@ -546,6 +555,7 @@ fn serve_connection(shared: &'static Shared, slot: usize, conn: Conn) {
         if counted {
             st.served += 1;
         }
+        st.last_done_unix = now_us() / 1_000_000;
         st.served
     };
     let max = shared.config.maximum_requests;
@@ -685,6 +695,11 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
                 config.queue_timeout
             );
             log::info(&why);
+            {
+                let mut st = shared.state();
+                st.queue_timeouts += 1;
+                st.last_queue_timeout_unix = Some(now_us() / 1_000_000);
+            }
             reject(&reader, preface, 503, 1, &why);
             return (false, None);
         }
@@ -781,14 +796,22 @@ fn write_status(shared: &Shared) {
     let Some(dir) = &shared.config.status_dir else {
         return;
     };
-    let (requests, in_flight, state, reason) = {
+    let (requests, in_flight, state, reason, last_done_unix, queue_timeouts, last_queue_timeout) = {
         let st = shared.state();
         let (state, reason) = match &st.stop {
             None => ("serving", None),
             Some(stop) if stop.hard => ("stopping", Some(stop.why.clone())),
             Some(stop) => ("recycling", Some(stop.why.clone())),
         };
-        (st.served, shared.in_flight(&st), state, reason)
+        (
+            st.served,
+            shared.in_flight(&st),
+            state,
+            reason,
+            st.last_done_unix,
+            st.queue_timeouts,
+            st.last_queue_timeout_unix,
+        )
     };
     status::write(
         dir,
@@ -803,6 +826,9 @@ fn write_status(shared: &Shared) {
             state,
             reason,
             apps: shared.apps.statuses(),
+            last_done_unix,
+            queue_timeouts,
+            last_queue_timeout_unix: last_queue_timeout,
         },
     );
 }

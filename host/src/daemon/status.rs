@@ -25,6 +25,14 @@ pub struct ProcessStatus {
     pub reason: Option<String>,
     /// What each app instance says about itself (its `status` entry).
     pub apps: Vec<AppStatus>,
+    /// When a worker last finished with a connection (a request served or
+    /// refused), seconds since the Unix epoch; the start until then. With
+    /// every thread busy, how long the process has taken nothing new.
+    pub last_done_unix: u64,
+    /// Requests refused because they waited past queue-timeout.
+    pub queue_timeouts: u64,
+    /// When the last of them was refused, seconds since the Unix epoch.
+    pub last_queue_timeout_unix: Option<u64>,
 }
 
 /// One app instance's own status, as the status page shows it.
@@ -78,6 +86,9 @@ mod tests {
                 file: "/srv/a.so".into(),
                 status: serde_json::json!({ "script": "/srv/wsgi.py" }),
             }],
+            last_done_unix: 5,
+            queue_timeouts: 2,
+            last_queue_timeout_unix: Some(4),
         };
         write(dir.path(), &status);
         let text = fs::read_to_string(path(dir.path(), 42)).unwrap();
@@ -86,6 +97,9 @@ mod tests {
         assert_eq!(v["state"], "recycling");
         assert_eq!(v["reason"], "7 requests served (maximum-requests)");
         assert_eq!(v["apps"][0]["status"]["script"], "/srv/wsgi.py");
+        assert_eq!(v["last_done_unix"], 5);
+        assert_eq!(v["queue_timeouts"], 2);
+        assert_eq!(v["last_queue_timeout_unix"], 4);
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

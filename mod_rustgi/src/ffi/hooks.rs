@@ -13,6 +13,7 @@ use rustgi_host::pairs::Pairs;
 use super::app::{AppSlot, config_pairs};
 use super::daemon::client::{self, Outgoing};
 use super::daemon::supervisor;
+use super::health;
 use super::module::{dir_conf, rustgi_module, server_conf};
 use super::python;
 use super::request::{HOST_API, HostCtx};
@@ -142,7 +143,8 @@ unsafe extern "C" fn handler(r: *mut sys::request_rec) -> c_int {
 }
 
 /// `SetHandler rustgi-status`: the daemon groups' processes, queues and
-/// restarts; HTML, or JSON with `?json`.
+/// restarts; HTML, or JSON with `?json`; with `?health`, the health check a
+/// load balancer polls (200 or 503, see [`crate::health`]).
 ///
 /// # Safety
 /// `r` is a live request handled by this thread.
@@ -153,10 +155,12 @@ unsafe fn serve_status(r: *mut sys::request_rec) -> c_int {
             (*r).allowed = 1 << sys::M_GET;
             return sys::HTTP_METHOD_NOT_ALLOWED as c_int;
         }
+        let args = c_bytes((*r).args);
+        if args.split(|&b| b == b'&').any(|arg| arg == b"health") {
+            return health::serve(r);
+        }
         let groups = supervisor::status_views();
-        let json = c_bytes((*r).args)
-            .split(|&b| b == b'&')
-            .any(|arg| arg == b"json");
+        let json = args.split(|&b| b == b'&').any(|arg| arg == b"json");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -444,6 +448,7 @@ unsafe extern "C" fn post_config(
             if state == sys::AP_SQ_MS_CREATE_PRE_CONFIG as c_int {
                 return sys::OK as c_int;
             }
+            health::configure(pconf, s);
             match supervisor::start(pconf, s) {
                 Ok(()) => sys::OK as c_int,
                 Err(e) => {

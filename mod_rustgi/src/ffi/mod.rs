@@ -8,6 +8,7 @@
 mod app;
 mod daemon;
 mod directives;
+mod health;
 mod hooks;
 mod log;
 mod module;

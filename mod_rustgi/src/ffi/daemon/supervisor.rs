@@ -28,6 +28,7 @@ use crate::daemon_wait::Timeouts;
 use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
 use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
+use crate::health;
 use crate::leftovers;
 use crate::status::{self, Failing, GroupFile, Restart};
 use crate::users;
@@ -775,6 +776,50 @@ pub fn status_views() -> Vec<status::GroupView> {
             )
         })
         .collect()
+}
+
+/// Each group with why it cannot take requests, if it cannot, for the
+/// health check (in an Apache child), in configuration order.
+pub fn health_problems() -> Vec<(String, Option<String>)> {
+    let addresses = ADDRESSES.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let now = now_unix();
+    addresses
+        .iter()
+        .map(|g| {
+            let file = status::read_group(&g.group_file, &g.name);
+            let processes = file
+                .processes
+                .iter()
+                .map(|&pid| health::ProcessFacts {
+                    pid,
+                    file: status::read_process(&g.status_dir, pid),
+                    alive: is_alive(pid),
+                })
+                .collect();
+            let facts = health::GroupFacts {
+                group: &file,
+                processes,
+                queue: super::queue::listen_queue(&g.socket),
+                queue_timeout: g.timeouts.queue,
+            };
+            (g.name.clone(), health::group_problem(&facts, now))
+        })
+        .collect()
+}
+
+/// Whether process `pid` exists (a daemon runs as another user: EPERM
+/// says it exists too).
+fn is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; kill only checks that the process
+    // exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 fn spawn(group: &Group, slot: u32, delay_ms: u64) -> std::io::Result<Box<Process>> {
