@@ -99,6 +99,7 @@ mod cookies;
 mod digest;
 mod file;
 mod form;
+mod form_limits;
 mod json;
 mod multipart;
 mod query;

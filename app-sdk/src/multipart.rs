@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::body::{MediaType, parse_params};
-use crate::form::{FormError, FormLimits};
+use crate::form_limits::{FormError, FormLimits};
 
 /// The longest boundary RFC 2046 allows.
 const MAX_BOUNDARY: usize = 70;

@@ -11,12 +11,9 @@ use std::str::FromStr;
 use http::StatusCode;
 
 use crate::extract::FromRequestParts;
-use crate::form::FormError;
+pub use crate::form_limits::DEFAULT_MAX_PAIRS;
+use crate::form_limits::FormError;
 use crate::{HttpError, IntoResponse, Request, Response};
-
-/// The most pairs [`Args::parse`] keeps (and the default
-/// [`FormLimits::fields`](crate::FormLimits::fields)).
-pub const DEFAULT_MAX_PAIRS: usize = 1000;
 
 /// Name/value pairs from a query string or an urlencoded form, in order,
 /// repeated names included.

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod app_file;
 pub mod daemon;
+pub mod daemon_config;
 pub mod incoming;
 pub mod pairs;
 pub mod passed_fds;

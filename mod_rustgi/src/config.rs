@@ -3,37 +3,15 @@
 //! Pure code: the FFI layer hands each directive's arguments here and turns
 //! an `Err` into Apache's syntax error, which names the config file and line.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::alias::UrlPrefix;
 use crate::daemon_spec::{DaemonSpec, check_group_name};
+pub use crate::directive_error::DirectiveError;
 
 /// The process group that runs apps inside the Apache child itself.
 pub const GLOBAL_GROUP: &str = "%{GLOBAL}";
-
-/// A directive's error: the directive's name and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectiveError {
-    pub directive: &'static str,
-    pub message: String,
-}
-
-impl DirectiveError {
-    pub fn new(directive: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            directive,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for DirectiveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.directive, self.message)
-    }
-}
 
 /// Where the requests of a URL are run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +98,7 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAliasSpec, DirectiveErr
         ));
     }
     let file = PathBuf::from(file);
-    let script = crate::wsgi_script::is_wsgi_script(&file);
+    let script = rustgi_abi::python::is_script(&file);
     let mut spec = ScriptAliasSpec {
         prefix,
         file,

@@ -2,7 +2,9 @@
 //! `rustgi-daemon --config` reads (JSON, written by the Apache parent into its
 //! root-owned socket directory), and how death statuses read in the log.
 
-use serde_json::{Value, json};
+use std::path::PathBuf;
+
+use rustgi_host::daemon_config::{AppSpec, Config};
 
 use crate::daemon_spec::DaemonSpec;
 use crate::users::Account;
@@ -28,7 +30,7 @@ pub struct Identity {
     pub gid: u32,
 }
 
-/// The daemon's configuration file.
+/// The daemon's configuration file: the [`Config`] the daemon reads.
 pub fn config_json(
     spec: &DaemonSpec,
     identity: Option<&Identity>,
@@ -38,41 +40,42 @@ pub fn config_json(
     log_level: u8,
     status_dir: &str,
 ) -> String {
-    let pairs =
-        |list: &[(String, String)]| -> Value { list.iter().map(|(k, v)| json!([k, v])).collect() };
-    let config = json!({
-        "group": spec.name,
-        "user": identity.map(|i| i.account.name.clone()),
-        "uid": identity.map(|i| i.account.uid),
-        "gid": identity.map(|i| i.gid),
+    let config = Config {
+        group: spec.name.clone(),
+        user: identity.map(|i| i.account.name.clone()),
+        uid: identity.map(|i| i.account.uid),
+        gid: identity.map(|i| i.gid),
         // None: the daemon uses the user's home, or `/` when it has none.
-        "home": spec.home,
-        "umask": spec.umask,
-        "threads": spec.threads,
-        "maximum_requests": spec.maximum_requests,
-        "restart_interval": spec.restart_interval.as_secs(),
-        "inactivity_timeout": spec.inactivity_timeout.as_secs(),
-        "request_timeout": spec.request_timeout.as_secs(),
-        "graceful_timeout": spec.graceful_timeout.as_secs(),
-        "shutdown_timeout": spec.shutdown_timeout.as_secs(),
-        "startup_timeout": spec.startup_timeout.as_secs(),
-        "queue_timeout": spec.queue_timeout.as_secs(),
-        "socket_timeout": spec.socket_timeout.as_secs(),
-        "memory_limit": spec.memory_limit,
-        "cpu_time_limit": spec.cpu_time_limit.as_secs(),
-        "env": pairs(&spec.env),
-        "peer_uids": peer_uids,
-        "script_reloading": script_reloading,
-        "log_level": log_level,
-        "status_dir": status_dir,
-        "apps": apps.iter().map(|a| json!({
-            "file": a.file,
-            "init_config": pairs(&a.init_config),
-            "preload": a.preload,
-            "watch": a.watch,
-        })).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&config).expect("a JSON value always serializes")
+        home: spec.home.as_ref().map(PathBuf::from),
+        umask: spec.umask,
+        threads: spec.threads as usize,
+        maximum_requests: spec.maximum_requests,
+        restart_interval: spec.restart_interval.as_secs(),
+        inactivity_timeout: spec.inactivity_timeout.as_secs(),
+        request_timeout: spec.request_timeout.as_secs(),
+        graceful_timeout: spec.graceful_timeout.as_secs(),
+        shutdown_timeout: spec.shutdown_timeout.as_secs(),
+        startup_timeout: spec.startup_timeout.as_secs(),
+        queue_timeout: spec.queue_timeout.as_secs(),
+        socket_timeout: spec.socket_timeout.as_secs(),
+        memory_limit: spec.memory_limit,
+        cpu_time_limit: spec.cpu_time_limit.as_secs(),
+        env: spec.env.clone(),
+        peer_uids: peer_uids.to_vec(),
+        script_reloading,
+        log_level,
+        status_dir: Some(PathBuf::from(status_dir)),
+        apps: apps
+            .iter()
+            .map(|a| AppSpec {
+                file: PathBuf::from(&a.file),
+                init_config: a.init_config.clone(),
+                preload: a.preload,
+                watch: a.watch.iter().map(PathBuf::from).collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&config).expect("a Config always serializes")
 }
 
 /// The signals that end processes in practice, by name.
@@ -149,24 +152,30 @@ mod tests {
             7,
             "/run/x/shop.status",
         );
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["group"], "shop");
-        assert_eq!(v["uid"], 1001);
-        assert_eq!(v["gid"], 1002);
-        assert_eq!(v["home"], "/srv/shop");
-        assert_eq!(v["log_level"], 7);
-        assert_eq!(v["status_dir"], "/run/x/shop.status");
-        assert_eq!(v["threads"], 15);
-        assert_eq!(v["request_timeout"], 60);
-        assert_eq!(v["env"][0][1], "1");
-        assert_eq!(v["peer_uids"][0], 33);
-        assert_eq!(v["apps"][0]["init_config"][0][0], "k");
-        assert_eq!(v["apps"][0]["preload"], false);
-        assert_eq!(v["apps"][0]["watch"][0], "/srv/wsgi.py");
+        // What the daemon reads, with unknown fields refused.
+        let c = Config::parse(text.as_bytes()).unwrap();
+        assert_eq!(c.group, "shop");
+        assert_eq!(
+            (c.user.as_deref(), c.uid, c.gid),
+            (Some("shop"), Some(1001), Some(1002))
+        );
+        assert_eq!(c.home.as_deref(), Some(std::path::Path::new("/srv/shop")));
+        assert_eq!(c.log_level, 7);
+        assert_eq!(
+            c.status_dir.as_deref(),
+            Some(std::path::Path::new("/run/x/shop.status"))
+        );
+        assert_eq!((c.threads, c.request_timeout), (15, 60));
+        assert_eq!(c.env, [("A".to_owned(), "1".to_owned())]);
+        assert_eq!(c.peer_uids, [33]);
+        assert!(c.script_reloading);
+        assert_eq!(c.apps[0].init_config, [("k".to_owned(), "v".to_owned())]);
+        assert!(!c.apps[0].preload);
+        assert_eq!(c.apps[0].watch, [std::path::PathBuf::from("/srv/wsgi.py")]);
         spec.home = None;
         let text = config_json(&spec, None, &[], &[], false, 6, "/s");
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert!(v["uid"].is_null() && v["home"].is_null());
+        let c = Config::parse(text.as_bytes()).unwrap();
+        assert!(c.uid.is_none() && c.home.is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rustgi_host::daemon::config::{MAX_SECONDS, MAX_THREADS};
 
-use crate::config::DirectiveError;
+use crate::directive_error::DirectiveError;
 
 pub const DAEMON_PROCESS: &str = "RustgiDaemonProcess";
 
@@ -296,7 +296,7 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
             spec.python_home = Some(value.to_owned());
         }
         "python-path" => {
-            let dirs = crate::wsgi_script::parse_python_path("python-path=", value)?;
+            let dirs = parse_python_path("python-path=", value)?;
             spec.python_path.extend(dirs);
         }
         // mod_wsgi's names for the locale of the processes.
@@ -305,6 +305,22 @@ fn apply_option(spec: &mut DaemonSpec, key: &str, value: &str) -> Result<(), Str
         _ => return Err(format!("unknown option '{key}'")),
     }
     Ok(())
+}
+
+/// Parses a python-path (`python-path=` here, `RustgiPythonPath`):
+/// absolute directories joined by `:`.
+pub fn parse_python_path(option: &str, value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| {
+            if dir.starts_with('/') {
+                Ok(dir.to_owned())
+            } else {
+                Err(format!("{option}{value}: '{dir}' is not an absolute path"))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

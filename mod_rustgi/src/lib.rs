@@ -15,6 +15,7 @@ pub mod config;
 pub mod daemon_plan;
 pub mod daemon_spec;
 pub mod daemon_wait;
+pub mod directive_error;
 pub mod environ;
 pub mod health;
 pub mod leftovers;

@@ -91,21 +91,6 @@ pub fn init_config(base: &AppConfig, alias: &ScriptAliasSpec, place: &PythonPlac
     config
 }
 
-/// Parses a python-path: absolute directories joined by `:`.
-pub fn parse_python_path(option: &str, value: &str) -> Result<Vec<String>, String> {
-    value
-        .split(':')
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| {
-            if dir.starts_with('/') {
-                Ok(dir.to_owned())
-            } else {
-                Err(format!("{option}{value}: '{dir}' is not an absolute path"))
-            }
-        })
-        .collect()
-}
-
 /// The `major.minor` of the Python installed at `home` (a virtual
 /// environment or a prefix), from its `pyvenv.cfg` or its `lib/pythonX.Y`.
 pub fn python_home_version(home: &Path) -> Result<String, String> {

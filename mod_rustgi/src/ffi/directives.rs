@@ -458,7 +458,7 @@ unsafe extern "C" fn python_path(
         run(cmd, NAME, || {
             main_server_only(cmd, NAME)?;
             let value = text(NAME, c_bytes(value))?;
-            let dirs = wsgi_script::parse_python_path("", value)
+            let dirs = crate::daemon_spec::parse_python_path("", value)
                 .map_err(|e| DirectiveError::new(NAME, e))?;
             server_conf_mut((*cmd).server).python_path.extend(dirs);
             Ok(())
