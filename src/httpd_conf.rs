@@ -168,9 +168,7 @@ pub fn apxs_query(name: &str) -> Option<String> {
 /// `User nobody` / `Group nogroup` when this process runs as root (Apache
 /// refuses to run its children as root), nothing otherwise.
 pub fn default_user() -> Option<(String, String)> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    (euid == 0).then(|| ("nobody".to_owned(), "nogroup".to_owned()))
+    rustgi_host::users::is_root().then(|| ("nobody".to_owned(), "nogroup".to_owned()))
 }
 
 /// `HOST:PORT` as `Listen` and `ServerName` take it: an IPv6 address is
@@ -560,8 +558,7 @@ mod tests {
         assert!(lines(&text).contains(&"User www"));
         assert!(lines(&text).contains(&"Group wwwg"));
         // The default follows the effective uid.
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = rustgi_host::users::is_root();
         let text = HttpdConf::new("/r", 1).render();
         assert_eq!(lines(&text).contains(&"User nobody"), root);
         assert_eq!(lines(&text).contains(&"Group nogroup"), root);

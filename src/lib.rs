@@ -13,6 +13,10 @@
 //! * [`python_venv`] makes the virtual environments that the tests, the
 //!   chaos runs and the benchmarks install real Python frameworks into.
 
+#![deny(unsafe_code)]
+
+// Starting Apache and signalling it are the only libc calls here.
+#[allow(unsafe_code)]
 pub mod apache;
 pub mod cli;
 pub mod httpd_conf;

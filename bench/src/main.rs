@@ -5,13 +5,19 @@
 //! `bench/run` installs what it needs, builds, and runs this; see
 //! `rustgi-bench --help` and BENCHMARKS.md.
 
+#![deny(unsafe_code)]
+
 mod args;
 mod cases;
 mod chart;
 mod files;
 mod http;
+// Process facts and CPU times from libc.
+#[allow(unsafe_code)]
 mod procs;
+#[allow(unsafe_code)]
 mod report;
+#[allow(unsafe_code)]
 mod site;
 mod stream;
 mod wrk;

@@ -17,10 +17,14 @@
 //! workspace's end-to-end tests can compile them too (`#[path]`); so does
 //! `python`, which the benchmark compiles for its venv.
 
+#![deny(unsafe_code)]
+
 pub mod chaos;
 pub mod hostile;
 pub mod hostile_run;
 pub mod logs;
+// Signals and process facts from libc.
+#[allow(unsafe_code)]
 pub mod procfs;
 pub mod report;
 pub mod site;

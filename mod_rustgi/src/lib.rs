@@ -6,6 +6,8 @@
 //! checks, app file inspection) are ordinary modules with unit tests; `ffi`
 //! is the thin layer that Apache calls, and the only one with `unsafe`.
 
+#![deny(unsafe_code)]
+
 pub mod access;
 pub mod alias;
 pub mod availability;
@@ -27,5 +29,7 @@ pub mod wsgi_script;
 
 // The FFI layer references httpd's symbols, which only exist inside Apache:
 // unit-test binaries and fuzz targets are built without it.
+// Every `unsafe` of the module lives there; the rest is safe code.
 #[cfg(all(feature = "apache", not(test)))]
+#[allow(unsafe_code)]
 mod ffi;

@@ -16,6 +16,7 @@ pub mod install;
 pub mod locate;
 pub mod migrate;
 pub mod new;
+#[allow(unsafe_code)]
 pub mod serve;
 pub mod setup;
 pub mod site;

@@ -295,8 +295,7 @@ pub struct Site {
 
 /// The default server root: `$TMPDIR/rustgi-HOST:PORT:UID`.
 pub fn default_server_root(host: &str, port: u16) -> PathBuf {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = users::effective_uid();
     std::env::temp_dir().join(format!("rustgi-{host}:{port}:{uid}"))
 }
 

@@ -21,12 +21,14 @@ mod acceptance;
 mod apps;
 mod belonging;
 pub mod config;
+#[allow(unsafe_code)]
 mod host_api;
 pub mod log;
 mod request;
 mod server;
 mod setup;
 pub mod status;
+#[allow(unsafe_code)]
 mod sys;
 
 use std::sync::Arc;
