@@ -14,6 +14,7 @@ pub mod availability;
 /// Checking an app file without loading it (shared with the daemon).
 pub use rustgi_host::app_file;
 pub mod config;
+pub mod daemon_link;
 pub mod daemon_plan;
 pub mod daemon_spec;
 pub mod daemon_wait;

@@ -6,79 +6,26 @@
 //! answers before it reads the body cannot deadlock either side, and neither
 //! side holds more than one frame of it.
 
-use std::cell::Cell;
 use std::ffi::c_int;
 use std::io::{self, IoSlice, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use apache_sys as sys;
-use rustgi_host::incoming::Incoming;
 use rustgi_host::pairs::Pairs;
 use rustgi_host::passed_fds;
-use rustgi_host::protocol::{self, Frame, FrameReader, Kind};
+use rustgi_host::protocol::{self, Frame, Kind};
 
 use super::supervisor::GroupAddress;
 use crate::availability;
+use crate::daemon_link::{
+    Connection, POOL, RequestFrame, connect, never_read, timed_out, write_all_slices,
+};
 use crate::daemon_wait::Phase;
 use crate::ffi::log;
 use crate::ffi::request::RequestState;
-
-/// Whether a read failed by timing out (rather than the connection ending).
-fn timed_out(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// The send buffer a connection asks for: a BODY frame of the largest size
-/// (`MAX_READ`, the most a READ asks for). Linux's default for a UNIX
-/// socket, 208 KiB, is smaller: the Apache thread would wait halfway
-/// through each large BODY until the daemon had read the first part,
-/// instead of going back to the client for the next piece while the daemon
-/// reads (uploads about 15 % faster). The kernel doubles what is asked, for
-/// its bookkeeping, within `net.core.wmem_max`. The daemon keeps the
-/// default for its own writes: measured the same way, a larger buffer there
-/// made downloads about 10 % slower.
-const SEND_BUFFER: usize = protocol::MAX_READ as usize + protocol::HEADER_LEN;
-
-/// Connects to `socket`, retrying while the group is (re)starting, for up to
-/// `timeout`.
-fn connect(socket: &Path, timeout: Duration) -> io::Result<UnixStream> {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        let attempt = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
-            .and_then(|s| {
-                // A full backlog makes connect wait: bound that wait too.
-                s.set_write_timeout(Some(timeout.max(Duration::from_millis(100))))?;
-                // Only speed depends on it: a failure is no reason to stop.
-                let _ = s.set_send_buffer_size(SEND_BUFFER);
-                s.connect(&socket2::SockAddr::unix(socket)?)?;
-                Ok(UnixStream::from(std::os::fd::OwnedFd::from(s)))
-            });
-        match attempt {
-            Ok(stream) => return Ok(stream),
-            Err(e) => {
-                let retry = matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionRefused
-                        | io::ErrorKind::NotFound
-                        | io::ErrorKind::WouldBlock
-                );
-                if !retry || Instant::now() + pause > deadline {
-                    return Err(e);
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(500));
-            }
-        }
-    }
-}
 
 /// Whether the request may have a body worth announcing to the daemon.
 ///
@@ -94,32 +41,6 @@ unsafe fn has_body(r: *mut sys::request_rec) -> bool {
     }
 }
 
-thread_local! {
-    /// The REQUEST buffer of this thread's last request, for its next one.
-    static REQUEST_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
-/// A request's REQUEST frame, in a buffer that goes back to its thread for
-/// the next request when dropped (unless a huge head made it large).
-struct RequestFrame(Vec<u8>);
-
-impl RequestFrame {
-    fn take() -> RequestFrame {
-        let mut buffer = REQUEST_BUFFER.take();
-        buffer.clear();
-        buffer.reserve(8192);
-        RequestFrame(buffer)
-    }
-}
-
-impl Drop for RequestFrame {
-    fn drop(&mut self) {
-        if self.0.capacity() <= 64 << 10 {
-            REQUEST_BUFFER.set(std::mem::take(&mut self.0));
-        }
-    }
-}
-
 /// The Retry-After of a group that cannot start: the supervisor tries
 /// again at most every 10 s.
 const FAILING_RETRY_AFTER: u32 = 10;
@@ -130,79 +51,6 @@ pub struct Outgoing<'a> {
     pub init_config: &'a Pairs,
     pub environ: &'a Pairs,
     pub config: &'a Pairs,
-}
-
-/// A connection to a group's socket: a buffered reader and a writer.
-struct Connection {
-    reader: FrameReader<io::BufReader<Incoming>>,
-    writer: UnixStream,
-    /// The daemon process that took its last request (from ACCEPTED).
-    pid: u32,
-}
-
-impl Connection {
-    fn new(stream: UnixStream, wait: Duration) -> io::Result<Connection> {
-        let writer = stream.try_clone()?;
-        let pid = 0;
-        // Frames are read through a buffer: a small response is one read.
-        let incoming = Incoming::new(stream, wait);
-        let reader = FrameReader::new(io::BufReader::with_capacity(64 << 10, incoming));
-        Ok(Connection {
-            reader,
-            writer,
-            pid,
-        })
-    }
-
-    /// Sets how long a read may wait for the daemon, in `phase`.
-    fn prepare_wait(&mut self, phase: Phase, group: &GroupAddress) {
-        let wait = group.timeouts.read_wait(phase);
-        self.reader.get_mut().get_mut().set_wait(wait);
-    }
-
-    /// Whether another request may follow on it: nothing unread is left.
-    fn is_clean(&self) -> bool {
-        self.reader.get_ref().buffer().is_empty() && !self.incoming().has_passed()
-    }
-
-    fn incoming(&self) -> &Incoming {
-        self.reader.get_ref().get_ref()
-    }
-
-    /// The descriptor that came with the FILE frame just read.
-    fn take_passed(&mut self) -> Option<std::os::fd::OwnedFd> {
-        self.reader.get_mut().get_mut().take_passed()
-    }
-}
-
-/// Connections kept between requests, per group socket, in this Apache
-/// child: a request usually finds one and saves a connect and an accept.
-/// The daemon closes the ones it will not serve any more (recycling, idle);
-/// a request that finds its connection closed before the daemon took it is
-/// sent again on a new one.
-static POOL: Mutex<Vec<(PathBuf, Vec<Connection>)>> = Mutex::new(Vec::new());
-
-/// How many connections a child keeps per group.
-const POOL_SIZE: usize = 64;
-
-fn pool() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Vec<Connection>)>> {
-    POOL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A kept connection, if there is one. It is not checked: one its process
-/// has closed (recycled, stopped, idle too long) fails the request's write
-/// with `EPIPE`, and the request goes out again on a new connection.
-fn take_pooled(socket: &Path) -> Option<Connection> {
-    pool().iter_mut().find(|(p, _)| p == socket)?.1.pop()
-}
-
-fn put_pooled(socket: &Path, connection: Connection) {
-    let mut pool = pool();
-    match pool.iter_mut().find(|(p, _)| p == socket) {
-        Some((_, list)) if list.len() < POOL_SIZE => list.push(connection),
-        Some(_) => {}
-        None => pool.push((socket.to_path_buf(), vec![connection])),
-    }
 }
 
 /// Serves request `r` through `group`; returns the handler's status.
@@ -253,7 +101,7 @@ pub unsafe fn serve(
         String::from("the daemon closed the connection before reading the request");
     for attempt in 0..3 {
         let kept = if pooled {
-            take_pooled(&group.socket)
+            POOL.take(&group.socket)
         } else {
             None
         };
@@ -295,7 +143,7 @@ pub unsafe fn serve(
             }
             Exchange::Done { status, reusable } => {
                 if reusable && connection.is_clean() {
-                    put_pooled(&group.socket, connection);
+                    POOL.put(&group.socket, connection);
                 }
                 return status;
             }
@@ -304,15 +152,6 @@ pub unsafe fn serve(
     // Three connections in a row ended before a process took the request
     // (processes crashing or stopping at once): no process could be reached.
     state.fail(sys::HTTP_SERVICE_UNAVAILABLE as c_int, &last_error)
-}
-
-/// Whether a read before any frame failed because the daemon never read
-/// the request: Linux resets a UNIX stream connection, rather than ending
-/// it, only when its other end is closed with data unread, and nothing but
-/// the request is sent before the daemon's first frame. A process that read
-/// the request and died running the app ends the connection instead.
-fn never_read(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::ConnectionReset
 }
 
 /// How an exchange ended.
@@ -355,7 +194,7 @@ fn exchange(
     let mut body = Vec::new();
     let mut preface_read = !fresh;
     loop {
-        connection.prepare_wait(phase, group);
+        connection.set_wait(group.timeouts.read_wait(phase));
         let reader = &mut connection.reader;
         if !preface_read {
             if let Err(e) = reader.read_preface() {
@@ -544,19 +383,6 @@ fn answer_read(
     };
     encoded.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     writer.write_all(&frame)
-}
-
-/// Writes every slice, in as few system calls as the socket allows.
-fn write_all_slices(writer: &mut UnixStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !slices.is_empty() {
-        match writer.write_vectored(slices) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// # Safety
