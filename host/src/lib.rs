@@ -19,5 +19,6 @@ pub mod pairs;
 #[allow(unsafe_code)]
 pub mod passed_fds;
 pub mod protocol;
+pub mod response_head;
 #[allow(unsafe_code)]
 pub mod users;

@@ -22,7 +22,6 @@ pub mod directive_error;
 pub mod environ;
 pub mod health;
 pub mod leftovers;
-pub mod response_head;
 pub mod sock_diag;
 pub mod status;
 pub mod users;

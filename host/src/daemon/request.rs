@@ -26,6 +26,7 @@ use super::acceptance::Armed;
 use super::log;
 use crate::passed_fds;
 use crate::protocol::{self, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
+use crate::response_head;
 
 /// Writes are gathered into DATA frames of up to this size.
 pub const COALESCE: usize = 64 << 10;
@@ -590,12 +591,14 @@ impl Conversation {
             self.log(log::ERR, message.as_bytes());
             return ERROR;
         }
-        if !(200..=599).contains(&status) {
-            return self.refuse(&format!("status {status} is outside 200..599"));
+        // The Apache child checks again: it is the trust boundary. Here the
+        // app learns at once, and a refused head never crosses the socket.
+        if let Err(e) = response_head::check_status(status) {
+            return self.refuse(&e.to_string());
         }
         for (name, value) in headers.clone() {
-            if let Err(why) = check_header(name, value) {
-                return self.refuse(&why);
+            if let Err(e) = response_head::check_header(name, value) {
+                return self.refuse(&e.to_string());
             }
         }
         let mut frame = Vec::new();
@@ -745,29 +748,6 @@ impl Conversation {
         let clean = self.reader.get_ref().buffer().is_empty();
         (sent && clean && !self.gone).then_some(self.reader)
     }
-}
-
-/// A header the app may send: the name an HTTP token, the value free of
-/// control characters but TAB (the Apache child checks again; it is the
-/// trust boundary).
-fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.iter().copied().all(token) {
-        return Err(format!(
-            "header name {:?} is not an HTTP token",
-            String::from_utf8_lossy(name)
-        ));
-    }
-    if let Some(b) = value
-        .iter()
-        .find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
-        return Err(format!(
-            "the value of header {:?} holds the control byte 0x{b:02x}",
-            String::from_utf8_lossy(name)
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

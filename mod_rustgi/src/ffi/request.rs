@@ -19,7 +19,7 @@ use rustgi_host::passed_fds;
 use rustgi_host::protocol::FileRange;
 
 use super::{c_bytes, guard, log, pool_str};
-use crate::response_head::{self, HeaderKind};
+use rustgi_host::response_head::{self, HeaderKind};
 
 /// The services the host offers to apps.
 pub static HOST_API: RustgiHostApi = RustgiHostApi {
