@@ -12,6 +12,7 @@ pub mod app;
 pub mod app_file;
 pub mod daemon;
 pub mod daemon_config;
+pub mod exchange;
 #[allow(unsafe_code)]
 pub mod incoming;
 #[allow(unsafe_code)]

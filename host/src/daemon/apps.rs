@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::config::AppSpec;
-use super::host_api;
 use super::log;
+use super::request::Conversation;
 use super::setup::FileStamp;
 use crate::app::AppInstance;
 use crate::app_file::check;
+use crate::exchange::callbacks;
 use crate::pairs::Pairs;
 
 type Key = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
@@ -191,9 +192,7 @@ impl Apps {
         };
         slot.get_or_init(|| {
             let path = Path::new(OsStr::from_bytes(file));
-            let loaded =
-                AppInstance::load(path, init_config, &host_api::HOST_API, host_api::init_ctx())
-                    .map(Arc::new);
+            let loaded = callbacks::load_app::<Conversation>(path, init_config, ()).map(Arc::new);
             if let Err(e) = &loaded {
                 log::error(&format!("app {}: {e}", path.display()));
             }

@@ -22,7 +22,6 @@ mod apps;
 mod belonging;
 pub mod config;
 #[allow(unsafe_code)]
-mod host_api;
 pub mod log;
 mod request;
 mod server;

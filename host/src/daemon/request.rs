@@ -20,13 +20,18 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rustgi_abi as abi;
-
 use super::acceptance::Armed;
 use super::log;
+use rustgi_abi::RustgiHostApi;
+
+use crate::exchange::callbacks::{self, Host};
+use crate::exchange::{CheckedHeader, Ending, InputLost, Transport};
 use crate::passed_fds;
-use crate::protocol::{self, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
-use crate::response_head;
+use crate::protocol::{self, FileRange, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
+
+/// The services a daemon process offers to apps: the ABI's callbacks over
+/// a [`Conversation`].
+pub static HOST_API: RustgiHostApi = callbacks::host_api::<Conversation>();
 
 /// Writes are gathered into DATA frames of up to this size.
 pub const COALESCE: usize = 64 << 10;
@@ -207,10 +212,10 @@ pub struct Conversation {
     out: Vec<u8>,
     activity: &'static Activity,
     clock: &'static RequestClock,
-    /// The app's file, for log lines.
-    app: String,
+    /// `app FILE`, for log lines.
+    label: String,
     body: BodyState,
-    /// The HEAD frame of the status and headers the app gave, encoded.
+    /// The HEAD frame of the response, encoded, once the body started.
     head: Option<Vec<u8>>,
     head_sent: bool,
     /// DATA not sent yet (payload only).
@@ -224,15 +229,9 @@ pub struct Conversation {
     ahead: Option<Ahead>,
     /// A piece's buffer, for the next answer read ahead.
     spare: Vec<u8>,
-    body_started: bool,
-    /// The daemon refused the app's response: the request ends with END(1).
-    refused: bool,
     /// The child went away or broke the protocol: every callback fails.
     gone: bool,
 }
-
-const OK: i32 = abi::OK;
-const ERROR: i32 = abi::ERROR;
 
 impl Conversation {
     /// A conversation on `reader`, the connection `first` was armed for.
@@ -253,7 +252,7 @@ impl Conversation {
             out,
             activity,
             clock,
-            app,
+            label: format!("app {app}"),
             body: if has_body {
                 BodyState::Open
             } else {
@@ -267,8 +266,6 @@ impl Conversation {
             asked: None,
             ahead: None,
             spare: Vec::new(),
-            body_started: false,
-            refused: false,
             gone: false,
         }
     }
@@ -288,7 +285,7 @@ impl Conversation {
             };
             log::log(
                 level,
-                &format!("app {}: the Apache child went away {what}: {e}", self.app),
+                &format!("{}: the Apache child went away {what}: {e}", self.label),
             );
         }
     }
@@ -368,7 +365,7 @@ impl Conversation {
 
     /// Sends a log line of the app for this request to the child (which
     /// files it with the request); the daemon logs it itself when it cannot.
-    pub fn log(&mut self, level: u8, message: &[u8]) {
+    pub fn send_log(&mut self, level: u8, message: &[u8]) {
         let level = level.min(protocol::MAX_LOG_LEVEL);
         // Room for the level and the string's length in the 1 MiB payload.
         let message = &message[..message.len().min(protocol::MAX_META_PAYLOAD as usize - 5)];
@@ -383,35 +380,21 @@ impl Conversation {
         log::log(level, &String::from_utf8_lossy(message));
     }
 
-    fn refuse(&mut self, why: &str) -> i32 {
-        self.refused = true;
-        let message = format!("app {}: response refused: {why}", self.app);
-        self.log(log::ERR, message.as_bytes());
-        ERROR
-    }
-
-    /// `read_body`: up to `buf.len()` body bytes, 0 at the end, or ERROR.
-    /// The daemon asks the child for the most a READ may carry and keeps
-    /// what the app did not take for its next reads: few round trips for a
-    /// large upload. Then it asks for the next piece with READ_NOW.
-    pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
+    /// Up to `buf.len()` body bytes, 0 at the end. The daemon asks the
+    /// child for the most a READ may carry and keeps what the app did not
+    /// take for its next reads: few round trips for a large upload. Then it
+    /// asks for the next piece with READ_NOW.
+    fn read_body_bytes(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
         if self.gone {
-            return ERROR as isize;
+            return Err(());
         }
-        if buf.is_empty() {
-            return 0;
-        }
-        if self.body_at >= self.body_buf.len() {
-            match self.next_piece() {
-                Ok(true) => {}
-                Ok(false) => return 0,
-                Err(()) => return ERROR as isize,
-            }
+        if self.body_at >= self.body_buf.len() && !self.next_piece()? {
+            return Ok(0);
         }
         let n = buf.len().min(self.body_buf.len() - self.body_at);
         buf[..n].copy_from_slice(&self.body_buf[self.body_at..self.body_at + n]);
         self.body_at += n;
-        n as isize
+        Ok(n)
     }
 
     /// Puts the next piece of body in `body_buf`: true, or false at the end;
@@ -557,8 +540,8 @@ impl Conversation {
                 buf.clear();
                 let status = protocol::decode_body_error(self.reader.read_payload(len)?)?;
                 log::debug(&format!(
-                    "app {}: the Apache child could not read the request body (status {status})",
-                    self.app
+                    "{}: the Apache child could not read the request body (status {status})",
+                    self.label
                 ));
                 Ok(Answer::Failed)
             }
@@ -572,56 +555,6 @@ impl Conversation {
             }
             .into()),
         }
-    }
-
-    /// `start_response`: checks and keeps the status and headers.
-    pub fn start_response<'a>(
-        &mut self,
-        status: u16,
-        headers: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])> + Clone,
-    ) -> i32 {
-        if self.gone || self.refused || self.body == BodyState::Failed {
-            return ERROR;
-        }
-        if self.body_started {
-            let message = format!(
-                "app {}: start_response after the body started is refused",
-                self.app
-            );
-            self.log(log::ERR, message.as_bytes());
-            return ERROR;
-        }
-        // The Apache child checks again: it is the trust boundary. Here the
-        // app learns at once, and a refused head never crosses the socket.
-        if let Err(e) = response_head::check_status(status) {
-            return self.refuse(&e.to_string());
-        }
-        for (name, value) in headers.clone() {
-            if let Err(e) = response_head::check_header(name, value) {
-                return self.refuse(&e.to_string());
-            }
-        }
-        let mut frame = Vec::new();
-        match protocol::encode_head(&mut frame, status, headers) {
-            Ok(()) => {
-                self.head = Some(frame);
-                OK
-            }
-            Err(e) => self.refuse(&format!("the headers do not fit the protocol: {e}")),
-        }
-    }
-
-    /// Whether body bytes may be written; starts the body.
-    fn writable(&mut self) -> bool {
-        if self.gone || self.refused || self.body == BodyState::Failed {
-            return false;
-        }
-        if self.head.is_none() {
-            self.refuse("the app wrote its body before calling start_response");
-            return false;
-        }
-        self.body_started = true;
-        true
     }
 
     /// Sends the HEAD if it was not sent yet, then the pending DATA.
@@ -649,96 +582,17 @@ impl Conversation {
         true
     }
 
-    /// `write`: body bytes, coalesced.
-    pub fn write(&mut self, bytes: &[u8]) -> i32 {
-        if !self.writable() {
-            return ERROR;
-        }
-        if bytes.len() >= COALESCE {
-            // Large writes go out directly, after what is pending.
-            if !self.send_pending() {
-                return ERROR;
-            }
-            for chunk in bytes.chunks(MAX_DATA_PAYLOAD as usize) {
-                if !self.send(Kind::Data, chunk) {
-                    return ERROR;
-                }
-            }
-            return OK;
-        }
-        if self.pending.len() + bytes.len() > COALESCE && !self.send_pending() {
-            return ERROR;
-        }
-        if self.pending.capacity() == 0 && !bytes.is_empty() {
-            self.pending.reserve_exact(COALESCE);
-        }
-        self.pending.extend_from_slice(bytes);
-        OK
-    }
-
-    /// `send_file`: a range of an open regular file, as a FILE frame that
-    /// carries the descriptor (after the head and the DATA before it): the
-    /// Apache child sends the file itself and this process never reads it.
-    pub fn send_file(&mut self, fd: BorrowedFd<'_>, offset: u64, len: u64) -> i32 {
-        if len == 0 {
-            return if self.writable() { OK } else { ERROR };
-        }
-        let range = match passed_fds::checked_range(fd, offset, len) {
-            Ok(range) => range,
-            Err(why) => {
-                let message = format!("app {}: send_file refused: {why}", self.app);
-                self.log(log::ERR, message.as_bytes());
-                return ERROR;
-            }
-        };
-        if !self.writable() || !self.send_pending() || !self.push("FILE") {
-            return ERROR;
-        }
-        // Blocks only while the child cannot take more: off the app's clock.
-        let stream = self.reader.get_ref().get_ref();
-        let sent = self
-            .clock
-            .waiting(|| passed_fds::send_with_fd(stream, &range.encode(), fd));
-        match sent {
-            Ok(()) => {
-                self.activity.touch();
-                OK
-            }
-            Err(e) => {
-                self.lost("while sending FILE", &e);
-                ERROR
-            }
-        }
-    }
-
-    /// `flush`: the head, pending DATA, then FLUSH.
-    pub fn flush(&mut self) -> i32 {
-        if !self.writable()
-            || !self.send_pending()
-            || !self.send(Kind::Flush, &[])
-            || !self.push("FLUSH")
-        {
-            return ERROR;
-        }
-        OK
-    }
-
-    /// Ends the request after handle returned `rc`: the head if never sent,
-    /// the pending DATA and END, or END(1) when the app failed. Gives the
+    /// Ends the request as the exchange decided: the head if never sent,
+    /// the pending DATA and END, or END(1) when it failed. Gives the
     /// connection back when it can carry another request: END went out and
     /// nothing unread is left.
-    pub fn finish(mut self, rc: i32) -> Option<Reader> {
+    pub fn end(mut self, ending: Ending) -> Option<Reader> {
         // Before the reader may be dropped, below.
         self.claim_first();
         if self.gone {
             return None;
         }
-        let mut ok = rc == OK && !self.refused && self.body != BodyState::Failed;
-        if ok && self.head.is_none() {
-            let message = format!("app {} returned without calling start_response", self.app);
-            self.log(log::ERR, message.as_bytes());
-            ok = false;
-        }
+        let ok = ending == Ending::Complete;
         if ok && !self.send_pending() {
             return None;
         }
@@ -750,9 +604,120 @@ impl Conversation {
     }
 }
 
+/// The daemon's side of the ABI: frames to the Apache child.
+impl Transport for Conversation {
+    /// The HEAD frame, encoded.
+    type Head = Vec<u8>;
+
+    /// The Apache child logs an app's failure with the group and the pid.
+    const LOGS_APP_FAILURES: bool = false;
+
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputLost> {
+        self.read_body_bytes(buf).map_err(|()| InputLost)
+    }
+
+    fn input_lost(&self) -> bool {
+        self.gone || self.body == BodyState::Failed
+    }
+
+    /// The Apache child checks the head again: it is the trust boundary.
+    /// Here the app learns at once, and a refused head never crosses the
+    /// socket.
+    fn prepare_head(
+        &mut self,
+        status: u16,
+        headers: &[CheckedHeader<'_>],
+    ) -> Result<Vec<u8>, String> {
+        let mut frame = Vec::new();
+        let pairs = headers.iter().map(|(name, value, _)| (*name, *value));
+        protocol::encode_head(&mut frame, status, pairs)
+            .map_err(|e| format!("the headers do not fit the protocol: {e}"))?;
+        Ok(frame)
+    }
+
+    fn begin_body(&mut self, head: Vec<u8>) {
+        self.head = Some(head);
+    }
+
+    /// Body bytes, coalesced.
+    fn write(&mut self, bytes: &[u8]) -> bool {
+        if self.gone {
+            return false;
+        }
+        if bytes.len() >= COALESCE {
+            // Large writes go out directly, after what is pending.
+            return self.send_pending()
+                && bytes
+                    .chunks(MAX_DATA_PAYLOAD as usize)
+                    .all(|chunk| self.send(Kind::Data, chunk));
+        }
+        if self.pending.len() + bytes.len() > COALESCE && !self.send_pending() {
+            return false;
+        }
+        if self.pending.capacity() == 0 && !bytes.is_empty() {
+            self.pending.reserve_exact(COALESCE);
+        }
+        self.pending.extend_from_slice(bytes);
+        true
+    }
+
+    /// The head, pending DATA, then FLUSH.
+    fn flush(&mut self) -> bool {
+        self.send_pending() && self.send(Kind::Flush, &[]) && self.push("FLUSH")
+    }
+
+    /// A FILE frame that carries the descriptor (after the head and the
+    /// DATA before it): the Apache child sends the file itself and this
+    /// process never reads it.
+    fn send_file(&mut self, fd: BorrowedFd<'_>, range: FileRange) -> bool {
+        if !self.send_pending() || !self.push("FILE") {
+            return false;
+        }
+        // Blocks only while the child cannot take more: off the app's clock.
+        let stream = self.reader.get_ref().get_ref();
+        let sent = self
+            .clock
+            .waiting(|| passed_fds::send_with_fd(stream, &range.encode(), fd));
+        match sent {
+            Ok(()) => {
+                self.activity.touch();
+                true
+            }
+            Err(e) => {
+                self.lost("while sending FILE", &e);
+                false
+            }
+        }
+    }
+
+    fn log(&mut self, level: i32, message: &str) {
+        let level = u8::try_from(level.clamp(0, i32::from(log::MAX))).unwrap_or(log::MAX);
+        self.send_log(level, message.as_bytes());
+    }
+}
+
+impl Host for Conversation {
+    /// Lines outside a request are the daemon's own.
+    type Scope = ();
+
+    fn api() -> &'static RustgiHostApi {
+        &HOST_API
+    }
+
+    fn log_outside(_: Option<&()>, level: i32, message: &str) {
+        let level = u8::try_from(level.clamp(0, i32::from(log::MAX))).unwrap_or(log::MAX);
+        log::log(level, message);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustgi_abi as abi;
 
     #[test]
     fn waiting_for_the_client_is_off_the_app_clock() {
@@ -773,8 +738,18 @@ mod tests {
         assert_eq!(clock.app_time_at(20_700), 700);
     }
     use crate::daemon::acceptance::Acceptance;
+    use crate::exchange::Exchange;
     use crate::protocol::{Frame, ResponseHead};
     use std::os::fd::AsFd;
+
+    const OK: i32 = abi::OK;
+    const ERROR: i32 = abi::ERROR;
+
+    /// Ends the request as the daemon does after the app's handle.
+    fn finish(mut conv: Exchange<Conversation>, rc: i32) -> Option<Reader> {
+        let ending = conv.finish(rc);
+        conv.into_transport().end(ending)
+    }
 
     const PID: u32 = 4321;
 
@@ -782,7 +757,11 @@ mod tests {
     /// acceptance of its worker.
     fn armed_conversation(
         has_body: bool,
-    ) -> (Conversation, FrameReader<UnixStream>, &'static Acceptance) {
+    ) -> (
+        Exchange<Conversation>,
+        FrameReader<UnixStream>,
+        &'static Acceptance,
+    ) {
         let (daemon, child) = UnixStream::pair().unwrap();
         let activity: &'static Activity = Box::leak(Box::default());
         let acceptance: &'static Acceptance = Box::leak(Box::new(Acceptance::new(PID)));
@@ -796,10 +775,10 @@ mod tests {
             "app.so".into(),
             has_body,
         );
-        (conv, FrameReader::new(child), acceptance)
+        (Exchange::new(conv), FrameReader::new(child), acceptance)
     }
 
-    fn conversation(has_body: bool) -> (Conversation, FrameReader<UnixStream>) {
+    fn conversation(has_body: bool) -> (Exchange<Conversation>, FrameReader<UnixStream>) {
         let (conv, child, _) = armed_conversation(has_body);
         (conv, child)
     }
@@ -837,7 +816,7 @@ mod tests {
         // Nothing yet: ACCEPTED waits for the response.
         assert!(child.read_frame().is_err());
         child.get_ref().set_nonblocking(false).unwrap();
-        conv.finish(OK);
+        finish(conv, OK);
         accepted(&mut child);
         let kinds: Vec<Kind> = frames(&mut child).iter().map(|(k, _)| *k).collect();
         assert_eq!(kinds, [Kind::Head, Kind::Data, Kind::End]);
@@ -850,7 +829,7 @@ mod tests {
         acceptance.send_if_silent();
         accepted(&mut child);
         assert_eq!(conv.start_response(200, headers(&[])), OK);
-        conv.finish(OK);
+        finish(conv, OK);
         let kinds: Vec<Kind> = frames(&mut child).iter().map(|(k, _)| *k).collect();
         assert_eq!(kinds, [Kind::Head, Kind::End]);
     }
@@ -870,14 +849,14 @@ mod tests {
         // Nothing can be sent before the head.
         assert_eq!(conv.start_response(200, headers(&[])), OK);
         assert_eq!(conv.write(b"before "), OK);
-        assert_eq!(conv.send_file(file.as_fd(), 2, 5), OK);
+        assert_eq!(conv.send_file(Some(file.as_fd()), 2, 5), OK);
         // Ranges outside the file, and what is not a file, are refused
         // without ending the response.
-        assert_eq!(conv.send_file(file.as_fd(), 8, 5), ERROR);
+        assert_eq!(conv.send_file(Some(file.as_fd()), 8, 5), ERROR);
         let (socket, _peer) = UnixStream::pair().unwrap();
-        assert_eq!(conv.send_file(socket.as_fd(), 0, 1), ERROR);
+        assert_eq!(conv.send_file(Some(socket.as_fd()), 0, 1), ERROR);
         assert_eq!(conv.write(b" after"), OK);
-        conv.finish(OK);
+        finish(conv, OK);
         let incoming = crate::incoming::Incoming::new(child.into_inner(), Duration::from_secs(5));
         let mut child = FrameReader::new(BufReader::new(incoming));
         let mut kinds = Vec::new();
@@ -928,7 +907,7 @@ mod tests {
             assert_eq!(conv.write(b"0123456789"), OK);
         }
         assert_eq!(conv.start_response(500, headers(&[])), ERROR);
-        conv.finish(OK);
+        finish(conv, OK);
         let got = frames(&mut child);
         let kinds: Vec<Kind> = got.iter().map(|(k, _)| *k).collect();
         assert_eq!(kinds, [Kind::Log, Kind::Head, Kind::Data, Kind::End]);
@@ -947,7 +926,7 @@ mod tests {
         assert_eq!(conv.write(b"abc"), OK);
         assert_eq!(conv.write(&vec![7; 600 << 10]), OK);
         assert_eq!(conv.flush(), OK);
-        conv.finish(OK);
+        finish(conv, OK);
         let got = reader.join().unwrap();
         let sizes: Vec<(Kind, usize)> = got.iter().map(|(k, p)| (*k, p.len())).collect();
         assert_eq!(
@@ -970,7 +949,7 @@ mod tests {
         let (mut conv, mut child) = conversation(false);
         assert_eq!(conv.write(b"x"), ERROR);
         assert_eq!(conv.start_response(200, headers(&[])), ERROR);
-        conv.finish(OK);
+        finish(conv, OK);
         let got = frames(&mut child);
         assert_eq!(got[0].0, Kind::Log);
         assert!(String::from_utf8_lossy(&got[0].1).contains("before calling start_response"));
@@ -988,7 +967,7 @@ mod tests {
         ] {
             let (mut conv, mut child) = conversation(false);
             assert_eq!(conv.start_response(status, headers(list)), ERROR);
-            conv.finish(OK);
+            finish(conv, OK);
             let got = frames(&mut child);
             assert!(got.iter().all(|(k, _)| *k != Kind::Head));
             assert_eq!(got.last().unwrap().1, vec![1], "{status}");
@@ -997,7 +976,7 @@ mod tests {
         // No start_response at all; and handle returning ERROR.
         for rc in [OK, ERROR] {
             let (conv, mut child) = conversation(false);
-            conv.finish(rc);
+            finish(conv, rc);
             let got = frames(&mut child);
             assert_eq!(got.last().unwrap(), &(Kind::End, vec![1]));
         }
@@ -1057,7 +1036,7 @@ mod tests {
         // holds, then reads the response: the daemon must read the piece
         // before it writes the megabyte, or both would block writing.
         let (mut conv, mut child) = conversation(true);
-        for stream in [conv.stream(), child.get_ref()] {
+        for stream in [conv.transport().stream(), child.get_ref()] {
             stream
                 .set_write_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
@@ -1088,7 +1067,7 @@ mod tests {
         let mut piece = vec![0; MAX_READ as usize];
         assert_eq!(conv.read_body(&mut piece), MAX_READ as isize);
         assert!(piece.iter().all(|&b| b == 9));
-        assert!(conv.finish(OK).is_some(), "nothing unread is left");
+        assert!(finish(conv, OK).is_some(), "nothing unread is left");
         let got = peer.join().unwrap();
         let data: usize = got
             .iter()
@@ -1124,7 +1103,7 @@ mod tests {
             }
             let started = conv.start_response(200, headers(&[]));
             assert_eq!(started, if reads_on { ERROR } else { OK });
-            conv.finish(OK);
+            finish(conv, OK);
             let got = peer.join().unwrap();
             let outcome = if reads_on { 1 } else { 0 };
             assert_eq!(got.last().unwrap(), &(Kind::End, vec![outcome]));
@@ -1147,7 +1126,7 @@ mod tests {
         assert_eq!(conv.read_body(&mut buf), ERROR as isize);
         assert_eq!(conv.read_body(&mut buf), ERROR as isize);
         assert_eq!(conv.start_response(200, headers(&[])), ERROR);
-        conv.finish(OK);
+        finish(conv, OK);
         let got = peer.join().unwrap();
         assert_eq!(got, [(Kind::End, vec![1])]);
         let _ = Frame::decode(Kind::End, &got[0].1).unwrap();
@@ -1162,7 +1141,8 @@ mod tests {
         assert_eq!(conv.start_response(200, headers(&[])), ERROR);
         assert_eq!(conv.write(b"x"), ERROR);
         assert_eq!(conv.flush(), ERROR);
-        conv.log(3, b"still logged, by the daemon");
-        conv.finish(OK);
+        conv.transport_mut()
+            .send_log(3, b"still logged, by the daemon");
+        finish(conv, OK);
     }
 }

@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustgi_abi::{self as abi, RustgiRequest};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGXCPU};
 use signal_hook::iterator::Signals;
 
@@ -37,10 +36,10 @@ use super::acceptance::{self, Acceptance};
 use super::apps::Apps;
 use super::belonging::Belonging;
 use super::config::Config;
-use super::host_api::{self, RequestCtx};
 use super::request::{self, Activity, Conversation, Reader, RequestClock};
 use super::setup::Identity;
 use super::{log, status, sys};
+use crate::exchange::callbacks::{self, HostCtx};
 use crate::protocol::{self, Kind, RequestHead};
 
 /// A connection to serve: new, or back for another request.
@@ -755,29 +754,24 @@ fn serve(shared: &'static Shared, slot: usize, conn: Conn) -> (bool, Option<Read
         }
     };
 
-    let ctx = RequestCtx::new(Conversation::new(
-        reader,
-        armed,
-        &shared.activity,
-        &shared.clocks[slot],
-        app,
-        head.has_body,
-    ));
-    let environ = head.environ.abi_pairs();
-    let request_config = head.config.abi_pairs();
-    let request = RustgiRequest {
-        struct_size: size_of::<RustgiRequest>() as u32,
-        abi_version: abi::ABI_VERSION,
-        environ: environ.as_ptr(),
-        environ_len: environ.len(),
-        config: request_config.as_ptr(),
-        config_len: request_config.len(),
-        api: &host_api::HOST_API,
-        ctx: ctx.as_ctx(),
-    };
-    let rc = instance.handle(&request);
+    let ctx = HostCtx::for_request(
+        (),
+        Conversation::new(
+            reader,
+            armed,
+            &shared.activity,
+            &shared.clocks[slot],
+            app,
+            head.has_body,
+        ),
+    );
+    let rc = callbacks::call_app(&instance, &head.environ, &head.config, &ctx);
     *lock(&shared.running[slot]) = None;
-    (true, ctx.into_inner().finish(rc))
+    let Some(mut exchange) = ctx.into_exchange() else {
+        return (true, None);
+    };
+    let ending = exchange.finish(rc);
+    (true, exchange.into_transport().end(ending))
 }
 
 /// The resident set size in bytes, from /proc/self/statm.

@@ -4,10 +4,12 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use apache_sys as sys;
 use rustgi_host::app::AppInstance;
+use rustgi_host::exchange::callbacks;
 use rustgi_host::pairs::Pairs;
 
-use super::request::{HOST_API, HostCtx};
+use super::request::ApacheResponse;
 use crate::config::AppConfig;
 
 /// Where the app instance of one script alias (in one virtual host) lives
@@ -31,12 +33,11 @@ impl AppSlot {
         &self,
         file: &Path,
         config: &AppConfig,
-        ctx: &mut HostCtx,
+        server: *const sys::server_rec,
     ) -> Result<&AppInstance, &str> {
         self.instance
             .get_or_init(|| {
-                let ctx: *mut HostCtx = ctx;
-                AppInstance::load(file, &config_pairs(config), &HOST_API, ctx.cast())
+                callbacks::load_app::<ApacheResponse>(file, &config_pairs(config), server)
             })
             .as_ref()
             .map_err(String::as_str)

@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
 
 use apache_sys as sys;
-use rustgi_abi::{self as abi, RustgiRequest};
+use rustgi_host::exchange::callbacks;
 
 use rustgi_host::pairs::Pairs;
 
@@ -16,7 +16,7 @@ use super::daemon::supervisor;
 use super::health;
 use super::module::{dir_conf, rustgi_module, server_conf};
 use super::python;
-use super::request::{HOST_API, HostCtx};
+use super::request::{self, ApacheResponse, HostCtx};
 use super::{c_bytes, guard, log, pool_str, table_entries};
 use crate::config::{ProcessGroup, ScriptAlias};
 use crate::environ::{self, RequestFacts};
@@ -358,7 +358,6 @@ unsafe fn serve_embedded(
 ) -> c_int {
     // SAFETY: r is live (caller).
     let server = unsafe { (*r).server };
-    let mut init_ctx = HostCtx::for_server(server);
     let loaded = match alias.slot.loaded() {
         Some(app) => Ok(app),
         None => {
@@ -371,7 +370,7 @@ unsafe fn serve_embedded(
                     conf.python_path.clone(),
                 )
             });
-            alias.slot.get_or_load(file, &init_config, &mut init_ctx)
+            alias.slot.get_or_load(file, &init_config, server)
         }
     };
     let app = match loaded {
@@ -393,23 +392,15 @@ unsafe fn serve_embedded(
             return sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
     };
-    let environ_pairs = environ.abi_pairs();
-    let config_pairs = config.abi_pairs();
-    // SAFETY: r is live.
-    let mut ctx = unsafe { HostCtx::for_request(r, format!("app {}", alias.spec.file.display())) };
-    let ctx_ptr: *mut HostCtx = &mut ctx;
-    let request = RustgiRequest {
-        struct_size: size_of::<RustgiRequest>() as u32,
-        abi_version: abi::ABI_VERSION,
-        environ: environ_pairs.as_ptr(),
-        environ_len: environ_pairs.len(),
-        config: config_pairs.as_ptr(),
-        config_len: config_pairs.len(),
-        api: &HOST_API,
-        ctx: ctx_ptr.cast(),
-    };
-    let rc = app.handle(&request);
-    ctx.finish(rc)
+    let label = format!("app {}", alias.spec.file.display());
+    // SAFETY: r is live, and outlives the response (caller).
+    let response = unsafe { ApacheResponse::new(r, label) };
+    let mut ctx = HostCtx::for_request(server, response);
+    let rc = callbacks::call_app(app, environ, config, &ctx);
+    match ctx.exchange_mut() {
+        Some(response) => request::finish(response, rc),
+        None => sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
+    }
 }
 
 unsafe extern "C" fn check_config(

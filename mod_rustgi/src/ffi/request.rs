@@ -1,98 +1,53 @@
-//! The host side of the ABI for one request: the callbacks an app makes
-//! (read_body, start_response, write, flush, send_file, log) on top of
-//! Apache's filters.
+//! The Apache side of one request's response: a [`Transport`] over
+//! Apache's filters, for an app embedded in this child and for the
+//! responses daemons send.
 //!
-//! The app's status and headers are checked when it gives them and applied to
-//! the request_rec when its body starts, so they can be replaced until then.
+//! The ABI's rules (what a status and headers may be, when they may change,
+//! what a failure costs) are the [`Exchange`]'s; here they meet the
+//! request_rec. The status and headers are applied when the body starts.
 //! Writes go through a brigade that coalesces small writes; flush pushes
 //! everything down the output filters (mod_deflate, mod_headers, ...); a file
 //! goes down them as a file bucket, read by Apache itself.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int};
 use std::io::{self, IoSlice};
-use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
-use std::thread::{self, ThreadId};
+use std::os::fd::{BorrowedFd, IntoRawFd};
 
 use apache_sys as sys;
-use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair};
-use rustgi_host::passed_fds;
+use rustgi_abi::RustgiHostApi;
+use rustgi_host::exchange::callbacks::{self, Host};
+use rustgi_host::exchange::{CheckedHeader, Ending, Exchange, Failure, InputLost, Transport};
 use rustgi_host::protocol::FileRange;
+use rustgi_host::response_head::HeaderKind;
 
-use super::{c_bytes, guard, log, pool_str};
-use rustgi_host::response_head::{self, HeaderKind};
+use super::{c_bytes, log, pool_str};
 
 /// The services the host offers to apps.
-pub static HOST_API: RustgiHostApi = RustgiHostApi {
-    struct_size: size_of::<RustgiHostApi>() as u32,
-    abi_version: abi::ABI_VERSION,
-    read_body,
-    start_response,
-    write,
-    flush,
-    log: log_message,
-    send_file: Some(send_file),
-};
+pub static HOST_API: RustgiHostApi = callbacks::host_api::<ApacheResponse>();
 
-/// The `ctx` an app passes back to the callbacks: a server (during init) or
-/// a request.
-pub struct HostCtx {
-    server: *const sys::server_rec,
-    request: Option<RequestState>,
-}
+/// The `ctx` an app passes back to the callbacks: init's, on a virtual
+/// host, or a request's.
+pub type HostCtx = callbacks::HostCtx<ApacheResponse>;
 
-impl HostCtx {
-    pub fn for_server(server: *const sys::server_rec) -> Self {
-        Self {
-            server,
-            request: None,
-        }
-    }
+/// A request's response, as an embedded app or a daemon gives it.
+pub type Response = Exchange<ApacheResponse>;
 
-    /// # Safety
-    /// `r` is the live request the calling thread is handling; it outlives
-    /// the context.
-    pub unsafe fn for_request(r: *mut sys::request_rec, label: String) -> Self {
-        Self {
-            // SAFETY: r is live (caller).
-            server: unsafe { (*r).server },
-            // SAFETY: as above.
-            request: Some(unsafe { RequestState::new(r, label) }),
-        }
-    }
-
-    /// Ends the request after the app's handle returned `rc`; the result is
-    /// the handler's return value for Apache.
-    pub fn finish(&mut self, rc: i32) -> c_int {
-        match self.request.as_mut() {
-            Some(state) => state.finish(rc),
-            None => sys::HTTP_INTERNAL_SERVER_ERROR as c_int,
-        }
-    }
-}
-
-struct Head {
+/// A status and headers, checked, waiting for the body.
+pub struct Head {
     status: u16,
     headers: Vec<(Vec<u8>, Vec<u8>, HeaderKind)>,
 }
 
-/// A request's response in the making, driven by an embedded app through
-/// the ABI callbacks or by a daemon's frames.
-pub struct RequestState {
+/// The request_rec and brigades of one request.
+pub struct ApacheResponse {
     r: *mut sys::request_rec,
     /// Who answers, for log lines ("app /srv/a.so", "group shop, pid 12").
     label: String,
-    thread: ThreadId,
-    /// Status and headers given by the app, not yet applied.
-    head: Option<Head>,
     /// Created when the body starts.
     output: *mut sys::apr_bucket_brigade,
     input: *mut sys::apr_bucket_brigade,
     /// Body read for the daemon and not sent yet (see `gather_body`).
     gathered: *mut sys::apr_bucket_brigade,
-    body_started: bool,
-    /// The app gave a head that was refused, or wrote without one: the
-    /// response is a 500 (or cut short if it had started).
-    refused: bool,
     /// Reading the request body failed with this status; it decides the
     /// response.
     body_error: Option<c_int>,
@@ -100,23 +55,19 @@ pub struct RequestState {
     client_gone: bool,
 }
 
-const ERROR: i32 = abi::ERROR;
-const OK: i32 = abi::OK;
+const ERROR: isize = rustgi_abi::ERROR as isize;
 
-impl RequestState {
+impl ApacheResponse {
     /// # Safety
-    /// `r` is the live request the calling thread is handling.
+    /// `r` is the live request the calling thread is handling; it outlives
+    /// the response.
     pub unsafe fn new(r: *mut sys::request_rec, label: String) -> Self {
-        RequestState {
+        ApacheResponse {
             r,
             label,
-            thread: thread::current().id(),
-            head: None,
             output: std::ptr::null_mut(),
             input: std::ptr::null_mut(),
             gathered: std::ptr::null_mut(),
-            body_started: false,
-            refused: false,
             body_error: None,
             input_done: false,
             client_gone: false,
@@ -141,53 +92,6 @@ impl RequestState {
         self.body_error
     }
 
-    /// Ends the request with `status` when the response has not started, or
-    /// cuts the started response short; logs `why` either way.
-    pub fn fail(&mut self, status: c_int, why: &str) -> c_int {
-        self.log(sys::APLOG_ERR, &format!("{}: {why}", self.label));
-        if self.body_started {
-            self.end_output(false);
-            sys::OK as c_int
-        } else {
-            status
-        }
-    }
-
-    pub(super) fn log(&self, level: u32, message: &str) {
-        // SAFETY: r is the live request of this thread (checked by callers
-        // through `on_own_thread` or by running in the handler itself).
-        unsafe { log::request(self.r, level as i32, 0, message) }
-    }
-
-    /// The request callbacks may only run on the thread that runs handle:
-    /// APR pools and filters are not thread-safe.
-    fn on_own_thread(&self) -> bool {
-        thread::current().id() == self.thread
-    }
-
-    fn refuse(&mut self, why: &str) -> i32 {
-        self.refused = true;
-        self.log(
-            sys::APLOG_ERR,
-            &format!("{}: response refused: {why}", self.label),
-        );
-        ERROR
-    }
-
-    /// A `send_file` that cannot be served: logged, and the app may go on
-    /// (with `write`, say) since nothing was sent.
-    fn refuse_file(&self, why: &str) -> i32 {
-        self.log(
-            sys::APLOG_ERR,
-            &format!("{}: send_file refused: {why}", self.label),
-        );
-        ERROR
-    }
-
-    pub fn read_body(&mut self, buf: &mut [u8]) -> isize {
-        self.read_input(buf, true).unwrap_or(0)
-    }
-
     /// One read of the body: Some(bytes), Some(0) at the end, Some(ERROR),
     /// or None when `block` is false and nothing has come yet.
     fn read_input(&mut self, buf: &mut [u8], block: bool) -> Option<isize> {
@@ -210,7 +114,7 @@ impl RequestState {
         mut take: impl FnMut(*mut sys::apr_bucket_brigade) -> Result<usize, sys::apr_status_t>,
     ) -> Option<isize> {
         if self.body_error.is_some() {
-            return Some(ERROR as isize);
+            return Some(ERROR);
         }
         if self.input_done || max == 0 {
             return Some(0);
@@ -258,7 +162,7 @@ impl RequestState {
                         rv,
                         &format!("reading the request body failed (status {status})"),
                     );
-                    return Some(ERROR as isize);
+                    return Some(ERROR);
                 }
                 self.input_done = eos;
                 if len > 0 || eos {
@@ -390,50 +294,106 @@ impl RequestState {
         sent
     }
 
-    pub fn start_response(&mut self, status: u16, headers: &[RustgiPair]) -> i32 {
-        if self.body_error.is_some() || self.refused {
-            return ERROR;
+    /// Whether passing down the filters worked; a failure means the client
+    /// went away, and the writes that follow fail at once.
+    fn after_pass(&mut self, rv: sys::apr_status_t) -> bool {
+        if rv == 0 {
+            return true;
         }
-        if self.body_started {
-            self.log(
-                sys::APLOG_ERR,
-                &format!(
-                    "{}: start_response after the body started is ignored",
-                    self.label
-                ),
+        self.client_gone = true;
+        // SAFETY: r is live on this thread.
+        unsafe {
+            log::request(
+                self.r,
+                sys::APLOG_DEBUG as i32,
+                rv,
+                "the client went away while the response was sent",
             );
-            return ERROR;
         }
-        if let Err(e) = response_head::check_status(status) {
-            return self.refuse(&e.to_string());
-        }
-        let mut checked = Vec::with_capacity(headers.len());
-        for pair in headers {
-            // SAFETY: the app passes pairs of valid (ptr, len) byte strings
-            // that live across this call (ABI).
-            let (name, value) = unsafe { (pair.name.as_bytes(), pair.value.as_bytes()) };
-            match response_head::check_header(name, value) {
-                Ok(kind) => checked.push((name.to_vec(), value.to_vec(), kind)),
-                Err(e) => return self.refuse(&e.to_string()),
-            }
-        }
-        self.head = Some(Head {
-            status,
-            headers: checked,
-        });
-        OK
+        false
     }
 
-    /// Applies the head to the request_rec, once, when the body starts.
-    fn start_body(&mut self) -> Result<(), ()> {
-        if self.body_started {
-            return Ok(());
+    /// Sends what the output filters need to end the response: EOS, or for a
+    /// response cut short an error bucket that stops the chunked encoding from
+    /// writing its last chunk, so the client sees the response as incomplete.
+    fn end_output(&mut self, complete: bool) {
+        let r = self.r;
+        // SAFETY: r is live on this thread; the brigade is its own, made
+        // here if the body never started.
+        unsafe {
+            if self.output.is_null() {
+                self.output = sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc);
+            }
+            if !complete {
+                sys::rustgi_shim_brigade_append_error(
+                    self.output,
+                    sys::HTTP_BAD_GATEWAY as c_int,
+                    (*r).pool,
+                );
+                (*(*r).connection).keepalive = sys::ap_conn_keepalive_e_AP_CONN_CLOSE;
+            }
+            // FLUSH first: the response goes out now instead of waiting for
+            // the MPM to write it after the handler returns.
+            sys::rustgi_shim_brigade_append_flush(self.output);
+            sys::rustgi_shim_brigade_append_eos(self.output);
+            sys::ap_pass_brigade((*r).output_filters, self.output);
+            sys::apr_brigade_cleanup(self.output.cast());
         }
-        let Some(head) = self.head.as_ref() else {
-            self.refuse("the app wrote its body before calling start_response");
-            return Err(());
-        };
-        self.body_started = true;
+    }
+
+    /// The handler's return value for a request that ended as `ending`,
+    /// after the output is ended (or cut short) to match.
+    fn end(&mut self, ending: Ending) -> c_int {
+        let internal_error = sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        match ending {
+            Ending::Complete => {
+                if !self.client_gone {
+                    self.end_output(true);
+                }
+                sys::OK as c_int
+            }
+            Ending::Unstarted(Failure::Input) => self.body_error.unwrap_or(internal_error),
+            Ending::Unstarted(_) => internal_error,
+            Ending::CutShort(_) => {
+                self.end_output(false);
+                sys::OK as c_int
+            }
+        }
+    }
+}
+
+/// Apache's side of the ABI: the request_rec and its filters.
+impl Transport for ApacheResponse {
+    type Head = Head;
+
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputLost> {
+        match self.read_input(buf, true) {
+            Some(n) => usize::try_from(n).map_err(|_| InputLost),
+            // A blocking read always has an answer.
+            None => Ok(0),
+        }
+    }
+
+    fn input_lost(&self) -> bool {
+        self.body_error.is_some()
+    }
+
+    fn prepare_head(&mut self, status: u16, headers: &[CheckedHeader<'_>]) -> Result<Head, String> {
+        Ok(Head {
+            status,
+            headers: headers
+                .iter()
+                .map(|(name, value, kind)| (name.to_vec(), value.to_vec(), *kind))
+                .collect(),
+        })
+    }
+
+    /// Applies the head to the request_rec.
+    fn begin_body(&mut self, head: Head) {
         let r = self.r;
         // SAFETY: r is live on this thread; every string is copied into r's
         // pool before Apache keeps it.
@@ -465,21 +425,15 @@ impl RequestState {
             }
             self.output = sys::apr_brigade_create(pool, (*(*r).connection).bucket_alloc);
         }
-        Ok(())
     }
 
-    /// Whether writes can go on; starts the body when they can.
-    fn writable(&mut self) -> bool {
-        !self.refused && self.body_error.is_none() && self.start_body().is_ok() && !self.client_gone
-    }
-
-    pub fn write(&mut self, bytes: &[u8]) -> i32 {
-        if !self.writable() {
-            return ERROR;
+    fn write(&mut self, bytes: &[u8]) -> bool {
+        if self.client_gone {
+            return false;
         }
         // SAFETY: r is live on this thread.
         if bytes.is_empty() || unsafe { (*self.r).header_only } != 0 {
-            return OK;
+            return true;
         }
         // SAFETY: the brigade belongs to this request; apr_brigade_write
         // copies or passes the bytes before returning, and flushes through
@@ -496,23 +450,34 @@ impl RequestState {
         self.after_pass(rv)
     }
 
-    /// Sends `range` of the regular file `file` (checked by the caller with
-    /// [`passed_fds::checked_range`]) after what was written before, as
-    /// file buckets that own the descriptor until the request's pool goes.
-    pub fn send_file(&mut self, file: OwnedFd, range: FileRange) -> i32 {
-        if !self.writable() {
-            return ERROR;
+    /// Sends `range` of `file` after what was written before, as file
+    /// buckets that own a duplicate of the descriptor until the request's
+    /// pool goes.
+    fn send_file(&mut self, file: BorrowedFd<'_>, range: FileRange) -> bool {
+        if self.client_gone {
+            return false;
         }
         // SAFETY: r is live on this thread.
         if unsafe { (*self.r).header_only } != 0 {
-            return OK;
+            return true;
         }
         let (Ok(offset), Ok(len)) = (
             sys::apr_off_t::try_from(range.offset),
             sys::apr_off_t::try_from(range.length),
         ) else {
             // FileRange keeps both within apr_off_t.
-            return ERROR;
+            return false;
+        };
+        let file = match file.try_clone_to_owned() {
+            Ok(file) => file,
+            Err(e) => {
+                let line = format!(
+                    "{}: send_file refused: the descriptor cannot be duplicated: {e}",
+                    self.label
+                );
+                self.log(rustgi_abi::LOG_ERR, &line);
+                return false;
+            }
         };
         // SAFETY: the brigade belongs to this request and r is live; the
         // descriptor is open and handed over (the pool closes it).
@@ -537,9 +502,9 @@ impl RequestState {
         self.after_pass(rv)
     }
 
-    pub fn flush(&mut self) -> i32 {
-        if !self.writable() {
-            return ERROR;
+    fn flush(&mut self) -> bool {
+        if self.client_gone {
+            return false;
         }
         // SAFETY: the brigade belongs to this request and r is live.
         let rv = unsafe {
@@ -551,225 +516,44 @@ impl RequestState {
         self.after_pass(rv)
     }
 
-    fn after_pass(&mut self, rv: sys::apr_status_t) -> i32 {
-        if rv == 0 {
-            return OK;
-        }
-        self.client_gone = true;
-        // SAFETY: r is live on this thread.
-        unsafe {
-            log::request(
-                self.r,
-                sys::APLOG_DEBUG as i32,
-                rv,
-                "the client went away while the response was sent",
-            );
-        }
-        ERROR
-    }
-
-    /// Sends what the output filters need to end the response: EOS, or for a
-    /// response cut short an error bucket that stops the chunked encoding from
-    /// writing its last chunk, so the client sees the response as incomplete.
-    fn end_output(&mut self, complete: bool) {
-        let r = self.r;
-        // SAFETY: r is live on this thread and the brigade is its own.
-        unsafe {
-            if !complete {
-                sys::rustgi_shim_brigade_append_error(
-                    self.output,
-                    sys::HTTP_BAD_GATEWAY as c_int,
-                    (*r).pool,
-                );
-                (*(*r).connection).keepalive = sys::ap_conn_keepalive_e_AP_CONN_CLOSE;
-            }
-            // FLUSH first: the response goes out now instead of waiting for
-            // the MPM to write it after the handler returns.
-            sys::rustgi_shim_brigade_append_flush(self.output);
-            sys::rustgi_shim_brigade_append_eos(self.output);
-            sys::ap_pass_brigade((*r).output_filters, self.output);
-            sys::apr_brigade_cleanup(self.output.cast());
-        }
-    }
-
-    /// Ends the request after the app returned `rc`; the result is the
-    /// handler's return value for Apache.
-    pub fn finish(&mut self, rc: i32) -> c_int {
-        let internal_error = sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        let failure = if let Some(status) = self.body_error {
-            Some(status)
-        } else if self.refused {
-            Some(internal_error)
-        } else if rc != OK {
-            let message = if self.body_started {
-                "failed after its response started; the response was cut short"
-            } else {
-                "failed before it responded"
-            };
-            self.log(sys::APLOG_ERR, &format!("{} {message}", self.label));
-            Some(internal_error)
-        } else if self.head.is_none() {
-            self.log(
-                sys::APLOG_ERR,
-                &format!("{} returned without calling start_response", self.label),
-            );
-            Some(internal_error)
-        } else {
-            None
-        };
-        match failure {
-            Some(status) if !self.body_started => status,
-            Some(_) => {
-                self.end_output(false);
-                sys::OK as c_int
-            }
-            None => {
-                if self.start_body().is_ok() && !self.client_gone {
-                    self.end_output(true);
-                }
-                sys::OK as c_int
-            }
-        }
+    fn log(&mut self, level: i32, message: &str) {
+        // SAFETY: the response's request is live on this thread: the
+        // exchange reaches its transport only from the handling thread.
+        unsafe { log::request(self.r, level, 0, message) }
     }
 }
 
-/// The request state behind an app's ctx, on the thread that owns it.
-///
-/// # Safety
-/// `ctx` is NULL or the HostCtx pointer the host gave the app, still alive.
-unsafe fn request_state<'a>(ctx: *mut c_void) -> Option<&'a mut RequestState> {
-    if ctx.is_null() {
-        return None;
+impl Host for ApacheResponse {
+    /// Init's ctx logs with the virtual host.
+    type Scope = *const sys::server_rec;
+
+    fn api() -> &'static RustgiHostApi {
+        &HOST_API
     }
-    // SAFETY: ctx is a live HostCtx (caller); the app calls back on the
-    // handling thread while handle runs, when the host holds no reference.
-    let host = unsafe { &mut *ctx.cast::<HostCtx>() };
-    let server = host.server;
-    let state = host.request.as_mut()?;
-    if state.on_own_thread() {
-        return Some(state);
+
+    fn log_outside(scope: Option<&*const sys::server_rec>, level: i32, message: &str) {
+        let server = scope.copied().unwrap_or(std::ptr::null());
+        log::server(server, level, 0, message);
     }
-    // Not the request's thread: log against the server, never the request.
-    log::server(
-        server,
-        sys::APLOG_ERR as i32,
-        0,
-        &format!(
-            "{} called the host from another thread; refused",
-            state.label
-        ),
-    );
-    None
 }
 
-unsafe extern "C" fn read_body(ctx: *mut c_void, buf: *mut u8, len: usize) -> isize {
-    guard("read_body", ERROR as isize, || {
-        // SAFETY: ctx per the ABI; buf is writable for len bytes (ABI).
-        let Some(state) = (unsafe { request_state(ctx) }) else {
-            return ERROR as isize;
-        };
-        if buf.is_null() {
-            return if len == 0 { 0 } else { ERROR as isize };
-        }
-        // SAFETY: the app guarantees buf is valid for len bytes.
-        state.read_body(unsafe { std::slice::from_raw_parts_mut(buf, len) })
-    })
+/// Ends the request after the app (or the daemon) returned `rc`; the result
+/// is the handler's return value for Apache.
+pub fn finish(response: &mut Response, rc: i32) -> c_int {
+    let ending = response.finish(rc);
+    response.transport_mut().end(ending)
 }
 
-unsafe extern "C" fn start_response(
-    ctx: *mut c_void,
-    status: u16,
-    headers: *const RustgiPair,
-    headers_len: usize,
-) -> i32 {
-    guard("start_response", ERROR, || {
-        // SAFETY: ctx per the ABI.
-        let Some(state) = (unsafe { request_state(ctx) }) else {
-            return ERROR;
-        };
-        let headers = if headers.is_null() || headers_len == 0 {
-            &[][..]
-        } else {
-            // SAFETY: the app passes headers_len pairs at headers (ABI).
-            unsafe { std::slice::from_raw_parts(headers, headers_len) }
-        };
-        state.start_response(status, headers)
-    })
-}
-
-unsafe extern "C" fn write(ctx: *mut c_void, buf: *const u8, len: usize) -> i32 {
-    guard("write", ERROR, || {
-        // SAFETY: ctx per the ABI.
-        let Some(state) = (unsafe { request_state(ctx) }) else {
-            return ERROR;
-        };
-        let bytes = if buf.is_null() || len == 0 {
-            &[][..]
-        } else {
-            // SAFETY: the app passes len readable bytes at buf (ABI).
-            unsafe { std::slice::from_raw_parts(buf, len) }
-        };
-        state.write(bytes)
-    })
-}
-
-unsafe extern "C" fn flush(ctx: *mut c_void) -> i32 {
-    guard("flush", ERROR, || {
-        // SAFETY: ctx per the ABI.
-        match unsafe { request_state(ctx) } {
-            Some(state) => state.flush(),
-            None => ERROR,
-        }
-    })
-}
-
-unsafe extern "C" fn send_file(ctx: *mut c_void, fd: i32, offset: u64, len: u64) -> i32 {
-    guard("send_file", ERROR, || {
-        // SAFETY: ctx per the ABI.
-        let Some(state) = (unsafe { request_state(ctx) }) else {
-            return ERROR;
-        };
-        if len == 0 {
-            return state.write(&[]);
-        }
-        if fd < 0 {
-            return state.refuse_file("a negative descriptor");
-        }
-        // SAFETY: the app keeps fd open across the call (ABI); the borrow
-        // ends with it, and what Apache keeps is a duplicate.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let range = match passed_fds::checked_range(fd, offset, len) {
-            Ok(range) => range,
-            Err(why) => return state.refuse_file(&why),
-        };
-        match fd.try_clone_to_owned() {
-            Ok(file) => state.send_file(file, range),
-            Err(e) => state.refuse_file(&format!("the descriptor cannot be duplicated: {e}")),
-        }
-    })
-}
-
-unsafe extern "C" fn log_message(ctx: *mut c_void, level: i32, msg: *const c_char, len: usize) {
-    guard("log", (), || {
-        let text = if msg.is_null() {
-            String::new()
-        } else {
-            // SAFETY: the app passes len readable bytes at msg (ABI).
-            let bytes = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), len) };
-            String::from_utf8_lossy(bytes).into_owned()
-        };
-        let level = level.clamp(0, sys::APLOG_TRACE8 as i32);
-        if ctx.is_null() {
-            return log::server(std::ptr::null(), level, 0, &text);
-        }
-        // SAFETY: a non-NULL ctx is a live HostCtx (ABI).
-        let host = unsafe { &*ctx.cast::<HostCtx>() };
-        match &host.request {
-            // SAFETY: a request is only logged against on its own thread.
-            Some(state) if state.on_own_thread() => unsafe {
-                log::request(state.r, level, 0, &text)
-            },
-            _ => log::server(host.server, level, 0, &text),
-        }
-    })
+/// Ends the request with `status` when the response has not started, or
+/// cuts the started response short; logs `why` either way.
+pub fn fail(response: &mut Response, status: c_int, why: &str) -> c_int {
+    let started = response.body_started();
+    let apache = response.transport_mut();
+    let line = format!("{}: {why}", apache.label);
+    apache.log(sys::APLOG_ERR as i32, &line);
+    if started {
+        apache.end(Ending::CutShort(Failure::App))
+    } else {
+        status
+    }
 }

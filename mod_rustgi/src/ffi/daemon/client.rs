@@ -25,7 +25,7 @@ use crate::daemon_link::{
 };
 use crate::daemon_wait::Phase;
 use crate::ffi::log;
-use crate::ffi::request::RequestState;
+use crate::ffi::request::{ApacheResponse, Response, fail, finish};
 
 /// Whether the request may have a body worth announcing to the daemon.
 ///
@@ -64,11 +64,12 @@ pub unsafe fn serve(
 ) -> c_int {
     let name = &group.name;
     // SAFETY: r is live (caller).
-    let mut state = unsafe { RequestState::new(r, format!("group {name}")) };
+    let mut state = Response::new(unsafe { ApacheResponse::new(r, format!("group {name}")) });
     if let Some(why) = availability::unavailable(name, &group.group_file, &group.status_dir) {
         // SAFETY: the state's request is live on this thread.
-        unsafe { set_retry_after(state.request(), FAILING_RETRY_AFTER) };
-        return state.fail(
+        unsafe { set_retry_after(state.transport().request(), FAILING_RETRY_AFTER) };
+        return fail(
+            &mut state,
             sys::HTTP_SERVICE_UNAVAILABLE as c_int,
             &format!("the group cannot start its processes: {why}"),
         );
@@ -89,7 +90,8 @@ pub unsafe fn serve(
     );
     if let Err(e) = encoded {
         // Only the protocol's limits make encoding fail: the head is too big.
-        return state.fail(
+        return fail(
+            &mut state,
             sys::HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE as c_int,
             &format!("the request cannot be sent: {e}"),
         );
@@ -113,7 +115,8 @@ pub unsafe fn serve(
             }) {
                 Ok(connection) => (connection, true),
                 Err(e) => {
-                    return state.fail(
+                    return fail(
+                        &mut state,
                         sys::HTTP_SERVICE_UNAVAILABLE as c_int,
                         &format!("cannot connect to {}: {e}", group.socket.display()),
                     );
@@ -151,7 +154,11 @@ pub unsafe fn serve(
     }
     // Three connections in a row ended before a process took the request
     // (processes crashing or stopping at once): no process could be reached.
-    state.fail(sys::HTTP_SERVICE_UNAVAILABLE as c_int, &last_error)
+    fail(
+        &mut state,
+        sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+        &last_error,
+    )
 }
 
 /// How an exchange ended.
@@ -174,7 +181,7 @@ fn done(status: c_int) -> Exchange {
 /// Reads the daemon's frames until the request ends.
 fn exchange(
     r: *mut sys::request_rec,
-    state: &mut RequestState,
+    state: &mut Response,
     connection: &mut Connection,
     group: &GroupAddress,
     fresh: bool,
@@ -187,9 +194,11 @@ fn exchange(
     // the pid of the connection it was sent on before.
     let mut pid = connection.pid;
     if pid != 0 {
-        state.set_label(format!("group {name}, pid {pid}"));
+        state
+            .transport_mut()
+            .set_label(format!("group {name}, pid {pid}"));
     } else if retried {
-        state.set_label(format!("group {name}"));
+        state.transport_mut().set_label(format!("group {name}"));
     }
     let mut body = Vec::new();
     let mut preface_read = !fresh;
@@ -234,7 +243,9 @@ fn exchange(
                 if process != pid {
                     pid = process;
                     connection.pid = process;
-                    state.set_label(format!("group {name}, pid {pid}"));
+                    state
+                        .transport_mut()
+                        .set_label(format!("group {name}, pid {pid}"));
                 }
                 phase = Phase::Running;
             }
@@ -243,26 +254,26 @@ fn exchange(
             Frame::Read(want) | Frame::ReadNow(want) => {
                 let wait = matches!(decoded, Frame::Read(_));
                 let want = (want as usize).clamp(1, protocol::MAX_DATA_PAYLOAD as usize);
-                let gathered = state.gather_body(want, wait);
+                let gathered = state.transport_mut().gather_body(want, wait);
                 if let Err(e) = answer_read(state, &mut connection.writer, &mut body, gathered) {
                     return done(broken(state, phase, pid, group, &e));
                 }
             }
             Frame::Head(head) => {
-                if state.start_response(head.status, &head.headers.abi_pairs()) != 0 {
+                if state.start_response(head.status, head.headers.iter()) != 0 {
                     // Refused (logged): the response is a 500; stop listening.
-                    return done(state.finish(rustgi_abi::ERROR));
+                    return done(finish(state, rustgi_abi::ERROR));
                 }
                 phase = Phase::Responding;
             }
             Frame::Data(bytes) => {
                 if state.write(bytes) != 0 {
-                    return done(state.finish(rustgi_abi::ERROR));
+                    return done(finish(state, rustgi_abi::ERROR));
                 }
             }
             Frame::Flush => {
                 if state.flush() != 0 {
-                    return done(state.finish(rustgi_abi::ERROR));
+                    return done(finish(state, rustgi_abi::ERROR));
                 }
             }
             // The file's bytes go from the daemon's descriptor to the
@@ -288,8 +299,8 @@ fn exchange(
                         &format!("FILE frame with an unusable file: {why}"),
                     ));
                 }
-                if state.send_file(file, range) != 0 {
-                    return done(state.finish(rustgi_abi::ERROR));
+                if state.send_file(Some(file.as_fd()), range.offset, range.length) != 0 {
+                    return done(finish(state, rustgi_abi::ERROR));
                 }
             }
             // SAFETY: r is the live request of this thread.
@@ -318,10 +329,10 @@ fn exchange(
                 } else {
                     rustgi_abi::ERROR
                 };
-                let status = state.finish(rc);
+                let status = finish(state, rc);
                 return Exchange::Done {
                     status,
-                    reusable: !state.client_gone(),
+                    reusable: !state.transport().client_gone(),
                 };
             }
             Frame::Reject(reject) => {
@@ -330,7 +341,8 @@ fn exchange(
                     unsafe { set_retry_after(r, reject.retry_after_seconds) };
                 }
                 let reason = String::from_utf8_lossy(&reject.reason).into_owned();
-                return done(state.fail(
+                return done(fail(
+                    state,
                     c_int::from(reject.status),
                     &format!("request refused: {reason}"),
                 ));
@@ -348,11 +360,11 @@ fn exchange(
 }
 
 /// Sends the answer to a READ or READ_NOW that gathered `gathered` bytes
-/// (see [`RequestState::gather_body`]): body bytes go out from Apache's own
+/// (see [`ApacheResponse::gather_body`]): body bytes go out from Apache's own
 /// buffers in one vectored write (`spill` holds them only when they are in
 /// too many pieces).
 fn answer_read(
-    state: &mut RequestState,
+    state: &mut Response,
     writer: &mut UnixStream,
     spill: &mut Vec<u8>,
     gathered: Option<isize>,
@@ -361,7 +373,7 @@ fn answer_read(
     let encoded = match gathered.map(usize::try_from) {
         Some(Ok(n)) if n > 0 => {
             let header = protocol::frame_header(Kind::Body, n as u32);
-            return state.send_gathered(spill, |pieces| {
+            return state.transport_mut().send_gathered(spill, |pieces| {
                 let sent: usize = pieces.iter().map(|p| p.len()).sum();
                 if sent != n {
                     return Err(io::Error::other(format!(
@@ -377,7 +389,10 @@ fn answer_read(
         Some(Ok(_)) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),
         None => protocol::encode_frame(&mut frame, Kind::BodyLater, &[]),
         Some(Err(_)) => {
-            let status = state.body_error().unwrap_or(sys::HTTP_BAD_REQUEST as c_int);
+            let status = state
+                .transport()
+                .body_error()
+                .unwrap_or(sys::HTTP_BAD_REQUEST as c_int);
             protocol::encode_body_error(&mut frame, u16::try_from(status).unwrap_or(400))
         }
     };
@@ -395,8 +410,9 @@ unsafe fn set_retry_after(r: *mut sys::request_rec, seconds: u32) {
     }
 }
 
-fn protocol_error(state: &mut RequestState, pid: u32, group: &GroupAddress, what: &str) -> c_int {
-    state.fail(
+fn protocol_error(state: &mut Response, pid: u32, group: &GroupAddress, what: &str) -> c_int {
+    fail(
+        state,
         sys::HTTP_BAD_GATEWAY as c_int,
         &format!(
             "protocol error from group {} (pid {pid}): {what}",
@@ -408,13 +424,13 @@ fn protocol_error(state: &mut RequestState, pid: u32, group: &GroupAddress, what
 /// The daemon's socket failed or timed out: what that means depends on how
 /// far the request got.
 fn broken(
-    state: &mut RequestState,
+    state: &mut Response,
     phase: Phase,
     pid: u32,
     group: &GroupAddress,
     e: &io::Error,
 ) -> c_int {
-    if state.client_gone() {
+    if state.transport().client_gone() {
         return sys::OK as c_int;
     }
     let timed_out = timed_out(e);
@@ -427,8 +443,9 @@ fn broken(
     match (phase, timed_out) {
         (Phase::Queued, true) => {
             // SAFETY: the state's request is live on this thread.
-            unsafe { set_retry_after(state.request(), 1) };
-            state.fail(
+            unsafe { set_retry_after(state.transport().request(), 1) };
+            fail(
+                state,
                 sys::HTTP_SERVICE_UNAVAILABLE as c_int,
                 &format!(
                     "no process took the request within queue-timeout ({} s)",
@@ -436,11 +453,16 @@ fn broken(
                 ),
             )
         }
-        (Phase::Running, true) => state.fail(
+        (Phase::Running, true) => fail(
+            state,
             sys::HTTP_GATEWAY_TIME_OUT as c_int,
-            &format!("no response within request-timeout ({} s)", group.timeouts.request.as_secs()),
+            &format!(
+                "no response within request-timeout ({} s)",
+                group.timeouts.request.as_secs()
+            ),
         ),
-        (Phase::Responding, true) => state.fail(
+        (Phase::Responding, true) => fail(
+            state,
             sys::HTTP_GATEWAY_TIME_OUT as c_int,
             &format!(
                 "the response stalled for socket-timeout ({} s) and was cut short",
@@ -451,27 +473,35 @@ fn broken(
             // The process that took the request died before its first
             // frame named it: the parent's record of the death does.
             // SAFETY: the state's request is live on this thread.
-            let started = u64::try_from(unsafe { (*state.request()).request_time } / 1_000_000)
-                .unwrap_or(0);
+            let started =
+                u64::try_from(unsafe { (*state.transport().request()).request_time } / 1_000_000)
+                    .unwrap_or(0);
             let which = match availability::death_since(
                 &group.group_file,
                 &group.name,
                 started,
                 Duration::from_millis(500),
             ) {
-                Some(death) => format!("process {} read the request and ended: {}", death.pid, death.reason),
+                Some(death) => format!(
+                    "process {} read the request and ended: {}",
+                    death.pid, death.reason
+                ),
                 None => "a process of the group read the request and may have died running it; \
                          see its exit or the group's log"
                     .to_owned(),
             };
-            state.fail(
+            fail(
+                state,
                 sys::HTTP_BAD_GATEWAY as c_int,
                 &format!("the connection ended before any answer ({e}): {which}"),
             )
         }
-        (_, false) => state.fail(
+        (_, false) => fail(
+            state,
             sys::HTTP_BAD_GATEWAY as c_int,
-            &format!("process {pid} closed the connection before the response ended ({e}); it may have died, see its exit"),
+            &format!(
+                "process {pid} closed the connection before the response ended ({e}); it may have died, see its exit"
+            ),
         ),
     }
 }
