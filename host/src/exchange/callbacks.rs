@@ -22,7 +22,12 @@ use crate::pairs::Pairs;
 
 /// A host's side of the callbacks: its table, and where log lines go when
 /// there is no request to file them with.
-pub trait Host: Transport + Sized + 'static {
+///
+/// A transport that borrows its request (`ApacheResponse<'r>`) has one
+/// table, made for `'static`: lifetimes do not change a type's layout, and
+/// the callbacks hold what they get from a ctx only during the call, while
+/// the ctx is live (the ABI's rule).
+pub trait Host: Transport + Sized {
     /// What init's ctx carries for log lines (an embedded app's virtual
     /// host, say).
     type Scope;

@@ -1,14 +1,16 @@
 //! The app instances of an Apache child: one per script alias and virtual
 //! host, loaded on first use.
 
+#![deny(unsafe_code)]
+
 use std::path::Path;
 use std::sync::OnceLock;
 
-use apache_sys as sys;
 use rustgi_host::app::AppInstance;
 use rustgi_host::exchange::callbacks;
 use rustgi_host::pairs::Pairs;
 
+use super::apache::Server;
 use super::request::ApacheResponse;
 use crate::config::AppConfig;
 
@@ -33,7 +35,7 @@ impl AppSlot {
         &self,
         file: &Path,
         config: &AppConfig,
-        server: *const sys::server_rec,
+        server: &Server,
     ) -> Result<&AppInstance, &str> {
         self.instance
             .get_or_init(|| {

@@ -5,9 +5,11 @@
 //! Apache live in boxes owned by an APR pool (freed by its cleanup); strings
 //! handed to Apache are copied into the request's or the config's pool.
 
+mod apache;
 mod app;
 mod daemon;
 mod directives;
+mod handler;
 mod health;
 mod hooks;
 mod log;

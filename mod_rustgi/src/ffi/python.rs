@@ -2,10 +2,11 @@
 //! the version of the Python it embeds read from its file (no Python runs
 //! in Apache's parent), and where a WSGI script's app is loaded from.
 
+#![deny(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use apache_sys as sys;
 use rustgi_abi::python::VERSION_SYMBOL;
 
 use super::daemon::supervisor::module_dir;
@@ -89,13 +90,4 @@ pub fn app_for<'a>(
     } else {
         (&alias.file, base.clone())
     }
-}
-
-/// Whether this Apache's MPM runs requests on several threads per child.
-pub fn mpm_is_threaded() -> bool {
-    let mut threaded: std::ffi::c_int = 0;
-    // SAFETY: ap_mpm_query writes one int for AP_MPMQ_IS_THREADED.
-    let rc =
-        unsafe { sys::ap_mpm_query(sys::AP_MPMQ_IS_THREADED as std::ffi::c_int, &mut threaded) };
-    rc == sys::APR_SUCCESS as i32 && threaded != sys::AP_MPMQ_NOT_SUPPORTED as std::ffi::c_int
 }

@@ -20,17 +20,20 @@ use rustgi_host::exchange::{CheckedHeader, Ending, Exchange, Failure, InputLost,
 use rustgi_host::protocol::FileRange;
 use rustgi_host::response_head::HeaderKind;
 
+use super::apache::{Request, Server};
 use super::{c_bytes, log, pool_str};
 
-/// The services the host offers to apps.
-pub static HOST_API: RustgiHostApi = callbacks::host_api::<ApacheResponse>();
+/// The services the host offers to apps. Made for the `'static` lifetime,
+/// the table serves every request: the callbacks use a request's ctx only
+/// during the call, while the request is handled.
+pub static HOST_API: RustgiHostApi = callbacks::host_api::<ApacheResponse<'static>>();
 
 /// The `ctx` an app passes back to the callbacks: init's, on a virtual
 /// host, or a request's.
-pub type HostCtx = callbacks::HostCtx<ApacheResponse>;
+pub type HostCtx<'r> = callbacks::HostCtx<ApacheResponse<'r>>;
 
 /// A request's response, as an embedded app or a daemon gives it.
-pub type Response = Exchange<ApacheResponse>;
+pub type Response<'r> = Exchange<ApacheResponse<'r>>;
 
 /// A status and headers, checked, waiting for the body.
 pub struct Head {
@@ -39,7 +42,9 @@ pub struct Head {
 }
 
 /// The request_rec and brigades of one request.
-pub struct ApacheResponse {
+pub struct ApacheResponse<'r> {
+    request: &'r Request,
+    /// The request, for Apache's calls.
     r: *mut sys::request_rec,
     /// Who answers, for log lines ("app /srv/a.so", "group shop, pid 12").
     label: String,
@@ -57,13 +62,11 @@ pub struct ApacheResponse {
 
 const ERROR: isize = rustgi_abi::ERROR as isize;
 
-impl ApacheResponse {
-    /// # Safety
-    /// `r` is the live request the calling thread is handling; it outlives
-    /// the response.
-    pub unsafe fn new(r: *mut sys::request_rec, label: String) -> Self {
+impl<'r> ApacheResponse<'r> {
+    pub fn new(request: &'r Request, label: String) -> Self {
         ApacheResponse {
-            r,
+            request,
+            r: request.as_ptr(),
             label,
             output: std::ptr::null_mut(),
             input: std::ptr::null_mut(),
@@ -74,9 +77,9 @@ impl ApacheResponse {
         }
     }
 
-    /// The request this state answers.
-    pub fn request(&self) -> *mut sys::request_rec {
-        self.r
+    /// The request this response answers.
+    pub fn request(&self) -> &'r Request {
+        self.request
     }
 
     pub fn set_label(&mut self, label: String) {
@@ -363,7 +366,7 @@ impl ApacheResponse {
 }
 
 /// Apache's side of the ABI: the request_rec and its filters.
-impl Transport for ApacheResponse {
+impl Transport for ApacheResponse<'_> {
     type Head = Head;
 
     fn label(&self) -> &str {
@@ -517,22 +520,20 @@ impl Transport for ApacheResponse {
     }
 
     fn log(&mut self, level: i32, message: &str) {
-        // SAFETY: the response's request is live on this thread: the
-        // exchange reaches its transport only from the handling thread.
-        unsafe { log::request(self.r, level, 0, message) }
+        self.request.log(level as u32, message);
     }
 }
 
-impl Host for ApacheResponse {
+impl<'r> Host for ApacheResponse<'r> {
     /// Init's ctx logs with the virtual host.
-    type Scope = *const sys::server_rec;
+    type Scope = &'r Server;
 
     fn api() -> &'static RustgiHostApi {
         &HOST_API
     }
 
-    fn log_outside(scope: Option<&*const sys::server_rec>, level: i32, message: &str) {
-        let server = scope.copied().unwrap_or(std::ptr::null());
+    fn log_outside(scope: Option<&&'r Server>, level: i32, message: &str) {
+        let server = scope.map_or(std::ptr::null(), |s| s.as_ptr());
         log::server(server, level, 0, message);
     }
 }

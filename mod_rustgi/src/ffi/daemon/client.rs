@@ -6,7 +6,9 @@
 //! answers before it reads the body cannot deadlock either side, and neither
 //! side holds more than one frame of it.
 
-use std::ffi::c_int;
+#![deny(unsafe_code)]
+
+use std::ffi::{CString, c_int};
 use std::io::{self, IoSlice, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -24,21 +26,14 @@ use crate::daemon_link::{
     Connection, POOL, RequestFrame, connect, never_read, timed_out, write_all_slices,
 };
 use crate::daemon_wait::Phase;
-use crate::ffi::log;
+use crate::ffi::apache::Request;
 use crate::ffi::request::{ApacheResponse, Response, fail, finish};
 
 /// Whether the request may have a body worth announcing to the daemon.
-///
-/// # Safety
-/// `r` is live.
-unsafe fn has_body(r: *mut sys::request_rec) -> bool {
-    // SAFETY: r is live; apr_table_get returns NULL or a C string.
-    unsafe {
-        let get = |name: &std::ffi::CStr| {
-            crate::ffi::c_bytes(sys::apr_table_get((*r).headers_in, name.as_ptr()))
-        };
-        !get(c"Transfer-Encoding").is_empty() || !matches!(get(c"Content-Length"), b"" | b"0")
-    }
+fn has_body(r: &Request) -> bool {
+    let headers = r.headers_in();
+    !headers.get(c"Transfer-Encoding").is_empty()
+        || !matches!(headers.get(c"Content-Length"), b"" | b"0")
 }
 
 /// The Retry-After of a group that cannot start: the supervisor tries
@@ -54,35 +49,24 @@ pub struct Outgoing<'a> {
 }
 
 /// Serves request `r` through `group`; returns the handler's status.
-///
-/// # Safety
-/// `r` is the live request this thread handles.
-pub unsafe fn serve(
-    r: *mut sys::request_rec,
-    group: &GroupAddress,
-    request: Outgoing<'_>,
-) -> c_int {
+pub fn serve(r: &Request, group: &GroupAddress, request: Outgoing<'_>) -> c_int {
     let name = &group.name;
-    // SAFETY: r is live (caller).
-    let mut state = Response::new(unsafe { ApacheResponse::new(r, format!("group {name}")) });
+    let mut state = Response::new(ApacheResponse::new(r, format!("group {name}")));
     if let Some(why) = availability::unavailable(name, &group.group_file, &group.status_dir) {
-        // SAFETY: the state's request is live on this thread.
-        unsafe { set_retry_after(state.transport().request(), FAILING_RETRY_AFTER) };
+        set_retry_after(r, FAILING_RETRY_AFTER);
         return fail(
             &mut state,
             sys::HTTP_SERVICE_UNAVAILABLE as c_int,
             &format!("the group cannot start its processes: {why}"),
         );
     }
-    // SAFETY: r is live; request_time is apr_time_t, µs since the epoch.
-    let queue_start_us = u64::try_from(unsafe { (*r).request_time }).unwrap_or(0);
+    let queue_start_us = r.request_time_us();
     let mut frame = RequestFrame::take();
     let frame = &mut frame.0;
     let encoded = protocol::encode_request(
         frame,
         queue_start_us,
-        // SAFETY: r is live.
-        unsafe { has_body(r) },
+        has_body(r),
         request.app_file.as_os_str().as_encoded_bytes(),
         request.init_config,
         request.environ,
@@ -180,7 +164,7 @@ fn done(status: c_int) -> Exchange {
 
 /// Reads the daemon's frames until the request ends.
 fn exchange(
-    r: *mut sys::request_rec,
+    r: &Request,
     state: &mut Response,
     connection: &mut Connection,
     group: &GroupAddress,
@@ -303,18 +287,13 @@ fn exchange(
                     return done(finish(state, rustgi_abi::ERROR));
                 }
             }
-            // SAFETY: r is the live request of this thread.
-            Frame::Log(line) => unsafe {
-                log::request(
-                    r,
-                    i32::from(line.level),
-                    0,
-                    &format!(
-                        "group {name}, pid {pid}: {}",
-                        String::from_utf8_lossy(&line.message)
-                    ),
-                )
-            },
+            Frame::Log(line) => r.log(
+                u32::from(line.level),
+                &format!(
+                    "group {name}, pid {pid}: {}",
+                    String::from_utf8_lossy(&line.message)
+                ),
+            ),
             Frame::End(outcome) => {
                 if connection.incoming().has_passed() {
                     return done(protocol_error(
@@ -337,8 +316,7 @@ fn exchange(
             }
             Frame::Reject(reject) => {
                 if reject.retry_after_seconds > 0 {
-                    // SAFETY: r is live; the value is copied to its pool.
-                    unsafe { set_retry_after(r, reject.retry_after_seconds) };
+                    set_retry_after(r, reject.retry_after_seconds);
                 }
                 let reason = String::from_utf8_lossy(&reject.reason).into_owned();
                 return done(fail(
@@ -400,13 +378,10 @@ fn answer_read(
     writer.write_all(&frame)
 }
 
-/// # Safety
-/// `r` is live.
-unsafe fn set_retry_after(r: *mut sys::request_rec, seconds: u32) {
-    // SAFETY: r is live (caller); the value is copied into its pool.
-    unsafe {
-        let value = crate::ffi::pool_str((*r).pool, seconds.to_string().as_bytes());
-        sys::apr_table_setn((*r).err_headers_out, c"Retry-After".as_ptr(), value);
+/// `Retry-After`, on error responses too.
+fn set_retry_after(r: &Request, seconds: u32) {
+    if let Ok(value) = CString::new(seconds.to_string()) {
+        r.err_headers_out().set(c"Retry-After", &value);
     }
 }
 
@@ -442,8 +417,7 @@ fn broken(
     };
     match (phase, timed_out) {
         (Phase::Queued, true) => {
-            // SAFETY: the state's request is live on this thread.
-            unsafe { set_retry_after(state.transport().request(), 1) };
+            set_retry_after(state.transport().request(), 1);
             fail(
                 state,
                 sys::HTTP_SERVICE_UNAVAILABLE as c_int,
@@ -472,10 +446,7 @@ fn broken(
         (Phase::Queued, false) => {
             // The process that took the request died before its first
             // frame named it: the parent's record of the death does.
-            // SAFETY: the state's request is live on this thread.
-            let started =
-                u64::try_from(unsafe { (*state.transport().request()).request_time } / 1_000_000)
-                    .unwrap_or(0);
+            let started = state.transport().request().request_time_us() / 1_000_000;
             let which = match availability::death_since(
                 &group.group_file,
                 &group.name,
