@@ -13,7 +13,9 @@ pub mod alias;
 pub mod availability;
 /// Checking an app file without loading it (shared with the daemon).
 pub use rustgi_host::app_file;
+pub mod child_response;
 pub mod config;
+pub mod daemon_client;
 pub mod daemon_link;
 pub mod daemon_plan;
 pub mod daemon_spec;

@@ -13,12 +13,13 @@ use rustgi_host::pairs::Pairs;
 
 use super::apache::{Mpm, Request};
 use super::app::{AppSlot, config_pairs};
-use super::daemon::client::{self, Outgoing};
 use super::daemon::supervisor;
 use super::health;
 use super::python;
-use super::request::{self, ApacheResponse, HostCtx};
+use super::request::{ApacheResponse, HostCtx, Response};
+use crate::child_response;
 use crate::config::{AppConfig, ProcessGroup, ScriptAlias};
+use crate::daemon_client::{self, GroupRoute, Outgoing};
 use crate::environ::{self, RequestFacts};
 use crate::wsgi_script::PythonPlace;
 
@@ -195,9 +196,18 @@ fn serve_in_daemon(
     let (app_file, init_config) =
         python::app_for(&alias.spec, init_config, || address.python.clone());
     let init_config = config_pairs(&init_config);
-    client::serve(
-        r,
-        &address,
+    let route = GroupRoute {
+        name: &address.name,
+        socket: &address.socket,
+        connect_timeout: address.connect_timeout,
+        timeouts: address.timeouts,
+        group_file: &address.group_file,
+        status_dir: &address.status_dir,
+    };
+    let mut response = Response::new(ApacheResponse::new(r, format!("group {name}")));
+    daemon_client::serve(
+        &mut response,
+        &route,
         Outgoing {
             app_file,
             init_config: &init_config,
@@ -247,7 +257,7 @@ fn serve_embedded(
     let mut ctx = HostCtx::for_request(server, ApacheResponse::new(r, label));
     let rc = callbacks::call_app(app, environ, config, &ctx);
     match ctx.exchange_mut() {
-        Some(response) => request::finish(response, rc),
+        Some(response) => child_response::finish(response, rc),
         None => INTERNAL_SERVER_ERROR as c_int,
     }
 }

@@ -9,7 +9,7 @@
 //! everything down the output filters (mod_deflate, mod_headers, ...); a file
 //! goes down them as a file bucket, read by Apache itself.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{CString, c_char, c_int};
 use std::io::{self, IoSlice};
 use std::os::fd::{BorrowedFd, IntoRawFd};
 
@@ -22,6 +22,7 @@ use rustgi_host::response_head::HeaderKind;
 
 use super::apache::{Request, Server};
 use super::{c_bytes, log, pool_str};
+use crate::child_response::ChildResponse;
 
 /// The services the host offers to apps. Made for the `'static` lifetime,
 /// the table serves every request: the callbacks use a request's ctx only
@@ -51,7 +52,7 @@ pub struct ApacheResponse<'r> {
     /// Created when the body starts.
     output: *mut sys::apr_bucket_brigade,
     input: *mut sys::apr_bucket_brigade,
-    /// Body read for the daemon and not sent yet (see `gather_body`).
+    /// Body read for the daemon and not sent yet (see `gather`).
     gathered: *mut sys::apr_bucket_brigade,
     /// Reading the request body failed with this status; it decides the
     /// response.
@@ -75,24 +76,6 @@ impl<'r> ApacheResponse<'r> {
             input_done: false,
             client_gone: false,
         }
-    }
-
-    /// The request this response answers.
-    pub fn request(&self) -> &'r Request {
-        self.request
-    }
-
-    pub fn set_label(&mut self, label: String) {
-        self.label = label;
-    }
-
-    pub fn client_gone(&self) -> bool {
-        self.client_gone
-    }
-
-    /// The status reading the request body failed with, if it did.
-    pub fn body_error(&self) -> Option<c_int> {
-        self.body_error
     }
 
     /// One read of the body: Some(bytes), Some(0) at the end, Some(ERROR),
@@ -179,11 +162,11 @@ impl<'r> ApacheResponse<'r> {
     }
 
     /// Reads up to `want` body bytes for the daemon, kept in Apache's own
-    /// buffers (no copy) until [`send_gathered`](Self::send_gathered):
+    /// buffers (no copy) until [`send_kept`](Self::send_kept):
     /// waits for the first bytes when `wait`, then takes what has come
     /// without waiting. The number of bytes, 0 at the end, ERROR, or None
     /// when `wait` is false and nothing has come yet.
-    pub fn gather_body(&mut self, want: usize, wait: bool) -> Option<isize> {
+    fn gather(&mut self, want: usize, wait: bool) -> Option<isize> {
         let first = match self.gather_input(want, wait) {
             Some(n) if n > 0 => n as usize,
             other => return other,
@@ -228,10 +211,10 @@ impl<'r> ApacheResponse<'r> {
         })
     }
 
-    /// Hands the body bytes gathered by [`gather_body`](Self::gather_body)
+    /// Hands the body bytes gathered by [`gather`](Self::gather)
     /// to `send` as slices of Apache's buffers (or, when they are in too
     /// many pieces, copied into `spill`), then frees them.
-    pub fn send_gathered(
+    fn send_kept(
         &mut self,
         spill: &mut Vec<u8>,
         send: impl FnOnce(&[IoSlice<'_>]) -> io::Result<()>,
@@ -346,7 +329,7 @@ impl<'r> ApacheResponse<'r> {
 
     /// The handler's return value for a request that ended as `ending`,
     /// after the output is ended (or cut short) to match.
-    fn end(&mut self, ending: Ending) -> c_int {
+    fn end_with(&mut self, ending: Ending) -> c_int {
         let internal_error = sys::HTTP_INTERNAL_SERVER_ERROR as c_int;
         match ending {
             Ending::Complete => {
@@ -538,23 +521,49 @@ impl<'r> Host for ApacheResponse<'r> {
     }
 }
 
-/// Ends the request after the app (or the daemon) returned `rc`; the result
-/// is the handler's return value for Apache.
-pub fn finish(response: &mut Response, rc: i32) -> c_int {
-    let ending = response.finish(rc);
-    response.transport_mut().end(ending)
-}
+/// What the request path needs of the response beside the app's calls.
+impl ChildResponse for ApacheResponse<'_> {
+    fn set_label(&mut self, label: String) {
+        self.label = label;
+    }
 
-/// Ends the request with `status` when the response has not started, or
-/// cuts the started response short; logs `why` either way.
-pub fn fail(response: &mut Response, status: c_int, why: &str) -> c_int {
-    let started = response.body_started();
-    let apache = response.transport_mut();
-    let line = format!("{}: {why}", apache.label);
-    apache.log(sys::APLOG_ERR as i32, &line);
-    if started {
-        apache.end(Ending::CutShort(Failure::App))
-    } else {
-        status
+    fn has_body(&self) -> bool {
+        let headers = self.request.headers_in();
+        !headers.get(c"Transfer-Encoding").is_empty()
+            || !matches!(headers.get(c"Content-Length"), b"" | b"0")
+    }
+
+    fn request_time_us(&self) -> u64 {
+        self.request.request_time_us()
+    }
+
+    fn gather_body(&mut self, want: usize, wait: bool) -> Option<isize> {
+        self.gather(want, wait)
+    }
+
+    fn send_gathered(
+        &mut self,
+        spill: &mut Vec<u8>,
+        send: impl FnOnce(&[IoSlice<'_>]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.send_kept(spill, send)
+    }
+
+    fn body_error(&self) -> Option<c_int> {
+        self.body_error
+    }
+
+    fn client_gone(&self) -> bool {
+        self.client_gone
+    }
+
+    fn set_retry_after(&mut self, seconds: u32) {
+        if let Ok(value) = CString::new(seconds.to_string()) {
+            self.request.err_headers_out().set(c"Retry-After", &value);
+        }
+    }
+
+    fn end(&mut self, ending: Ending) -> c_int {
+        self.end_with(ending)
     }
 }

@@ -6,34 +6,42 @@
 //! answers before it reads the body cannot deadlock either side, and neither
 //! side holds more than one frame of it.
 
-#![deny(unsafe_code)]
-
-use std::ffi::{CString, c_int};
+use std::ffi::c_int;
 use std::io::{self, IoSlice, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use apache_sys as sys;
+use rustgi_host::exchange::Exchange;
 use rustgi_host::pairs::Pairs;
 use rustgi_host::passed_fds;
 use rustgi_host::protocol::{self, Frame, Kind};
 
-use super::supervisor::GroupAddress;
 use crate::availability;
+use crate::child_response::{ChildResponse, HANDLED, fail, finish};
 use crate::daemon_link::{
     Connection, POOL, RequestFrame, connect, never_read, timed_out, write_all_slices,
 };
-use crate::daemon_wait::Phase;
-use crate::ffi::apache::Request;
-use crate::ffi::request::{ApacheResponse, Response, fail, finish};
+use crate::daemon_wait::{Phase, Timeouts};
 
-/// Whether the request may have a body worth announcing to the daemon.
-fn has_body(r: &Request) -> bool {
-    let headers = r.headers_in();
-    !headers.get(c"Transfer-Encoding").is_empty()
-        || !matches!(headers.get(c"Content-Length"), b"" | b"0")
+const BAD_REQUEST: c_int = 400;
+const BAD_GATEWAY: c_int = 502;
+const SERVICE_UNAVAILABLE: c_int = 503;
+const GATEWAY_TIME_OUT: c_int = 504;
+const REQUEST_HEADER_FIELDS_TOO_LARGE: c_int = 431;
+
+/// Where a group is, as a child reaches it.
+pub struct GroupRoute<'a> {
+    pub name: &'a str,
+    pub socket: &'a Path,
+    pub connect_timeout: Duration,
+    /// queue-timeout, request-timeout and socket-timeout.
+    pub timeouts: Timeouts,
+    /// The parent's file about the group (processes, restarts).
+    pub group_file: &'a Path,
+    /// Where the group's processes write their status files.
+    pub status_dir: &'a Path,
 }
 
 /// The Retry-After of a group that cannot start: the supervisor tries
@@ -48,25 +56,30 @@ pub struct Outgoing<'a> {
     pub config: &'a Pairs,
 }
 
-/// Serves request `r` through `group`; returns the handler's status.
-pub fn serve(r: &Request, group: &GroupAddress, request: Outgoing<'_>) -> c_int {
-    let name = &group.name;
-    let mut state = Response::new(ApacheResponse::new(r, format!("group {name}")));
-    if let Some(why) = availability::unavailable(name, &group.group_file, &group.status_dir) {
-        set_retry_after(r, FAILING_RETRY_AFTER);
+/// Serves a request through `group`, answering through `state`; returns the
+/// handler's status.
+pub fn serve<R: ChildResponse>(
+    state: &mut Exchange<R>,
+    group: &GroupRoute<'_>,
+    request: Outgoing<'_>,
+) -> c_int {
+    let name = group.name;
+    state.transport_mut().set_label(format!("group {name}"));
+    if let Some(why) = availability::unavailable(name, group.group_file, group.status_dir) {
+        state.transport_mut().set_retry_after(FAILING_RETRY_AFTER);
         return fail(
-            &mut state,
-            sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+            state,
+            SERVICE_UNAVAILABLE,
             &format!("the group cannot start its processes: {why}"),
         );
     }
-    let queue_start_us = r.request_time_us();
+    let queue_start_us = state.transport().request_time_us();
     let mut frame = RequestFrame::take();
     let frame = &mut frame.0;
     let encoded = protocol::encode_request(
         frame,
         queue_start_us,
-        has_body(r),
+        state.transport().has_body(),
         request.app_file.as_os_str().as_encoded_bytes(),
         request.init_config,
         request.environ,
@@ -75,8 +88,8 @@ pub fn serve(r: &Request, group: &GroupAddress, request: Outgoing<'_>) -> c_int 
     if let Err(e) = encoded {
         // Only the protocol's limits make encoding fail: the head is too big.
         return fail(
-            &mut state,
-            sys::HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE as c_int,
+            state,
+            REQUEST_HEADER_FIELDS_TOO_LARGE,
             &format!("the request cannot be sent: {e}"),
         );
     }
@@ -87,21 +100,21 @@ pub fn serve(r: &Request, group: &GroupAddress, request: Outgoing<'_>) -> c_int 
         String::from("the daemon closed the connection before reading the request");
     for attempt in 0..3 {
         let kept = if pooled {
-            POOL.take(&group.socket)
+            POOL.take(group.socket)
         } else {
             None
         };
         let (mut connection, fresh) = match kept {
             Some(connection) => (connection, false),
-            None => match connect(&group.socket, group.connect_timeout).and_then(|stream| {
+            None => match connect(group.socket, group.connect_timeout).and_then(|stream| {
                 stream.set_write_timeout(Some(group.timeouts.socket))?;
                 Connection::new(stream, group.timeouts.socket)
             }) {
                 Ok(connection) => (connection, true),
                 Err(e) => {
                     return fail(
-                        &mut state,
-                        sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+                        state,
+                        SERVICE_UNAVAILABLE,
                         &format!("cannot connect to {}: {e}", group.socket.display()),
                     );
                 }
@@ -122,15 +135,15 @@ pub fn serve(r: &Request, group: &GroupAddress, request: Outgoing<'_>) -> c_int 
             pooled = false;
             continue;
         }
-        match exchange(r, &mut state, &mut connection, group, fresh, attempt > 0) {
-            Exchange::Retry => {
+        match exchange(state, &mut connection, group, fresh, attempt > 0) {
+            Exchanged::Retry => {
                 last_error = "the daemon closed the connection before reading the request".into();
                 pooled = false;
                 continue;
             }
-            Exchange::Done { status, reusable } => {
+            Exchanged::Done { status, reusable } => {
                 if reusable && connection.is_clean() {
-                    POOL.put(&group.socket, connection);
+                    POOL.put(group.socket, connection);
                 }
                 return status;
             }
@@ -138,15 +151,11 @@ pub fn serve(r: &Request, group: &GroupAddress, request: Outgoing<'_>) -> c_int 
     }
     // Three connections in a row ended before a process took the request
     // (processes crashing or stopping at once): no process could be reached.
-    fail(
-        &mut state,
-        sys::HTTP_SERVICE_UNAVAILABLE as c_int,
-        &last_error,
-    )
+    fail(state, SERVICE_UNAVAILABLE, &last_error)
 }
 
 /// How an exchange ended.
-enum Exchange {
+enum Exchanged {
     /// The connection was closed with the request unread (a process
     /// stopping, recycling or dying with it queued): it never ran, send it
     /// again.
@@ -155,23 +164,22 @@ enum Exchange {
     Done { status: c_int, reusable: bool },
 }
 
-fn done(status: c_int) -> Exchange {
-    Exchange::Done {
+fn done(status: c_int) -> Exchanged {
+    Exchanged::Done {
         status,
         reusable: false,
     }
 }
 
 /// Reads the daemon's frames until the request ends.
-fn exchange(
-    r: &Request,
-    state: &mut Response,
+fn exchange<R: ChildResponse>(
+    state: &mut Exchange<R>,
     connection: &mut Connection,
-    group: &GroupAddress,
+    group: &GroupRoute<'_>,
     fresh: bool,
     retried: bool,
-) -> Exchange {
-    let name = &group.name;
+) -> Exchanged {
+    let name = group.name;
     let mut phase = Phase::Queued;
     // The process of a kept connection is known already; a new
     // connection's comes with ACCEPTED. A request sent again must not keep
@@ -192,7 +200,7 @@ fn exchange(
         if !preface_read {
             if let Err(e) = reader.read_preface() {
                 if never_read(&e) {
-                    return Exchange::Retry;
+                    return Exchanged::Retry;
                 }
                 return done(broken(state, phase, pid, group, &e));
             }
@@ -203,7 +211,7 @@ fn exchange(
         });
         let decoded = match decoded {
             Ok(frame) => frame,
-            Err(e) if phase == Phase::Queued && never_read(&e) => return Exchange::Retry,
+            Err(e) if phase == Phase::Queued && never_read(&e) => return Exchanged::Retry,
             Err(e)
                 if protocol::protocol_error(&e).is_some()
                     || e.kind() == io::ErrorKind::InvalidData =>
@@ -287,8 +295,8 @@ fn exchange(
                     return done(finish(state, rustgi_abi::ERROR));
                 }
             }
-            Frame::Log(line) => r.log(
-                u32::from(line.level),
+            Frame::Log(line) => state.transport_mut().log(
+                i32::from(line.level),
                 &format!(
                     "group {name}, pid {pid}: {}",
                     String::from_utf8_lossy(&line.message)
@@ -309,14 +317,16 @@ fn exchange(
                     rustgi_abi::ERROR
                 };
                 let status = finish(state, rc);
-                return Exchange::Done {
+                return Exchanged::Done {
                     status,
                     reusable: !state.transport().client_gone(),
                 };
             }
             Frame::Reject(reject) => {
                 if reject.retry_after_seconds > 0 {
-                    set_retry_after(r, reject.retry_after_seconds);
+                    state
+                        .transport_mut()
+                        .set_retry_after(reject.retry_after_seconds);
                 }
                 let reason = String::from_utf8_lossy(&reject.reason).into_owned();
                 return done(fail(
@@ -338,11 +348,11 @@ fn exchange(
 }
 
 /// Sends the answer to a READ or READ_NOW that gathered `gathered` bytes
-/// (see [`ApacheResponse::gather_body`]): body bytes go out from Apache's own
+/// (see [`ChildResponse::gather_body`]): body bytes go out from Apache's own
 /// buffers in one vectored write (`spill` holds them only when they are in
 /// too many pieces).
-fn answer_read(
-    state: &mut Response,
+fn answer_read<R: ChildResponse>(
+    state: &mut Exchange<R>,
     writer: &mut UnixStream,
     spill: &mut Vec<u8>,
     gathered: Option<isize>,
@@ -367,10 +377,7 @@ fn answer_read(
         Some(Ok(_)) => protocol::encode_frame(&mut frame, Kind::BodyEnd, &[]),
         None => protocol::encode_frame(&mut frame, Kind::BodyLater, &[]),
         Some(Err(_)) => {
-            let status = state
-                .transport()
-                .body_error()
-                .unwrap_or(sys::HTTP_BAD_REQUEST as c_int);
+            let status = state.transport().body_error().unwrap_or(BAD_REQUEST);
             protocol::encode_body_error(&mut frame, u16::try_from(status).unwrap_or(400))
         }
     };
@@ -378,17 +385,15 @@ fn answer_read(
     writer.write_all(&frame)
 }
 
-/// `Retry-After`, on error responses too.
-fn set_retry_after(r: &Request, seconds: u32) {
-    if let Ok(value) = CString::new(seconds.to_string()) {
-        r.err_headers_out().set(c"Retry-After", &value);
-    }
-}
-
-fn protocol_error(state: &mut Response, pid: u32, group: &GroupAddress, what: &str) -> c_int {
+fn protocol_error<R: ChildResponse>(
+    state: &mut Exchange<R>,
+    pid: u32,
+    group: &GroupRoute<'_>,
+    what: &str,
+) -> c_int {
     fail(
         state,
-        sys::HTTP_BAD_GATEWAY as c_int,
+        BAD_GATEWAY,
         &format!(
             "protocol error from group {} (pid {pid}): {what}",
             group.name
@@ -398,15 +403,15 @@ fn protocol_error(state: &mut Response, pid: u32, group: &GroupAddress, what: &s
 
 /// The daemon's socket failed or timed out: what that means depends on how
 /// far the request got.
-fn broken(
-    state: &mut Response,
+fn broken<R: ChildResponse>(
+    state: &mut Exchange<R>,
     phase: Phase,
     pid: u32,
-    group: &GroupAddress,
+    group: &GroupRoute<'_>,
     e: &io::Error,
 ) -> c_int {
     if state.transport().client_gone() {
-        return sys::OK as c_int;
+        return HANDLED;
     }
     let timed_out = timed_out(e);
     // Reads that stop short say "failed to fill whole buffer".
@@ -417,10 +422,10 @@ fn broken(
     };
     match (phase, timed_out) {
         (Phase::Queued, true) => {
-            set_retry_after(state.transport().request(), 1);
+            state.transport_mut().set_retry_after(1);
             fail(
                 state,
-                sys::HTTP_SERVICE_UNAVAILABLE as c_int,
+                SERVICE_UNAVAILABLE,
                 &format!(
                     "no process took the request within queue-timeout ({} s)",
                     group.timeouts.queue.as_secs()
@@ -429,7 +434,7 @@ fn broken(
         }
         (Phase::Running, true) => fail(
             state,
-            sys::HTTP_GATEWAY_TIME_OUT as c_int,
+            GATEWAY_TIME_OUT,
             &format!(
                 "no response within request-timeout ({} s)",
                 group.timeouts.request.as_secs()
@@ -437,7 +442,7 @@ fn broken(
         ),
         (Phase::Responding, true) => fail(
             state,
-            sys::HTTP_GATEWAY_TIME_OUT as c_int,
+            GATEWAY_TIME_OUT,
             &format!(
                 "the response stalled for socket-timeout ({} s) and was cut short",
                 group.timeouts.socket.as_secs()
@@ -446,10 +451,10 @@ fn broken(
         (Phase::Queued, false) => {
             // The process that took the request died before its first
             // frame named it: the parent's record of the death does.
-            let started = state.transport().request().request_time_us() / 1_000_000;
+            let started = state.transport().request_time_us() / 1_000_000;
             let which = match availability::death_since(
-                &group.group_file,
-                &group.name,
+                group.group_file,
+                group.name,
                 started,
                 Duration::from_millis(500),
             ) {
@@ -463,16 +468,19 @@ fn broken(
             };
             fail(
                 state,
-                sys::HTTP_BAD_GATEWAY as c_int,
+                BAD_GATEWAY,
                 &format!("the connection ended before any answer ({e}): {which}"),
             )
         }
         (_, false) => fail(
             state,
-            sys::HTTP_BAD_GATEWAY as c_int,
+            BAD_GATEWAY,
             &format!(
                 "process {pid} closed the connection before the response ended ({e}); it may have died, see its exit"
             ),
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
