@@ -30,7 +30,8 @@ use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
 use crate::health;
 use crate::leftovers;
-use crate::status::{self, Failing, GroupFile, Restart};
+use crate::status::{self, GroupFile};
+use crate::supervision::restarts::{Death, GroupRecord, describe_exit};
 use crate::users;
 use crate::wsgi_script::{PythonPlace, is_wsgi_script};
 
@@ -76,15 +77,21 @@ struct Group {
     socket: PathBuf,
     group_file: PathBuf,
     status_dir: PathBuf,
-    /// The group's processes and restarts, as the status page shows them.
-    status: GroupFile,
+    /// The group file (processes and restarts, as the status page shows
+    /// them) and the crash streak.
+    record: GroupRecord,
     listener: OwnedFd,
     plan_args: Vec<String>,
     executable: String,
     // Boxed: APR keeps each process's address while it is registered.
     #[allow(clippy::vec_box)]
     processes: Vec<Box<Process>>,
-    crash_streak: u32,
+}
+
+impl Group {
+    fn pids(&self) -> Vec<u32> {
+        self.processes.iter().map(|p| p.proc_.pid as u32).collect()
+    }
 }
 
 // SAFETY: a Process is only touched under the SUPERVISOR mutex, in the
@@ -541,7 +548,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     for group in old_groups {
         state.retired.extend(group.processes);
         listeners.push((group.socket, group.listener));
-        histories.push(group.status);
+        histories.push(group.record.file);
     }
 
     let mut addresses = Vec::new();
@@ -621,12 +628,10 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 status_dir: status_dir.clone(),
                 python: PythonPlace::daemon(&d.spec),
             }));
-            let mut status = histories
+            let previous = histories
                 .iter()
                 .position(|h| h.name == name)
-                .map(|i| histories.swap_remove(i))
-                .unwrap_or_default();
-            status.name = name.clone();
+                .map(|i| histories.swap_remove(i));
             let mut group = Group {
                 plan_args: vec![
                     "--config".to_owned(),
@@ -639,10 +644,9 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 socket,
                 group_file,
                 status_dir,
-                status,
+                record: GroupRecord::carried(&name, previous),
                 listener,
                 processes: Vec::new(),
-                crash_streak: 0,
             };
             let mut pids = Vec::new();
             for slot in 0..group.spec.processes {
@@ -658,8 +662,8 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                     }
                 }
             }
-            group.status.processes = group.processes.iter().map(|p| p.proc_.pid as u32).collect();
-            write_group_file(&group.group_file, &group.status);
+            group.record.file.processes = group.pids();
+            write_group_file(&group.group_file, &group.record.file);
             let user = identity.as_ref().map_or_else(
                 || "the user Apache runs as".to_owned(),
                 |i| format!("user {}", i.account.name),
@@ -887,106 +891,64 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
 fn on_death(dead: *const Process, status: c_int) {
     let mut guard = supervisor();
     let Some(state) = guard.as_mut() else { return };
-    let how = daemon_plan::describe_exit(status);
     if let Some(i) = state.retired.iter().position(|p| std::ptr::eq(&**p, dead)) {
         let p = state.retired.swap_remove(i);
         log::server(
             std::ptr::null(),
             sys::APLOG_NOTICE as i32,
             0,
-            &format!("group {}: retired process {} {how}", p.group, p.proc_.pid),
+            &format!(
+                "group {}: retired process {} {}",
+                p.group,
+                p.proc_.pid,
+                describe_exit(status)
+            ),
         );
         return;
     }
     let pconf = state.pconf as *mut sys::apr_pool_t;
-    for group in &mut state.groups {
-        let Some(i) = group
-            .processes
-            .iter()
-            .position(|p| std::ptr::eq(&**p, dead))
-        else {
-            continue;
-        };
-        let p = group.processes.swap_remove(i);
-        let pid = p.proc_.pid as u32;
-        let own_words = status::read_process(&group.status_dir, pid);
-        let _ = fs::remove_file(group.status_dir.join(format!("{pid}.json")));
-        let reason = status::restart_reason(own_words.as_ref(), &how);
-        group.status.record_restart(Restart {
-            at: now_unix(),
-            pid,
-            reason: reason.clone(),
-        });
-        let short_lived = p.started.elapsed() < Duration::from_secs(10);
-        let failed_start = own_words
-            .as_ref()
-            .is_some_and(|w| w.state == status::FAILED_STATE);
-        if failed_start {
-            // Until a process serves, the children answer 503 at once.
-            let since = group
-                .status
-                .failing
-                .as_ref()
-                .map_or_else(now_unix, |f| f.since);
-            group.status.failing = Some(Failing {
-                since,
-                reason: own_words
-                    .as_ref()
-                    .and_then(|w| w.reason.clone())
-                    .unwrap_or_else(|| reason.clone()),
-            });
-        } else if !short_lived {
-            group.status.failing = None;
-        }
-        if daemon_plan::clean_exit(status) || !short_lived {
-            group.crash_streak = 0;
-        } else {
-            group.crash_streak += 1;
-        }
-        let delay = daemon_plan::restart_delay_ms(group.crash_streak);
+    let found = state.groups.iter_mut().find_map(|g| {
+        let i = g.processes.iter().position(|p| std::ptr::eq(&**p, dead))?;
+        Some((g, i))
+    });
+    let Some((group, i)) = found else { return };
+    let p = group.processes.swap_remove(i);
+    let pid = p.proc_.pid as u32;
+    let own_words = status::read_process(&group.status_dir, pid);
+    let _ = fs::remove_file(group.status_dir.join(format!("{pid}.json")));
+    let death = Death {
+        pid,
+        status,
+        lived: p.started.elapsed(),
+        own_words: own_words.as_ref(),
+        now_unix: now_unix(),
         // SAFETY: ap_state_query has no preconditions.
-        let exiting = unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) }
-            == sys::AP_SQ_MS_EXITING as c_int;
-        if exiting {
-            return;
-        }
-        let level = if daemon_plan::clean_exit(status) {
-            sys::APLOG_NOTICE
-        } else {
-            sys::APLOG_ERR
-        };
-        let wait = if delay > 0 {
-            format!(" in {} ms", delay)
-        } else {
-            String::new()
-        };
-        log::server(
-            std::ptr::null(),
-            level as i32,
-            0,
-            &format!(
-                "group {}: process {} {}; starting a new one{wait}",
-                p.group,
-                p.proc_.pid,
-                if failed_start { &reason } else { &how }
-            ),
-        );
-        match spawn(group, p.slot, delay) {
-            Ok(mut process) => {
-                register(&mut process, pconf);
-                group.processes.push(process);
-            }
-            Err(e) => log::server(
-                std::ptr::null(),
-                sys::APLOG_ERR as i32,
-                0,
-                &format!("group {}: cannot start a process: {e}", group.spec.name),
-            ),
-        }
-        group.status.processes = group.processes.iter().map(|p| p.proc_.pid as u32).collect();
-        write_group_file(&group.group_file, &group.status);
+        exiting: unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) }
+            == sys::AP_SQ_MS_EXITING as c_int,
+    };
+    let Some(respawn) = group.record.after_death(&death) else {
         return;
+    };
+    let level = if respawn.error {
+        sys::APLOG_ERR
+    } else {
+        sys::APLOG_NOTICE
+    };
+    log::server(std::ptr::null(), level as i32, 0, &respawn.message);
+    match spawn(group, p.slot, respawn.delay_ms) {
+        Ok(mut process) => {
+            register(&mut process, pconf);
+            group.processes.push(process);
+        }
+        Err(e) => log::server(
+            std::ptr::null(),
+            sys::APLOG_ERR as i32,
+            0,
+            &format!("group {}: cannot start a process: {e}", group.spec.name),
+        ),
     }
+    group.record.file.processes = group.pids();
+    write_group_file(&group.group_file, &group.record.file);
 }
 
 /// In an Apache child: closes the copies of the groups' listening sockets the
