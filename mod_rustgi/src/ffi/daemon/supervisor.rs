@@ -20,20 +20,20 @@ use std::time::{Duration, Instant};
 use apache_sys as sys;
 
 use super::spawn::{LISTEN_FD, SpawnPlan};
-use crate::access::{Who, enterable_by, readable_by};
-use crate::config::ProcessGroup;
-use crate::daemon_plan::{self, Identity, PlannedApp};
+use crate::daemon_plan::{self, Identity};
 use crate::daemon_spec::DaemonSpec;
 use crate::daemon_wait::Timeouts;
-use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
+use crate::ffi::app::AppSlot;
+use crate::ffi::module::{dir_conf, rustgi_module, server_conf};
 use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
 use crate::health;
 use crate::leftovers;
 use crate::status::{self, GroupFile};
+use crate::supervision::configured::{self, Defined, Server};
+use crate::supervision::identity::{ApacheIds, SystemAccounts, identity};
 use crate::supervision::restarts::{Death, GroupRecord, describe_exit};
-use crate::users;
-use crate::wsgi_script::{PythonPlace, is_wsgi_script};
+use crate::wsgi_script::PythonPlace;
 
 /// What an Apache child needs to reach a group; set in the parent before the
 /// children are forked, read-only in them.
@@ -115,321 +115,61 @@ fn supervisor() -> MutexGuard<'static, Option<Supervisor>> {
     SUPERVISOR.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One group as the configuration defines it.
-struct Defined {
-    spec: DaemonSpec,
-    scope: Option<String>,
-    apps: Vec<PlannedApp>,
-    allowed: Vec<String>,
-}
-
-fn server_hostname(s: *const sys::server_rec) -> String {
-    // SAFETY: s is a live server_rec; server_hostname is NULL or a C string.
-    String::from_utf8_lossy(unsafe { c_bytes((*s).server_hostname) }).into_owned()
-}
-
-/// Every server of the configuration, main server first.
-fn servers(main: *mut sys::server_rec) -> Vec<*mut sys::server_rec> {
+/// Every server of the configuration, main server first, with its
+/// configuration. Only for the hook that reads them: they live as long as
+/// the configuration pool.
+fn servers<'a>(main: *mut sys::server_rec) -> Vec<Server<'a, AppSlot>> {
     let mut list = Vec::new();
     let mut s = main;
     while !s.is_null() {
-        list.push(s);
-        // SAFETY: the server list is a live linked list of the configuration.
-        s = unsafe { (*s).next };
+        // SAFETY: the server list is a live linked list of the configuration;
+        // each server's configs were made by this module (create/merge), and
+        // server_hostname is NULL or a C string.
+        unsafe {
+            list.push(Server {
+                host: String::from_utf8_lossy(c_bytes((*s).server_hostname)).into_owned(),
+                is_virtual: (*s).is_virtual != 0,
+                conf: server_conf(s),
+                dir: dir_conf((*s).lookup_defaults),
+            });
+            s = (*s).next;
+        }
     }
     list
 }
 
 /// The groups the configuration defines, with the apps each may serve.
-fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
-    let servers = servers(main);
-    let mut defined: Vec<Defined> = Vec::new();
-    let mut seen: Vec<*const ServerConf> = Vec::new();
-    for &s in &servers {
-        // SAFETY: s is a live server; its config was made by this module.
-        let (conf, is_virtual) = unsafe { (server_conf(s), (*s).is_virtual != 0) };
-        // A configuration shared with another server defines its groups once.
-        if seen.contains(&std::ptr::from_ref(conf)) {
-            continue;
-        }
-        seen.push(conf);
-        for spec in &conf.daemons {
-            if let Some(other) = defined.iter().find(|d| d.spec.name == spec.name) {
-                let at = |spec: &DaemonSpec| spec.defined_at.clone().unwrap_or_else(|| "?".into());
-                let scope = |scope: Option<&str>| scope.unwrap_or("the main server").to_owned();
-                return Err(format!(
-                    "RustgiDaemonProcess: group '{}' is defined twice, on {} (for {}) and on {} \
-                     (for {})",
-                    spec.name,
-                    at(spec),
-                    scope(is_virtual.then(|| server_hostname(s)).as_deref()),
-                    at(&other.spec),
-                    scope(other.scope.as_deref())
-                ));
-            }
-            defined.push(Defined {
-                spec: spec.clone(),
-                scope: is_virtual.then(|| server_hostname(s)),
-                apps: Vec::new(),
-                allowed: Vec::new(),
-            });
-        }
-    }
-    for &s in &servers {
-        let host = server_hostname(s);
-        // SAFETY: as above; lookup_defaults is the server's directory config.
-        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        for alias in &conf.aliases {
-            let group = alias
-                .spec
-                .process_group
-                .as_ref()
-                .or(dir.process_group.as_ref());
-            for d in defined.iter_mut() {
-                let visible = d.scope.as_ref().is_none_or(|h| *h == host);
-                if !visible {
-                    continue;
-                }
-                let (file, init_config) = python::app_for(&alias.spec, &dir.app_config, || {
-                    PythonPlace::daemon(&d.spec)
-                });
-                let file = file.to_string_lossy().into_owned();
-                if !d.allowed.contains(&file) {
-                    d.allowed.push(file.clone());
-                }
-                if group == Some(&ProcessGroup::Daemon(d.spec.name.clone())) {
-                    let watch = if is_wsgi_script(&alias.spec.file) {
-                        vec![alias.spec.file.to_string_lossy().into_owned()]
-                    } else {
-                        Vec::new()
-                    };
-                    let app = PlannedApp {
-                        file,
-                        init_config: init_config.pairs().to_vec(),
-                        preload: true,
-                        watch,
-                    };
-                    if !d.apps.contains(&app) {
-                        d.apps.push(app);
-                    }
-                }
-            }
-            if let Some(ProcessGroup::Daemon(name)) = group {
-                let at = if alias.spec.process_group.is_some() {
-                    format!("RustgiScriptAlias on {}", alias.defined_at)
-                } else {
-                    format!(
-                        "RustgiProcessGroup on {}",
-                        dir.process_group_at.as_deref().unwrap_or("?")
-                    )
-                };
-                check_visible(&defined, name, &host, &at)?;
-            }
-        }
-        // A server-wide RustgiProcessGroup must name a group too, aliases or not.
-        if let (Some(ProcessGroup::Daemon(name)), Some(at)) =
-            (&dir.process_group, &dir.process_group_at)
-        {
-            check_visible(
-                &defined,
-                name,
-                &host,
-                &format!("RustgiProcessGroup on {at}"),
-            )?;
-        }
-    }
-    // Apps not preloaded are still allowed, loaded on their first request.
-    for d in defined.iter_mut() {
-        let allowed = std::mem::take(&mut d.allowed);
-        for file in allowed {
-            if !d.apps.iter().any(|a| a.file == file) {
-                d.apps.push(PlannedApp {
-                    file,
-                    init_config: Vec::new(),
-                    preload: false,
-                    watch: Vec::new(),
-                });
-            }
-        }
-    }
-    Ok(defined)
+fn defined_groups(servers: &[Server<'_, AppSlot>]) -> Result<Vec<Defined>, String> {
+    configured::defined_groups(servers, |alias, base, spec| {
+        let (file, config) = python::app_for(alias, base, || PythonPlace::daemon(spec));
+        (file.to_path_buf(), config)
+    })
 }
 
-/// Fails unless group `name` is defined for virtual host `host`.
-fn check_visible(defined: &[Defined], name: &str, host: &str, at: &str) -> Result<(), String> {
-    let known = defined
-        .iter()
-        .any(|d| d.spec.name == name && d.scope.as_ref().is_none_or(|h| h == host));
-    if known {
-        Ok(())
-    } else {
-        Err(format!(
-            "{at}: process group '{name}' is not defined for this virtual host \
-             (RustgiDaemonProcess {name} ... in the main server or in a virtual host \
-             with ServerName {host})"
-        ))
+/// Who Apache runs as, and its `User` and `Group`.
+fn apache_ids() -> ApacheIds {
+    // SAFETY: geteuid has no preconditions. ap_unixd_config is filled by
+    // mod_unixd while the configuration is read, before any hook that
+    // calls this; reading plain fields.
+    unsafe {
+        ApacheIds {
+            euid: libc::geteuid(),
+            user: sys::ap_unixd_config.user_id,
+            group: sys::ap_unixd_config.group_id,
+        }
     }
-}
-
-/// The account and group a daemon runs as.
-fn identity(spec: &DaemonSpec) -> Result<Option<Identity>, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        // Without root there is no switching; the processes run as Apache.
-        return Ok(None);
-    }
-    // SAFETY: ap_unixd_config is filled by mod_unixd while the configuration
-    // is read, before any hook that calls this; reading plain fields.
-    let (apache_user, apache_gid) = unsafe { (ap_user(), ap_unixd_gid()) };
-    let account = match &spec.user {
-        Some(name) => users::user(name)?,
-        None => users::user_by_uid(apache_user).ok_or("Apache's User does not exist")?,
-    };
-    if account.uid == 0 {
-        return Err(format!(
-            "user {} is root: daemon processes never run as root",
-            account.name
-        ));
-    }
-    let gid = match (&spec.group, &spec.user) {
-        (Some(group), _) => users::group(group)?,
-        (None, Some(_)) => account.gid,
-        (None, None) => apache_gid,
-    };
-    Ok(Some(Identity { account, gid }))
-}
-
-/// # Safety
-/// Reads mod_unixd's configuration; see `identity`.
-unsafe fn ap_user() -> u32 {
-    // SAFETY: plain field read of an initialised global (caller).
-    unsafe { sys::ap_unixd_config.user_id }
-}
-
-/// # Safety
-/// As for `ap_user`.
-unsafe fn ap_unixd_gid() -> u32 {
-    // SAFETY: plain field read of an initialised global (caller).
-    unsafe { sys::ap_unixd_config.group_id }
 }
 
 /// Checks the groups at configuration time (`apache2 -t` included): names,
 /// users and references. An error names the directive and the cause.
 pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
-    let defined = defined_groups(main)?;
+    let servers = servers(main);
+    let defined = defined_groups(&servers)?;
     if let Some(first) = defined.first() {
         // post_config needs it; graceful must not find out too late.
         daemon_executable().map_err(|e| format!("RustgiDaemonProcess {}: {e}", first.spec.name))?;
     }
-    for group in &defined {
-        let identity = identity(&group.spec)
-            .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
-        if let Some(home) = &group.spec.home {
-            let entered = match &identity {
-                Some(identity) => enterable_by(Path::new(home), &who(identity)),
-                None => std::fs::metadata(home)
-                    .map_err(|e| format!("{home}: {e}"))
-                    .and_then(|m| {
-                        m.is_dir()
-                            .then_some(())
-                            .ok_or_else(|| format!("{home} is not a directory"))
-                    }),
-            };
-            entered.map_err(|e| {
-                format!("RustgiDaemonProcess {}: home={home}: {e}", group.spec.name)
-            })?;
-        }
-    }
-    check_app_files(main, &defined)?;
-    check_restricted(main)
-}
-
-/// `RustgiRestrictEmbedded On` with an alias that can only run in Apache's
-/// children would answer every request of it with 500: refuse it now.
-fn check_restricted(main: *mut sys::server_rec) -> Result<(), String> {
-    for s in servers(main) {
-        // SAFETY: s is a live server; its configs were made by this module.
-        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        if let Some(alias) = conf.refused_embedded(dir.process_group.as_ref()).next() {
-            return Err(format!(
-                "RustgiRestrictEmbedded On, but RustgiScriptAlias on {} maps {} to {} in Apache's \
-                 children (%{{GLOBAL}}): give it process-group=NAME, or RustgiProcessGroup NAME",
-                alias.defined_at,
-                if alias.spec.prefix.as_str().is_empty() {
-                    "/"
-                } else {
-                    alias.spec.prefix.as_str()
-                },
-                alias.spec.file.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Who a group's processes run as, with their groups.
-fn who(identity: &Identity) -> Who {
-    Who {
-        name: identity.account.name.clone(),
-        uid: identity.account.uid,
-        gids: users::groups_of(&identity.account.name, identity.gid),
-    }
-}
-
-/// Each app file (a library or a WSGI script) must be readable by the user
-/// that loads it: its daemon group's, or Apache's `User` when it runs
-/// embedded. Only root switches users; otherwise every process runs as
-/// this one.
-fn check_app_files(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(());
-    }
-    for s in servers(main) {
-        // SAFETY: s is a live server; its configs were made by this module.
-        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        for alias in &conf.aliases {
-            let group = alias
-                .spec
-                .process_group
-                .as_ref()
-                .or(dir.process_group.as_ref());
-            let identity = match group {
-                Some(ProcessGroup::Daemon(name)) => {
-                    let Some(d) = defined.iter().find(|d| d.spec.name == *name) else {
-                        continue;
-                    };
-                    match identity(&d.spec)? {
-                        Some(identity) => identity,
-                        None => continue,
-                    }
-                }
-                _ => {
-                    // SAFETY: mod_unixd's configuration is read (see identity).
-                    let (uid, gid) = unsafe { (ap_user(), ap_unixd_gid()) };
-                    let Some(account) = users::user_by_uid(uid) else {
-                        continue;
-                    };
-                    Identity { account, gid }
-                }
-            };
-            let what = if is_wsgi_script(&alias.spec.file) {
-                "WSGI script"
-            } else {
-                "app"
-            };
-            readable_by(&alias.spec.file, &who(&identity)).map_err(|e| {
-                format!(
-                    "RustgiScriptAlias on {}: the {what} {} cannot be loaded by its process \
-                     group {}: {e}",
-                    alias.defined_at,
-                    alias.spec.file.display(),
-                    group.map_or(crate::config::GLOBAL_GROUP, ProcessGroup::name)
-                )
-            })?;
-        }
-    }
-    Ok(())
+    configured::check(&servers, &defined, &apache_ids(), &SystemAccounts)
 }
 
 /// The `LogLevel` in effect for this module in server `s` (`LogLevel
@@ -532,7 +272,7 @@ fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd,
 /// post_config: starts the groups of a new configuration generation and
 /// retires the processes of the previous one.
 pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<(), String> {
-    let defined = defined_groups(main)?;
+    let defined = defined_groups(&servers(main))?;
     let mut guard = supervisor();
     if defined.is_empty() && guard.is_none() {
         return Ok(());
@@ -558,8 +298,7 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
         super::wakeup::install_in_parent();
         let exe = daemon_executable()?;
         let dir = socket_dir(pconf, main)?;
-        // SAFETY: see identity().
-        let apache_uid = (unsafe { libc::geteuid() } == 0).then(|| unsafe { ap_user() });
+        let apache = apache_ids();
         let names: Vec<&str> = defined.iter().map(|d| d.spec.name.as_str()).collect();
         for gone in leftovers::sweep(&dir, &names) {
             log::server(
@@ -580,17 +319,15 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 .position(|(path, _)| *path == socket && path.exists());
             let listener = match reuse {
                 Some(i) => listeners.swap_remove(i).1,
-                None => listen(&socket, d.spec.listen_backlog, apache_uid)
+                None => listen(&socket, d.spec.listen_backlog, apache.socket_owner())
                     .map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?,
             };
-            let identity =
-                identity(&d.spec).map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?;
+            let identity = identity(&d.spec, &apache, &SystemAccounts)
+                .map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?;
             // SAFETY: main is the live main server.
             let reloading = unsafe { server_conf(main) }.script_reloading();
-            // Only Apache's children may connect: they run as User when
-            // Apache starts as root, and as whoever started it otherwise.
-            // SAFETY: geteuid has no preconditions.
-            let peer_uids = vec![apache_uid.unwrap_or_else(|| unsafe { libc::geteuid() })];
+            // Only Apache's children may connect.
+            let peer_uids = vec![apache.children_uid()];
             let config_path = leftovers::config_file(&dir, &name);
             let group_file = leftovers::group_file(&dir, &name);
             let status_dir = leftovers::status_dir(&dir, &name);
