@@ -1,6 +1,8 @@
 //! Daemon process groups in the Apache parent: their sockets, their
 //! processes, respawning the ones that die and replacing them all on a
-//! graceful restart.
+//! graceful restart. The decisions are `crate::supervision`'s; this file
+//! gathers their facts from Apache and the system, and carries them out:
+//! sockets, fork and exec, files, signals, and the registrations with APR.
 //!
 //! State that must outlive a configuration generation (listening sockets,
 //! live processes) is kept in a static: the module is linked NODELETE, so it
@@ -15,14 +17,13 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use apache_sys as sys;
 
-use super::spawn::{LISTEN_FD, SpawnPlan};
-use crate::daemon_plan::{self, Identity};
+use super::spawn::SpawnPlan;
+use crate::daemon_plan;
 use crate::daemon_spec::DaemonSpec;
-use crate::daemon_wait::Timeouts;
 use crate::ffi::app::AppSlot;
 use crate::ffi::module::{dir_conf, rustgi_module, server_conf};
 use crate::ffi::python;
@@ -31,29 +32,14 @@ use crate::health;
 use crate::leftovers;
 use crate::status::{self, GroupFile};
 use crate::supervision::configured::{self, Defined, Server};
+pub use crate::supervision::generation::GroupAddress;
+use crate::supervision::generation::{
+    self, CONFIG_MODE, GROUP_FILE_MODE, GroupPaths, GroupPlan, Listener, OldGroup, SOCKET_DIR_MODE,
+    SOCKET_MODE, STATUS_DIR_MODE, daemon_args, daemon_env, started_message, status_dir_owner,
+};
 use crate::supervision::identity::{ApacheIds, SystemAccounts, identity};
 use crate::supervision::restarts::{Death, GroupRecord, describe_exit};
 use crate::wsgi_script::PythonPlace;
-
-/// What an Apache child needs to reach a group; set in the parent before the
-/// children are forked, read-only in them.
-#[derive(Debug)]
-pub struct GroupAddress {
-    pub name: String,
-    /// The ServerName of the virtual host that defined the group; None for
-    /// the main server's groups, which serve every host.
-    pub scope: Option<String>,
-    pub socket: PathBuf,
-    pub connect_timeout: Duration,
-    /// queue-timeout, request-timeout and socket-timeout.
-    pub timeouts: Timeouts,
-    /// The parent's file about the group (processes, restarts).
-    pub group_file: PathBuf,
-    /// Where the group's processes write their status files.
-    pub status_dir: PathBuf,
-    /// What the group's WSGI scripts are told of it.
-    pub python: PythonPlace,
-}
 
 static ADDRESSES: RwLock<Vec<Arc<GroupAddress>>> = RwLock::new(Vec::new());
 
@@ -74,14 +60,11 @@ struct Process {
 
 struct Group {
     spec: DaemonSpec,
-    socket: PathBuf,
-    group_file: PathBuf,
-    status_dir: PathBuf,
+    paths: GroupPaths,
     /// The group file (processes and restarts, as the status page shows
     /// them) and the crash streak.
     record: GroupRecord,
     listener: OwnedFd,
-    plan_args: Vec<String>,
     executable: String,
     // Boxed: APR keeps each process's address while it is registered.
     #[allow(clippy::vec_box)]
@@ -237,12 +220,12 @@ fn socket_dir(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result
         }
     };
     fs::create_dir_all(&dir).map_err(|e| format!("RustgiSocketPrefix {}: {e}", dir.display()))?;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+    fs::set_permissions(&dir, fs::Permissions::from_mode(SOCKET_DIR_MODE))
         .map_err(|e| format!("RustgiSocketPrefix {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
-fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd, String> {
+fn listen(path: &Path, backlog: u32, owner: Option<u32>) -> Result<OwnedFd, String> {
     let _ = fs::remove_file(path);
     let listener = UnixListener::bind(path)
         .map_err(|e| format!("cannot create socket {}: {e}", path.display()))?;
@@ -261,9 +244,9 @@ fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd,
             std::io::Error::last_os_error()
         ));
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+    fs::set_permissions(path, fs::Permissions::from_mode(SOCKET_MODE))
         .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-    if let Some(uid) = apache_uid {
+    if let Some(uid) = owner {
         chown(path, Some(uid), None).map_err(|e| format!("chown {}: {e}", path.display()))?;
     }
     Ok(OwnedFd::from(listener))
@@ -282,23 +265,27 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     state.parent_pid = std::process::id();
 
     // Everything running belongs to the previous generation now.
-    let old_groups = std::mem::take(&mut state.groups);
-    let mut listeners: Vec<(PathBuf, OwnedFd)> = Vec::new();
-    let mut histories: Vec<GroupFile> = Vec::new();
-    for group in old_groups {
+    let mut old = Vec::new();
+    let mut listeners = Vec::new();
+    let mut records = Vec::new();
+    for group in std::mem::take(&mut state.groups) {
         state.retired.extend(group.processes);
-        listeners.push((group.socket, group.listener));
-        histories.push(group.record.file);
+        old.push(OldGroup {
+            name: group.spec.name,
+            socket_exists: group.paths.socket.exists(),
+            socket: group.paths.socket,
+        });
+        listeners.push(Some(group.listener));
+        records.push(Some(group.record.file));
     }
 
     let mut addresses = Vec::new();
-    // SAFETY: main is the live main server.
-    let log_level = unsafe { module_log_level(main) };
-    if !defined.is_empty() {
+    let remove = if defined.is_empty() {
+        generation::plan(Vec::new(), &old).remove
+    } else {
         super::wakeup::install_in_parent();
-        let exe = daemon_executable()?;
+        let executable = daemon_executable()?;
         let dir = socket_dir(pconf, main)?;
-        let apache = apache_ids();
         let names: Vec<&str> = defined.iter().map(|d| d.spec.name.as_str()).collect();
         for gone in leftovers::sweep(&dir, &names) {
             log::server(
@@ -311,118 +298,31 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 ),
             );
         }
-        for d in defined {
-            let name = d.spec.name.clone();
-            let socket = leftovers::socket(&dir, &name);
-            let reuse = listeners
-                .iter()
-                .position(|(path, _)| *path == socket && path.exists());
-            let listener = match reuse {
-                Some(i) => listeners.swap_remove(i).1,
-                None => listen(&socket, d.spec.listen_backlog, apache.socket_owner())
-                    .map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?,
-            };
-            let identity = identity(&d.spec, &apache, &SystemAccounts)
-                .map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?;
+        let paths = names.iter().map(|n| GroupPaths::new(&dir, n)).collect();
+        let plan = generation::plan(paths, &old);
+        let start = Start {
+            main,
+            executable: executable.to_string_lossy().into_owned(),
+            apache: apache_ids(),
             // SAFETY: main is the live main server.
-            let reloading = unsafe { server_conf(main) }.script_reloading();
-            // Only Apache's children may connect.
-            let peer_uids = vec![apache.children_uid()];
-            let config_path = leftovers::config_file(&dir, &name);
-            let group_file = leftovers::group_file(&dir, &name);
-            let status_dir = leftovers::status_dir(&dir, &name);
-            prepare_status_dir(&status_dir, identity.as_ref()).map_err(|e| {
-                format!("RustgiDaemonProcess {name}: {}: {e}", status_dir.display())
-            })?;
-            let text = daemon_plan::config_json(
-                &d.spec,
-                identity.as_ref(),
-                &d.apps,
-                &peer_uids,
-                reloading,
-                log_level,
-                &status_dir.to_string_lossy(),
-            );
-            fs::write(&config_path, text)
-                .and_then(|()| fs::set_permissions(&config_path, fs::Permissions::from_mode(0o600)))
-                .map_err(|e| {
-                    format!(
-                        "RustgiDaemonProcess {name}: writing {}: {e}",
-                        config_path.display()
-                    )
-                })?;
-            addresses.push(Arc::new(GroupAddress {
-                name: name.clone(),
-                scope: d.scope.clone(),
-                socket: socket.clone(),
-                connect_timeout: d.spec.connect_timeout,
-                timeouts: Timeouts {
-                    queue: d.spec.queue_timeout,
-                    request: d.spec.request_timeout,
-                    socket: d.spec.socket_timeout,
-                },
-                group_file: group_file.clone(),
-                status_dir: status_dir.clone(),
-                python: PythonPlace::daemon(&d.spec),
-            }));
-            let previous = histories
-                .iter()
-                .position(|h| h.name == name)
-                .map(|i| histories.swap_remove(i));
-            let mut group = Group {
-                plan_args: vec![
-                    "--config".to_owned(),
-                    config_path.to_string_lossy().into_owned(),
-                    "--listen-fd".to_owned(),
-                    LISTEN_FD.to_string(),
-                ],
-                executable: exe.to_string_lossy().into_owned(),
-                spec: d.spec,
-                socket,
-                group_file,
-                status_dir,
-                record: GroupRecord::carried(&name, previous),
-                listener,
-                processes: Vec::new(),
+            script_reloading: unsafe { server_conf(main) }.script_reloading(),
+            // SAFETY: main is the live main server.
+            log_level: unsafe { module_log_level(main) },
+        };
+        for (d, g) in defined.into_iter().zip(plan.groups) {
+            let reused = match g.listener {
+                Listener::Reuse(i) => listeners[i].take(),
+                Listener::Create => None,
             };
-            let mut pids = Vec::new();
-            for slot in 0..group.spec.processes {
-                match spawn(&group, slot, 0) {
-                    Ok(process) => {
-                        pids.push(process.proc_.pid.to_string());
-                        group.processes.push(process);
-                    }
-                    Err(e) => {
-                        return Err(format!(
-                            "RustgiDaemonProcess {name}: cannot start a process: {e}"
-                        ));
-                    }
-                }
-            }
-            group.record.file.processes = group.pids();
-            write_group_file(&group.group_file, &group.record.file);
-            let user = identity.as_ref().map_or_else(
-                || "the user Apache runs as".to_owned(),
-                |i| format!("user {}", i.account.name),
-            );
-            log::server(
-                main,
-                sys::APLOG_NOTICE as i32,
-                0,
-                &format!(
-                    "group {name}: {} process{} x {} threads, {user}, socket {}, pids {}",
-                    group.spec.processes,
-                    if group.spec.processes == 1 { "" } else { "es" },
-                    group.spec.threads,
-                    group.socket.display(),
-                    pids.join(", ")
-                ),
-            );
-            state.groups.push(group);
+            let previous = g.history.and_then(|i| records[i].take());
+            addresses.push(Arc::new(GroupAddress::new(&d, &g.paths)));
+            state
+                .groups
+                .push(start_group(&start, d, g, reused, previous)?);
         }
-    }
-    // Sockets of groups that are gone: remove their files.
-    for (path, _) in &listeners {
+        plan.remove
+    };
+    for path in &remove {
         let _ = fs::remove_file(path);
     }
     *ADDRESSES.write().unwrap_or_else(|e| e.into_inner()) = addresses;
@@ -463,6 +363,81 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     Ok(())
 }
 
+/// What every group of a generation starts with.
+struct Start {
+    main: *mut sys::server_rec,
+    executable: String,
+    apache: ApacheIds,
+    script_reloading: bool,
+    log_level: u8,
+}
+
+/// Starts group `d` as `g` plans it: its socket (the `reused` one, or a new
+/// one), its files, then its processes.
+fn start_group(
+    start: &Start,
+    d: Defined,
+    g: GroupPlan,
+    reused: Option<OwnedFd>,
+    previous: Option<GroupFile>,
+) -> Result<Group, String> {
+    let name = d.spec.name.clone();
+    let fail = |e: String| format!("RustgiDaemonProcess {name}: {e}");
+    let listener = match reused {
+        Some(listener) => listener,
+        None => listen(
+            &g.paths.socket,
+            d.spec.listen_backlog,
+            start.apache.socket_owner(),
+        )
+        .map_err(fail)?,
+    };
+    let identity = identity(&d.spec, &start.apache, &SystemAccounts).map_err(fail)?;
+    let status_dir = &g.paths.status_dir;
+    prepare_status_dir(status_dir, status_dir_owner(identity.as_ref()))
+        .map_err(|e| fail(format!("{}: {e}", status_dir.display())))?;
+    let text = daemon_plan::config_json(
+        &d.spec,
+        identity.as_ref(),
+        &d.apps,
+        &[start.apache.children_uid()],
+        start.script_reloading,
+        start.log_level,
+        &status_dir.to_string_lossy(),
+    );
+    let config = &g.paths.config_file;
+    fs::write(config, text)
+        .and_then(|()| fs::set_permissions(config, fs::Permissions::from_mode(CONFIG_MODE)))
+        .map_err(|e| fail(format!("writing {}: {e}", config.display())))?;
+    let mut group = Group {
+        record: GroupRecord::carried(&name, previous),
+        spec: d.spec,
+        paths: g.paths,
+        listener,
+        executable: start.executable.clone(),
+        processes: Vec::new(),
+    };
+    for slot in 0..group.spec.processes {
+        let process =
+            spawn(&group, slot, 0).map_err(|e| fail(format!("cannot start a process: {e}")))?;
+        group.processes.push(process);
+    }
+    group.record.file.processes = group.pids();
+    write_group_file(&group.paths.group_file, &group.record.file);
+    log::server(
+        start.main,
+        sys::APLOG_NOTICE as i32,
+        0,
+        &started_message(
+            &group.spec,
+            identity.as_ref(),
+            &group.paths.socket,
+            &group.record.file.processes,
+        ),
+    );
+    Ok(group)
+}
+
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -470,16 +445,16 @@ fn now_unix() -> u64 {
 }
 
 /// The directory the group's processes write their status files into:
-/// theirs (they run as the group's user), emptied of earlier processes'.
-fn prepare_status_dir(dir: &Path, identity: Option<&Identity>) -> std::io::Result<()> {
+/// theirs (`owner`), emptied of earlier processes'.
+fn prepare_status_dir(dir: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     for entry in fs::read_dir(dir)? {
         let _ = fs::remove_file(entry?.path());
     }
-    if let Some(identity) = identity {
-        chown(dir, Some(identity.account.uid), Some(identity.gid))?;
+    if let Some((uid, gid)) = owner {
+        chown(dir, Some(uid), Some(gid))?;
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+    fs::set_permissions(dir, fs::Permissions::from_mode(STATUS_DIR_MODE))
 }
 
 /// Writes the group file (in the root-owned socket directory) atomically.
@@ -489,7 +464,7 @@ fn write_group_file(path: &Path, group: &GroupFile) {
     };
     let temp = path.with_extension("json.tmp");
     let written = fs::write(&temp, text)
-        .and_then(|()| fs::set_permissions(&temp, fs::Permissions::from_mode(0o644)))
+        .and_then(|()| fs::set_permissions(&temp, fs::Permissions::from_mode(GROUP_FILE_MODE)))
         .and_then(|()| fs::rename(&temp, path));
     if let Err(e) = written {
         log::server(
@@ -564,20 +539,11 @@ fn is_alive(pid: u32) -> bool {
 }
 
 fn spawn(group: &Group, slot: u32, delay_ms: u64) -> std::io::Result<Box<Process>> {
-    let mut args = group.plan_args.clone();
-    args.extend(["--process".to_owned(), slot.to_string()]);
-    if delay_ms > 0 {
-        args.extend(["--start-delay-ms".to_owned(), delay_ms.to_string()]);
-    }
-    let env = vec![
-        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
-        ("LANG".to_owned(), "C.UTF-8".to_owned()),
-    ];
     let plan = SpawnPlan::new(
         &group.executable,
         &group.spec.process_title(),
-        &args,
-        &env,
+        &daemon_args(&group.paths.config_file, slot, delay_ms),
+        &daemon_env(),
         group.listener.as_raw_fd(),
     )?;
     let pid = plan.spawn()?;
@@ -651,8 +617,8 @@ fn on_death(dead: *const Process, status: c_int) {
     let Some((group, i)) = found else { return };
     let p = group.processes.swap_remove(i);
     let pid = p.proc_.pid as u32;
-    let own_words = status::read_process(&group.status_dir, pid);
-    let _ = fs::remove_file(group.status_dir.join(format!("{pid}.json")));
+    let own_words = status::read_process(&group.paths.status_dir, pid);
+    let _ = fs::remove_file(group.paths.status_dir.join(format!("{pid}.json")));
     let death = Death {
         pid,
         status,
@@ -685,7 +651,7 @@ fn on_death(dead: *const Process, status: c_int) {
         ),
     }
     group.record.file.processes = group.pids();
-    write_group_file(&group.group_file, &group.record.file);
+    write_group_file(&group.paths.group_file, &group.record.file);
 }
 
 /// In an Apache child: closes the copies of the groups' listening sockets the
@@ -726,7 +692,7 @@ unsafe extern "C" fn on_config_destroyed(_data: *mut c_void) -> sys::apr_status_
             unsafe { libc::kill(process.proc_.pid, libc::SIGTERM) };
         }
         for group in &sup.groups {
-            let _ = fs::remove_file(&group.socket);
+            let _ = fs::remove_file(&group.paths.socket);
         }
     });
     0
