@@ -1,6 +1,6 @@
 //! What a daemon group's processes are told at start: the configuration file
 //! `rustgi-daemon --config` reads (JSON, written by the Apache parent into its
-//! root-owned socket directory), and how death statuses read in the log.
+//! root-owned socket directory).
 
 use std::path::PathBuf;
 
@@ -78,47 +78,6 @@ pub fn config_json(
     serde_json::to_string_pretty(&config).expect("a Config always serializes")
 }
 
-/// The signals that end processes in practice, by name.
-const DEATH_SIGNALS: [(i32, &str); 9] = [
-    (libc::SIGKILL, "SIGKILL"),
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGABRT, "SIGABRT"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGFPE, "SIGFPE"),
-    (libc::SIGTERM, "SIGTERM"),
-    (libc::SIGXCPU, "SIGXCPU"),
-    (libc::SIGSYS, "SIGSYS"),
-];
-
-/// How a process ended, for log lines, from the status Apache's MPM passes
-/// to other-child callbacks. The MPM has already decoded the wait status into
-/// an exit code *or* a signal number and dropped which one it was; a number
-/// that is one of the signals that end processes is read as that signal (an
-/// app that exits with such a code is rare, and the daemon logs its own
-/// exits), any other as an exit status.
-pub fn describe_exit(code: i32) -> String {
-    match DEATH_SIGNALS.iter().find(|(number, _)| *number == code) {
-        Some((number, name)) => format!("killed by signal {number} ({name})"),
-        None => format!("exited with status {code}"),
-    }
-}
-
-/// Whether an exit was a clean one (a recycle or a requested stop).
-pub fn clean_exit(code: i32) -> bool {
-    code == 0
-}
-
-/// The delay before starting a process again after `streak` deaths in a row
-/// of short-lived processes: 0.1 s doubling up to 10 s, against crash loops.
-pub fn restart_delay_ms(streak: u32) -> u64 {
-    if streak == 0 {
-        0
-    } else {
-        (100u64 << (streak - 1).min(7)).min(10_000)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,23 +135,5 @@ mod tests {
         let text = config_json(&spec, None, &[], &[], false, 6, "/s");
         let c = Config::parse(text.as_bytes()).unwrap();
         assert!(c.uid.is_none() && c.home.is_none());
-    }
-
-    #[test]
-    fn exits_are_described() {
-        assert_eq!(describe_exit(9), "killed by signal 9 (SIGKILL)");
-        assert_eq!(describe_exit(11), "killed by signal 11 (SIGSEGV)");
-        assert_eq!(describe_exit(3), "exited with status 3");
-        assert_eq!(describe_exit(0), "exited with status 0");
-        assert!(clean_exit(0));
-        assert!(!clean_exit(9));
-    }
-
-    #[test]
-    fn restart_delays_grow_and_cap() {
-        assert_eq!(restart_delay_ms(0), 0);
-        assert_eq!(restart_delay_ms(1), 100);
-        assert_eq!(restart_delay_ms(2), 200);
-        assert_eq!(restart_delay_ms(30), 10_000);
     }
 }

@@ -3,8 +3,9 @@
 //! WSGI scripts through its Python bridge, an app on the same ABI.
 //!
 //! The pure parts (directive parsing, URL matching, the environ, response
-//! checks, app file inspection) are ordinary modules with unit tests; `ffi`
-//! is the thin layer that Apache calls, and the only one with `unsafe`.
+//! checks, app file inspection, the daemon supervisor's decisions) are
+//! ordinary modules with unit tests; `ffi` is the thin layer that Apache
+//! calls, and the only one with `unsafe`.
 
 #![deny(unsafe_code)]
 
@@ -26,6 +27,7 @@ pub mod health;
 pub mod leftovers;
 pub mod sock_diag;
 pub mod status;
+pub mod supervision;
 pub mod users;
 pub mod wsgi_script;
 

@@ -13,8 +13,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
 
-/// The fd the daemon finds its listening socket on.
-pub const LISTEN_FD: RawFd = 3;
+use crate::supervision::generation::LISTEN_FD;
 
 /// Everything the child needs, prepared before fork.
 pub struct SpawnPlan {

@@ -1,6 +1,8 @@
 //! Daemon process groups in the Apache parent: their sockets, their
 //! processes, respawning the ones that die and replacing them all on a
-//! graceful restart.
+//! graceful restart. The decisions are `crate::supervision`'s; this file
+//! gathers their facts from Apache and the system, and carries them out:
+//! sockets, fork and exec, files, signals, and the registrations with APR.
 //!
 //! State that must outlive a configuration generation (listening sockets,
 //! live processes) is kept in a static: the module is linked NODELETE, so it
@@ -15,44 +17,29 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use apache_sys as sys;
 
-use super::spawn::{LISTEN_FD, SpawnPlan};
-use crate::access::{Who, enterable_by, readable_by};
-use crate::config::ProcessGroup;
-use crate::daemon_plan::{self, Identity, PlannedApp};
+use super::spawn::SpawnPlan;
+use crate::daemon_plan;
 use crate::daemon_spec::DaemonSpec;
-use crate::daemon_wait::Timeouts;
-use crate::ffi::module::{ServerConf, dir_conf, rustgi_module, server_conf};
+use crate::ffi::app::AppSlot;
+use crate::ffi::module::{dir_conf, rustgi_module, server_conf};
 use crate::ffi::python;
 use crate::ffi::{c_bytes, log};
 use crate::health;
 use crate::leftovers;
-use crate::status::{self, Failing, GroupFile, Restart};
-use crate::users;
-use crate::wsgi_script::{PythonPlace, is_wsgi_script};
-
-/// What an Apache child needs to reach a group; set in the parent before the
-/// children are forked, read-only in them.
-#[derive(Debug)]
-pub struct GroupAddress {
-    pub name: String,
-    /// The ServerName of the virtual host that defined the group; None for
-    /// the main server's groups, which serve every host.
-    pub scope: Option<String>,
-    pub socket: PathBuf,
-    pub connect_timeout: Duration,
-    /// queue-timeout, request-timeout and socket-timeout.
-    pub timeouts: Timeouts,
-    /// The parent's file about the group (processes, restarts).
-    pub group_file: PathBuf,
-    /// Where the group's processes write their status files.
-    pub status_dir: PathBuf,
-    /// What the group's WSGI scripts are told of it.
-    pub python: PythonPlace,
-}
+use crate::status::{self, GroupFile};
+use crate::supervision::configured::{self, Defined, Server};
+pub use crate::supervision::generation::GroupAddress;
+use crate::supervision::generation::{
+    self, CONFIG_MODE, GROUP_FILE_MODE, GroupPaths, GroupPlan, Listener, OldGroup, SOCKET_DIR_MODE,
+    SOCKET_MODE, STATUS_DIR_MODE, daemon_args, daemon_env, started_message, status_dir_owner,
+};
+use crate::supervision::identity::{ApacheIds, SystemAccounts, identity};
+use crate::supervision::restarts::{Death, GroupRecord, describe_exit};
+use crate::wsgi_script::PythonPlace;
 
 static ADDRESSES: RwLock<Vec<Arc<GroupAddress>>> = RwLock::new(Vec::new());
 
@@ -73,18 +60,21 @@ struct Process {
 
 struct Group {
     spec: DaemonSpec,
-    socket: PathBuf,
-    group_file: PathBuf,
-    status_dir: PathBuf,
-    /// The group's processes and restarts, as the status page shows them.
-    status: GroupFile,
+    paths: GroupPaths,
+    /// The group file (processes and restarts, as the status page shows
+    /// them) and the crash streak.
+    record: GroupRecord,
     listener: OwnedFd,
-    plan_args: Vec<String>,
     executable: String,
     // Boxed: APR keeps each process's address while it is registered.
     #[allow(clippy::vec_box)]
     processes: Vec<Box<Process>>,
-    crash_streak: u32,
+}
+
+impl Group {
+    fn pids(&self) -> Vec<u32> {
+        self.processes.iter().map(|p| p.proc_.pid as u32).collect()
+    }
 }
 
 // SAFETY: a Process is only touched under the SUPERVISOR mutex, in the
@@ -108,321 +98,61 @@ fn supervisor() -> MutexGuard<'static, Option<Supervisor>> {
     SUPERVISOR.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One group as the configuration defines it.
-struct Defined {
-    spec: DaemonSpec,
-    scope: Option<String>,
-    apps: Vec<PlannedApp>,
-    allowed: Vec<String>,
-}
-
-fn server_hostname(s: *const sys::server_rec) -> String {
-    // SAFETY: s is a live server_rec; server_hostname is NULL or a C string.
-    String::from_utf8_lossy(unsafe { c_bytes((*s).server_hostname) }).into_owned()
-}
-
-/// Every server of the configuration, main server first.
-fn servers(main: *mut sys::server_rec) -> Vec<*mut sys::server_rec> {
+/// Every server of the configuration, main server first, with its
+/// configuration. Only for the hook that reads them: they live as long as
+/// the configuration pool.
+fn servers<'a>(main: *mut sys::server_rec) -> Vec<Server<'a, AppSlot>> {
     let mut list = Vec::new();
     let mut s = main;
     while !s.is_null() {
-        list.push(s);
-        // SAFETY: the server list is a live linked list of the configuration.
-        s = unsafe { (*s).next };
+        // SAFETY: the server list is a live linked list of the configuration;
+        // each server's configs were made by this module (create/merge), and
+        // server_hostname is NULL or a C string.
+        unsafe {
+            list.push(Server {
+                host: String::from_utf8_lossy(c_bytes((*s).server_hostname)).into_owned(),
+                is_virtual: (*s).is_virtual != 0,
+                conf: server_conf(s),
+                dir: dir_conf((*s).lookup_defaults),
+            });
+            s = (*s).next;
+        }
     }
     list
 }
 
 /// The groups the configuration defines, with the apps each may serve.
-fn defined_groups(main: *mut sys::server_rec) -> Result<Vec<Defined>, String> {
-    let servers = servers(main);
-    let mut defined: Vec<Defined> = Vec::new();
-    let mut seen: Vec<*const ServerConf> = Vec::new();
-    for &s in &servers {
-        // SAFETY: s is a live server; its config was made by this module.
-        let (conf, is_virtual) = unsafe { (server_conf(s), (*s).is_virtual != 0) };
-        // A configuration shared with another server defines its groups once.
-        if seen.contains(&std::ptr::from_ref(conf)) {
-            continue;
-        }
-        seen.push(conf);
-        for spec in &conf.daemons {
-            if let Some(other) = defined.iter().find(|d| d.spec.name == spec.name) {
-                let at = |spec: &DaemonSpec| spec.defined_at.clone().unwrap_or_else(|| "?".into());
-                let scope = |scope: Option<&str>| scope.unwrap_or("the main server").to_owned();
-                return Err(format!(
-                    "RustgiDaemonProcess: group '{}' is defined twice, on {} (for {}) and on {} \
-                     (for {})",
-                    spec.name,
-                    at(spec),
-                    scope(is_virtual.then(|| server_hostname(s)).as_deref()),
-                    at(&other.spec),
-                    scope(other.scope.as_deref())
-                ));
-            }
-            defined.push(Defined {
-                spec: spec.clone(),
-                scope: is_virtual.then(|| server_hostname(s)),
-                apps: Vec::new(),
-                allowed: Vec::new(),
-            });
-        }
-    }
-    for &s in &servers {
-        let host = server_hostname(s);
-        // SAFETY: as above; lookup_defaults is the server's directory config.
-        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        for alias in &conf.aliases {
-            let group = alias
-                .spec
-                .process_group
-                .as_ref()
-                .or(dir.process_group.as_ref());
-            for d in defined.iter_mut() {
-                let visible = d.scope.as_ref().is_none_or(|h| *h == host);
-                if !visible {
-                    continue;
-                }
-                let (file, init_config) = python::app_for(&alias.spec, &dir.app_config, || {
-                    PythonPlace::daemon(&d.spec)
-                });
-                let file = file.to_string_lossy().into_owned();
-                if !d.allowed.contains(&file) {
-                    d.allowed.push(file.clone());
-                }
-                if group == Some(&ProcessGroup::Daemon(d.spec.name.clone())) {
-                    let watch = if is_wsgi_script(&alias.spec.file) {
-                        vec![alias.spec.file.to_string_lossy().into_owned()]
-                    } else {
-                        Vec::new()
-                    };
-                    let app = PlannedApp {
-                        file,
-                        init_config: init_config.pairs().to_vec(),
-                        preload: true,
-                        watch,
-                    };
-                    if !d.apps.contains(&app) {
-                        d.apps.push(app);
-                    }
-                }
-            }
-            if let Some(ProcessGroup::Daemon(name)) = group {
-                let at = if alias.spec.process_group.is_some() {
-                    format!("RustgiScriptAlias on {}", alias.defined_at)
-                } else {
-                    format!(
-                        "RustgiProcessGroup on {}",
-                        dir.process_group_at.as_deref().unwrap_or("?")
-                    )
-                };
-                check_visible(&defined, name, &host, &at)?;
-            }
-        }
-        // A server-wide RustgiProcessGroup must name a group too, aliases or not.
-        if let (Some(ProcessGroup::Daemon(name)), Some(at)) =
-            (&dir.process_group, &dir.process_group_at)
-        {
-            check_visible(
-                &defined,
-                name,
-                &host,
-                &format!("RustgiProcessGroup on {at}"),
-            )?;
-        }
-    }
-    // Apps not preloaded are still allowed, loaded on their first request.
-    for d in defined.iter_mut() {
-        let allowed = std::mem::take(&mut d.allowed);
-        for file in allowed {
-            if !d.apps.iter().any(|a| a.file == file) {
-                d.apps.push(PlannedApp {
-                    file,
-                    init_config: Vec::new(),
-                    preload: false,
-                    watch: Vec::new(),
-                });
-            }
-        }
-    }
-    Ok(defined)
+fn defined_groups(servers: &[Server<'_, AppSlot>]) -> Result<Vec<Defined>, String> {
+    configured::defined_groups(servers, |alias, base, spec| {
+        let (file, config) = python::app_for(alias, base, || PythonPlace::daemon(spec));
+        (file.to_path_buf(), config)
+    })
 }
 
-/// Fails unless group `name` is defined for virtual host `host`.
-fn check_visible(defined: &[Defined], name: &str, host: &str, at: &str) -> Result<(), String> {
-    let known = defined
-        .iter()
-        .any(|d| d.spec.name == name && d.scope.as_ref().is_none_or(|h| h == host));
-    if known {
-        Ok(())
-    } else {
-        Err(format!(
-            "{at}: process group '{name}' is not defined for this virtual host \
-             (RustgiDaemonProcess {name} ... in the main server or in a virtual host \
-             with ServerName {host})"
-        ))
+/// Who Apache runs as, and its `User` and `Group`.
+fn apache_ids() -> ApacheIds {
+    // SAFETY: geteuid has no preconditions. ap_unixd_config is filled by
+    // mod_unixd while the configuration is read, before any hook that
+    // calls this; reading plain fields.
+    unsafe {
+        ApacheIds {
+            euid: libc::geteuid(),
+            user: sys::ap_unixd_config.user_id,
+            group: sys::ap_unixd_config.group_id,
+        }
     }
-}
-
-/// The account and group a daemon runs as.
-fn identity(spec: &DaemonSpec) -> Result<Option<Identity>, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        // Without root there is no switching; the processes run as Apache.
-        return Ok(None);
-    }
-    // SAFETY: ap_unixd_config is filled by mod_unixd while the configuration
-    // is read, before any hook that calls this; reading plain fields.
-    let (apache_user, apache_gid) = unsafe { (ap_user(), ap_unixd_gid()) };
-    let account = match &spec.user {
-        Some(name) => users::user(name)?,
-        None => users::user_by_uid(apache_user).ok_or("Apache's User does not exist")?,
-    };
-    if account.uid == 0 {
-        return Err(format!(
-            "user {} is root: daemon processes never run as root",
-            account.name
-        ));
-    }
-    let gid = match (&spec.group, &spec.user) {
-        (Some(group), _) => users::group(group)?,
-        (None, Some(_)) => account.gid,
-        (None, None) => apache_gid,
-    };
-    Ok(Some(Identity { account, gid }))
-}
-
-/// # Safety
-/// Reads mod_unixd's configuration; see `identity`.
-unsafe fn ap_user() -> u32 {
-    // SAFETY: plain field read of an initialised global (caller).
-    unsafe { sys::ap_unixd_config.user_id }
-}
-
-/// # Safety
-/// As for `ap_user`.
-unsafe fn ap_unixd_gid() -> u32 {
-    // SAFETY: plain field read of an initialised global (caller).
-    unsafe { sys::ap_unixd_config.group_id }
 }
 
 /// Checks the groups at configuration time (`apache2 -t` included): names,
 /// users and references. An error names the directive and the cause.
 pub fn check(main: *mut sys::server_rec) -> Result<(), String> {
-    let defined = defined_groups(main)?;
+    let servers = servers(main);
+    let defined = defined_groups(&servers)?;
     if let Some(first) = defined.first() {
         // post_config needs it; graceful must not find out too late.
         daemon_executable().map_err(|e| format!("RustgiDaemonProcess {}: {e}", first.spec.name))?;
     }
-    for group in &defined {
-        let identity = identity(&group.spec)
-            .map_err(|e| format!("RustgiDaemonProcess {}: {e}", group.spec.name))?;
-        if let Some(home) = &group.spec.home {
-            let entered = match &identity {
-                Some(identity) => enterable_by(Path::new(home), &who(identity)),
-                None => std::fs::metadata(home)
-                    .map_err(|e| format!("{home}: {e}"))
-                    .and_then(|m| {
-                        m.is_dir()
-                            .then_some(())
-                            .ok_or_else(|| format!("{home} is not a directory"))
-                    }),
-            };
-            entered.map_err(|e| {
-                format!("RustgiDaemonProcess {}: home={home}: {e}", group.spec.name)
-            })?;
-        }
-    }
-    check_app_files(main, &defined)?;
-    check_restricted(main)
-}
-
-/// `RustgiRestrictEmbedded On` with an alias that can only run in Apache's
-/// children would answer every request of it with 500: refuse it now.
-fn check_restricted(main: *mut sys::server_rec) -> Result<(), String> {
-    for s in servers(main) {
-        // SAFETY: s is a live server; its configs were made by this module.
-        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        if let Some(alias) = conf.refused_embedded(dir.process_group.as_ref()).next() {
-            return Err(format!(
-                "RustgiRestrictEmbedded On, but RustgiScriptAlias on {} maps {} to {} in Apache's \
-                 children (%{{GLOBAL}}): give it process-group=NAME, or RustgiProcessGroup NAME",
-                alias.defined_at,
-                if alias.spec.prefix.as_str().is_empty() {
-                    "/"
-                } else {
-                    alias.spec.prefix.as_str()
-                },
-                alias.spec.file.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Who a group's processes run as, with their groups.
-fn who(identity: &Identity) -> Who {
-    Who {
-        name: identity.account.name.clone(),
-        uid: identity.account.uid,
-        gids: users::groups_of(&identity.account.name, identity.gid),
-    }
-}
-
-/// Each app file (a library or a WSGI script) must be readable by the user
-/// that loads it: its daemon group's, or Apache's `User` when it runs
-/// embedded. Only root switches users; otherwise every process runs as
-/// this one.
-fn check_app_files(main: *mut sys::server_rec, defined: &[Defined]) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(());
-    }
-    for s in servers(main) {
-        // SAFETY: s is a live server; its configs were made by this module.
-        let (conf, dir) = unsafe { (server_conf(s), dir_conf((*s).lookup_defaults)) };
-        for alias in &conf.aliases {
-            let group = alias
-                .spec
-                .process_group
-                .as_ref()
-                .or(dir.process_group.as_ref());
-            let identity = match group {
-                Some(ProcessGroup::Daemon(name)) => {
-                    let Some(d) = defined.iter().find(|d| d.spec.name == *name) else {
-                        continue;
-                    };
-                    match identity(&d.spec)? {
-                        Some(identity) => identity,
-                        None => continue,
-                    }
-                }
-                _ => {
-                    // SAFETY: mod_unixd's configuration is read (see identity).
-                    let (uid, gid) = unsafe { (ap_user(), ap_unixd_gid()) };
-                    let Some(account) = users::user_by_uid(uid) else {
-                        continue;
-                    };
-                    Identity { account, gid }
-                }
-            };
-            let what = if is_wsgi_script(&alias.spec.file) {
-                "WSGI script"
-            } else {
-                "app"
-            };
-            readable_by(&alias.spec.file, &who(&identity)).map_err(|e| {
-                format!(
-                    "RustgiScriptAlias on {}: the {what} {} cannot be loaded by its process \
-                     group {}: {e}",
-                    alias.defined_at,
-                    alias.spec.file.display(),
-                    group.map_or(crate::config::GLOBAL_GROUP, ProcessGroup::name)
-                )
-            })?;
-        }
-    }
-    Ok(())
+    configured::check(&servers, &defined, &apache_ids(), &SystemAccounts)
 }
 
 /// The `LogLevel` in effect for this module in server `s` (`LogLevel
@@ -490,12 +220,12 @@ fn socket_dir(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result
         }
     };
     fs::create_dir_all(&dir).map_err(|e| format!("RustgiSocketPrefix {}: {e}", dir.display()))?;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+    fs::set_permissions(&dir, fs::Permissions::from_mode(SOCKET_DIR_MODE))
         .map_err(|e| format!("RustgiSocketPrefix {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
-fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd, String> {
+fn listen(path: &Path, backlog: u32, owner: Option<u32>) -> Result<OwnedFd, String> {
     let _ = fs::remove_file(path);
     let listener = UnixListener::bind(path)
         .map_err(|e| format!("cannot create socket {}: {e}", path.display()))?;
@@ -514,9 +244,9 @@ fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd,
             std::io::Error::last_os_error()
         ));
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+    fs::set_permissions(path, fs::Permissions::from_mode(SOCKET_MODE))
         .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-    if let Some(uid) = apache_uid {
+    if let Some(uid) = owner {
         chown(path, Some(uid), None).map_err(|e| format!("chown {}: {e}", path.display()))?;
     }
     Ok(OwnedFd::from(listener))
@@ -525,7 +255,7 @@ fn listen(path: &Path, backlog: u32, apache_uid: Option<u32>) -> Result<OwnedFd,
 /// post_config: starts the groups of a new configuration generation and
 /// retires the processes of the previous one.
 pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<(), String> {
-    let defined = defined_groups(main)?;
+    let defined = defined_groups(&servers(main))?;
     let mut guard = supervisor();
     if defined.is_empty() && guard.is_none() {
         return Ok(());
@@ -535,24 +265,27 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     state.parent_pid = std::process::id();
 
     // Everything running belongs to the previous generation now.
-    let old_groups = std::mem::take(&mut state.groups);
-    let mut listeners: Vec<(PathBuf, OwnedFd)> = Vec::new();
-    let mut histories: Vec<GroupFile> = Vec::new();
-    for group in old_groups {
+    let mut old = Vec::new();
+    let mut listeners = Vec::new();
+    let mut records = Vec::new();
+    for group in std::mem::take(&mut state.groups) {
         state.retired.extend(group.processes);
-        listeners.push((group.socket, group.listener));
-        histories.push(group.status);
+        old.push(OldGroup {
+            name: group.spec.name,
+            socket_exists: group.paths.socket.exists(),
+            socket: group.paths.socket,
+        });
+        listeners.push(Some(group.listener));
+        records.push(Some(group.record.file));
     }
 
     let mut addresses = Vec::new();
-    // SAFETY: main is the live main server.
-    let log_level = unsafe { module_log_level(main) };
-    if !defined.is_empty() {
+    let remove = if defined.is_empty() {
+        generation::plan(Vec::new(), &old).remove
+    } else {
         super::wakeup::install_in_parent();
-        let exe = daemon_executable()?;
+        let executable = daemon_executable()?;
         let dir = socket_dir(pconf, main)?;
-        // SAFETY: see identity().
-        let apache_uid = (unsafe { libc::geteuid() } == 0).then(|| unsafe { ap_user() });
         let names: Vec<&str> = defined.iter().map(|d| d.spec.name.as_str()).collect();
         for gone in leftovers::sweep(&dir, &names) {
             log::server(
@@ -565,123 +298,31 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
                 ),
             );
         }
-        for d in defined {
-            let name = d.spec.name.clone();
-            let socket = leftovers::socket(&dir, &name);
-            let reuse = listeners
-                .iter()
-                .position(|(path, _)| *path == socket && path.exists());
-            let listener = match reuse {
-                Some(i) => listeners.swap_remove(i).1,
-                None => listen(&socket, d.spec.listen_backlog, apache_uid)
-                    .map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?,
-            };
-            let identity =
-                identity(&d.spec).map_err(|e| format!("RustgiDaemonProcess {name}: {e}"))?;
+        let paths = names.iter().map(|n| GroupPaths::new(&dir, n)).collect();
+        let plan = generation::plan(paths, &old);
+        let start = Start {
+            main,
+            executable: executable.to_string_lossy().into_owned(),
+            apache: apache_ids(),
             // SAFETY: main is the live main server.
-            let reloading = unsafe { server_conf(main) }.script_reloading();
-            // Only Apache's children may connect: they run as User when
-            // Apache starts as root, and as whoever started it otherwise.
-            // SAFETY: geteuid has no preconditions.
-            let peer_uids = vec![apache_uid.unwrap_or_else(|| unsafe { libc::geteuid() })];
-            let config_path = leftovers::config_file(&dir, &name);
-            let group_file = leftovers::group_file(&dir, &name);
-            let status_dir = leftovers::status_dir(&dir, &name);
-            prepare_status_dir(&status_dir, identity.as_ref()).map_err(|e| {
-                format!("RustgiDaemonProcess {name}: {}: {e}", status_dir.display())
-            })?;
-            let text = daemon_plan::config_json(
-                &d.spec,
-                identity.as_ref(),
-                &d.apps,
-                &peer_uids,
-                reloading,
-                log_level,
-                &status_dir.to_string_lossy(),
-            );
-            fs::write(&config_path, text)
-                .and_then(|()| fs::set_permissions(&config_path, fs::Permissions::from_mode(0o600)))
-                .map_err(|e| {
-                    format!(
-                        "RustgiDaemonProcess {name}: writing {}: {e}",
-                        config_path.display()
-                    )
-                })?;
-            addresses.push(Arc::new(GroupAddress {
-                name: name.clone(),
-                scope: d.scope.clone(),
-                socket: socket.clone(),
-                connect_timeout: d.spec.connect_timeout,
-                timeouts: Timeouts {
-                    queue: d.spec.queue_timeout,
-                    request: d.spec.request_timeout,
-                    socket: d.spec.socket_timeout,
-                },
-                group_file: group_file.clone(),
-                status_dir: status_dir.clone(),
-                python: PythonPlace::daemon(&d.spec),
-            }));
-            let mut status = histories
-                .iter()
-                .position(|h| h.name == name)
-                .map(|i| histories.swap_remove(i))
-                .unwrap_or_default();
-            status.name = name.clone();
-            let mut group = Group {
-                plan_args: vec![
-                    "--config".to_owned(),
-                    config_path.to_string_lossy().into_owned(),
-                    "--listen-fd".to_owned(),
-                    LISTEN_FD.to_string(),
-                ],
-                executable: exe.to_string_lossy().into_owned(),
-                spec: d.spec,
-                socket,
-                group_file,
-                status_dir,
-                status,
-                listener,
-                processes: Vec::new(),
-                crash_streak: 0,
+            script_reloading: unsafe { server_conf(main) }.script_reloading(),
+            // SAFETY: main is the live main server.
+            log_level: unsafe { module_log_level(main) },
+        };
+        for (d, g) in defined.into_iter().zip(plan.groups) {
+            let reused = match g.listener {
+                Listener::Reuse(i) => listeners[i].take(),
+                Listener::Create => None,
             };
-            let mut pids = Vec::new();
-            for slot in 0..group.spec.processes {
-                match spawn(&group, slot, 0) {
-                    Ok(process) => {
-                        pids.push(process.proc_.pid.to_string());
-                        group.processes.push(process);
-                    }
-                    Err(e) => {
-                        return Err(format!(
-                            "RustgiDaemonProcess {name}: cannot start a process: {e}"
-                        ));
-                    }
-                }
-            }
-            group.status.processes = group.processes.iter().map(|p| p.proc_.pid as u32).collect();
-            write_group_file(&group.group_file, &group.status);
-            let user = identity.as_ref().map_or_else(
-                || "the user Apache runs as".to_owned(),
-                |i| format!("user {}", i.account.name),
-            );
-            log::server(
-                main,
-                sys::APLOG_NOTICE as i32,
-                0,
-                &format!(
-                    "group {name}: {} process{} x {} threads, {user}, socket {}, pids {}",
-                    group.spec.processes,
-                    if group.spec.processes == 1 { "" } else { "es" },
-                    group.spec.threads,
-                    group.socket.display(),
-                    pids.join(", ")
-                ),
-            );
-            state.groups.push(group);
+            let previous = g.history.and_then(|i| records[i].take());
+            addresses.push(Arc::new(GroupAddress::new(&d, &g.paths)));
+            state
+                .groups
+                .push(start_group(&start, d, g, reused, previous)?);
         }
-    }
-    // Sockets of groups that are gone: remove their files.
-    for (path, _) in &listeners {
+        plan.remove
+    };
+    for path in &remove {
         let _ = fs::remove_file(path);
     }
     *ADDRESSES.write().unwrap_or_else(|e| e.into_inner()) = addresses;
@@ -722,6 +363,81 @@ pub fn start(pconf: *mut sys::apr_pool_t, main: *mut sys::server_rec) -> Result<
     Ok(())
 }
 
+/// What every group of a generation starts with.
+struct Start {
+    main: *mut sys::server_rec,
+    executable: String,
+    apache: ApacheIds,
+    script_reloading: bool,
+    log_level: u8,
+}
+
+/// Starts group `d` as `g` plans it: its socket (the `reused` one, or a new
+/// one), its files, then its processes.
+fn start_group(
+    start: &Start,
+    d: Defined,
+    g: GroupPlan,
+    reused: Option<OwnedFd>,
+    previous: Option<GroupFile>,
+) -> Result<Group, String> {
+    let name = d.spec.name.clone();
+    let fail = |e: String| format!("RustgiDaemonProcess {name}: {e}");
+    let listener = match reused {
+        Some(listener) => listener,
+        None => listen(
+            &g.paths.socket,
+            d.spec.listen_backlog,
+            start.apache.socket_owner(),
+        )
+        .map_err(fail)?,
+    };
+    let identity = identity(&d.spec, &start.apache, &SystemAccounts).map_err(fail)?;
+    let status_dir = &g.paths.status_dir;
+    prepare_status_dir(status_dir, status_dir_owner(identity.as_ref()))
+        .map_err(|e| fail(format!("{}: {e}", status_dir.display())))?;
+    let text = daemon_plan::config_json(
+        &d.spec,
+        identity.as_ref(),
+        &d.apps,
+        &[start.apache.children_uid()],
+        start.script_reloading,
+        start.log_level,
+        &status_dir.to_string_lossy(),
+    );
+    let config = &g.paths.config_file;
+    fs::write(config, text)
+        .and_then(|()| fs::set_permissions(config, fs::Permissions::from_mode(CONFIG_MODE)))
+        .map_err(|e| fail(format!("writing {}: {e}", config.display())))?;
+    let mut group = Group {
+        record: GroupRecord::carried(&name, previous),
+        spec: d.spec,
+        paths: g.paths,
+        listener,
+        executable: start.executable.clone(),
+        processes: Vec::new(),
+    };
+    for slot in 0..group.spec.processes {
+        let process =
+            spawn(&group, slot, 0).map_err(|e| fail(format!("cannot start a process: {e}")))?;
+        group.processes.push(process);
+    }
+    group.record.file.processes = group.pids();
+    write_group_file(&group.paths.group_file, &group.record.file);
+    log::server(
+        start.main,
+        sys::APLOG_NOTICE as i32,
+        0,
+        &started_message(
+            &group.spec,
+            identity.as_ref(),
+            &group.paths.socket,
+            &group.record.file.processes,
+        ),
+    );
+    Ok(group)
+}
+
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -729,16 +445,16 @@ fn now_unix() -> u64 {
 }
 
 /// The directory the group's processes write their status files into:
-/// theirs (they run as the group's user), emptied of earlier processes'.
-fn prepare_status_dir(dir: &Path, identity: Option<&Identity>) -> std::io::Result<()> {
+/// theirs (`owner`), emptied of earlier processes'.
+fn prepare_status_dir(dir: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     for entry in fs::read_dir(dir)? {
         let _ = fs::remove_file(entry?.path());
     }
-    if let Some(identity) = identity {
-        chown(dir, Some(identity.account.uid), Some(identity.gid))?;
+    if let Some((uid, gid)) = owner {
+        chown(dir, Some(uid), Some(gid))?;
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+    fs::set_permissions(dir, fs::Permissions::from_mode(STATUS_DIR_MODE))
 }
 
 /// Writes the group file (in the root-owned socket directory) atomically.
@@ -748,7 +464,7 @@ fn write_group_file(path: &Path, group: &GroupFile) {
     };
     let temp = path.with_extension("json.tmp");
     let written = fs::write(&temp, text)
-        .and_then(|()| fs::set_permissions(&temp, fs::Permissions::from_mode(0o644)))
+        .and_then(|()| fs::set_permissions(&temp, fs::Permissions::from_mode(GROUP_FILE_MODE)))
         .and_then(|()| fs::rename(&temp, path));
     if let Err(e) = written {
         log::server(
@@ -823,20 +539,11 @@ fn is_alive(pid: u32) -> bool {
 }
 
 fn spawn(group: &Group, slot: u32, delay_ms: u64) -> std::io::Result<Box<Process>> {
-    let mut args = group.plan_args.clone();
-    args.extend(["--process".to_owned(), slot.to_string()]);
-    if delay_ms > 0 {
-        args.extend(["--start-delay-ms".to_owned(), delay_ms.to_string()]);
-    }
-    let env = vec![
-        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
-        ("LANG".to_owned(), "C.UTF-8".to_owned()),
-    ];
     let plan = SpawnPlan::new(
         &group.executable,
         &group.spec.process_title(),
-        &args,
-        &env,
+        &daemon_args(&group.paths.config_file, slot, delay_ms),
+        &daemon_env(),
         group.listener.as_raw_fd(),
     )?;
     let pid = plan.spawn()?;
@@ -887,106 +594,64 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
 fn on_death(dead: *const Process, status: c_int) {
     let mut guard = supervisor();
     let Some(state) = guard.as_mut() else { return };
-    let how = daemon_plan::describe_exit(status);
     if let Some(i) = state.retired.iter().position(|p| std::ptr::eq(&**p, dead)) {
         let p = state.retired.swap_remove(i);
         log::server(
             std::ptr::null(),
             sys::APLOG_NOTICE as i32,
             0,
-            &format!("group {}: retired process {} {how}", p.group, p.proc_.pid),
+            &format!(
+                "group {}: retired process {} {}",
+                p.group,
+                p.proc_.pid,
+                describe_exit(status)
+            ),
         );
         return;
     }
     let pconf = state.pconf as *mut sys::apr_pool_t;
-    for group in &mut state.groups {
-        let Some(i) = group
-            .processes
-            .iter()
-            .position(|p| std::ptr::eq(&**p, dead))
-        else {
-            continue;
-        };
-        let p = group.processes.swap_remove(i);
-        let pid = p.proc_.pid as u32;
-        let own_words = status::read_process(&group.status_dir, pid);
-        let _ = fs::remove_file(group.status_dir.join(format!("{pid}.json")));
-        let reason = status::restart_reason(own_words.as_ref(), &how);
-        group.status.record_restart(Restart {
-            at: now_unix(),
-            pid,
-            reason: reason.clone(),
-        });
-        let short_lived = p.started.elapsed() < Duration::from_secs(10);
-        let failed_start = own_words
-            .as_ref()
-            .is_some_and(|w| w.state == status::FAILED_STATE);
-        if failed_start {
-            // Until a process serves, the children answer 503 at once.
-            let since = group
-                .status
-                .failing
-                .as_ref()
-                .map_or_else(now_unix, |f| f.since);
-            group.status.failing = Some(Failing {
-                since,
-                reason: own_words
-                    .as_ref()
-                    .and_then(|w| w.reason.clone())
-                    .unwrap_or_else(|| reason.clone()),
-            });
-        } else if !short_lived {
-            group.status.failing = None;
-        }
-        if daemon_plan::clean_exit(status) || !short_lived {
-            group.crash_streak = 0;
-        } else {
-            group.crash_streak += 1;
-        }
-        let delay = daemon_plan::restart_delay_ms(group.crash_streak);
+    let found = state.groups.iter_mut().find_map(|g| {
+        let i = g.processes.iter().position(|p| std::ptr::eq(&**p, dead))?;
+        Some((g, i))
+    });
+    let Some((group, i)) = found else { return };
+    let p = group.processes.swap_remove(i);
+    let pid = p.proc_.pid as u32;
+    let own_words = status::read_process(&group.paths.status_dir, pid);
+    let _ = fs::remove_file(group.paths.status_dir.join(format!("{pid}.json")));
+    let death = Death {
+        pid,
+        status,
+        lived: p.started.elapsed(),
+        own_words: own_words.as_ref(),
+        now_unix: now_unix(),
         // SAFETY: ap_state_query has no preconditions.
-        let exiting = unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) }
-            == sys::AP_SQ_MS_EXITING as c_int;
-        if exiting {
-            return;
-        }
-        let level = if daemon_plan::clean_exit(status) {
-            sys::APLOG_NOTICE
-        } else {
-            sys::APLOG_ERR
-        };
-        let wait = if delay > 0 {
-            format!(" in {} ms", delay)
-        } else {
-            String::new()
-        };
-        log::server(
-            std::ptr::null(),
-            level as i32,
-            0,
-            &format!(
-                "group {}: process {} {}; starting a new one{wait}",
-                p.group,
-                p.proc_.pid,
-                if failed_start { &reason } else { &how }
-            ),
-        );
-        match spawn(group, p.slot, delay) {
-            Ok(mut process) => {
-                register(&mut process, pconf);
-                group.processes.push(process);
-            }
-            Err(e) => log::server(
-                std::ptr::null(),
-                sys::APLOG_ERR as i32,
-                0,
-                &format!("group {}: cannot start a process: {e}", group.spec.name),
-            ),
-        }
-        group.status.processes = group.processes.iter().map(|p| p.proc_.pid as u32).collect();
-        write_group_file(&group.group_file, &group.status);
+        exiting: unsafe { sys::ap_state_query(sys::AP_SQ_MAIN_STATE as c_int) }
+            == sys::AP_SQ_MS_EXITING as c_int,
+    };
+    let Some(respawn) = group.record.after_death(&death) else {
         return;
+    };
+    let level = if respawn.error {
+        sys::APLOG_ERR
+    } else {
+        sys::APLOG_NOTICE
+    };
+    log::server(std::ptr::null(), level as i32, 0, &respawn.message);
+    match spawn(group, p.slot, respawn.delay_ms) {
+        Ok(mut process) => {
+            register(&mut process, pconf);
+            group.processes.push(process);
+        }
+        Err(e) => log::server(
+            std::ptr::null(),
+            sys::APLOG_ERR as i32,
+            0,
+            &format!("group {}: cannot start a process: {e}", group.spec.name),
+        ),
     }
+    group.record.file.processes = group.pids();
+    write_group_file(&group.paths.group_file, &group.record.file);
 }
 
 /// In an Apache child: closes the copies of the groups' listening sockets the
@@ -1027,7 +692,7 @@ unsafe extern "C" fn on_config_destroyed(_data: *mut c_void) -> sys::apr_status_
             unsafe { libc::kill(process.proc_.pid, libc::SIGTERM) };
         }
         for group in &sup.groups {
-            let _ = fs::remove_file(&group.socket);
+            let _ = fs::remove_file(&group.paths.socket);
         }
     });
     0
