@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::daemon::{apache_children, daemon_children, require_daemon, send_signal};
 use common::http::{self, Request};
 use common::{Artifact, TestServer};
-use rustgi_host::passed_fds::send_with_fd;
-use rustgi_host::protocol::{self, FileRange, FrameReader, Kind, Outcome, RequestHead};
+use rustgi_contract::passed_fds::send_with_fd;
+use rustgi_contract::protocol::{self, FileRange, FrameReader, Kind, Outcome, RequestHead};
 use sha2::{Digest, Sha256};
 
 const MIB: usize = 1 << 20;
@@ -231,7 +231,7 @@ fn hostile_answer(path: &[u8], stream: &UnixStream, files: &Path) -> std::io::Re
 }
 
 fn protocol_limit() -> usize {
-    rustgi_host::passed_fds::MAX_PASSED
+    rustgi_contract::passed_fds::MAX_PASSED
 }
 
 /// Serves one connection as a daemon would, with `hostile_answer`s.

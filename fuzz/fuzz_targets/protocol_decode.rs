@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rustgi_host::protocol::exercise_decoders(data);
+    rustgi_contract::protocol::exercise_decoders(data);
 });

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW, Symbol};
 use rustgi_abi::{self as abi, RustgiApp, RustgiHostApi, RustgiInit, RustgiRequest};
 
-use crate::pairs::Pairs;
+use rustgi_contract::pairs::Pairs;
 
 /// A loaded, initialised app.
 pub struct AppInstance {

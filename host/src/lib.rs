@@ -1,8 +1,7 @@
-//! The host side of the rustgi ABI that does not need Apache: the pairs
-//! arena the ABI hands to apps, checking app files without loading them,
-//! loading and calling apps, the protocol
-//! between Apache children and daemon processes with the way its frames are
-//! waited for, and the daemon itself (the `rustgi-daemon` executable).
+//! The host side of the rustgi ABI, shared by the Apache child (embedded
+//! apps) and the daemon processes: checking app files without loading them,
+//! loading and calling apps, the ABI's response rules and callbacks
+//! ([`exchange`]), what a status and headers may be, and user lookups.
 
 #![deny(unsafe_code)]
 
@@ -10,16 +9,7 @@
 #[allow(unsafe_code)]
 pub mod app;
 pub mod app_file;
-pub mod daemon;
-pub mod daemon_config;
 pub mod exchange;
-#[allow(unsafe_code)]
-pub mod incoming;
-#[allow(unsafe_code)]
-pub mod pairs;
-#[allow(unsafe_code)]
-pub mod passed_fds;
-pub mod protocol;
 pub mod response_head;
 #[allow(unsafe_code)]
 pub mod users;

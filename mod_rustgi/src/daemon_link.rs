@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rustgi_host::incoming::Incoming;
-use rustgi_host::protocol::{self, FrameReader};
+use rustgi_contract::incoming::Incoming;
+use rustgi_contract::protocol::{self, FrameReader};
 
 /// Whether a read failed by timing out (rather than the connection ending).
 pub fn timed_out(e: &io::Error) -> bool {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use rustgi_host::daemon_config::{AppSpec, Config};
+use rustgi_contract::daemon_config::{AppSpec, Config};
 
 use crate::daemon_spec::DaemonSpec;
 use crate::users::Account;

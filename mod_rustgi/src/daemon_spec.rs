@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rustgi_host::daemon::config::{MAX_SECONDS, MAX_THREADS};
+use rustgi_contract::daemon_config::{MAX_SECONDS, MAX_THREADS};
 
 use crate::directive_error::DirectiveError;
 

@@ -5,7 +5,7 @@
 //! UTF-8. The result is one buffer holding every string followed by a NUL, so
 //! the FFI layer can hand C apps pointers that are also C strings.
 
-pub use rustgi_host::pairs::Pairs as Environ;
+pub use rustgi_contract::pairs::Pairs as Environ;
 
 /// What Apache knows of a request, outside its headers.
 #[derive(Debug, Clone, Default)]

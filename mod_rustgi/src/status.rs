@@ -78,7 +78,7 @@ pub struct Failing {
 }
 
 /// The state a process's status file says it failed to start in.
-pub const FAILED_STATE: &str = rustgi_host::daemon::status::FAILED;
+pub const FAILED_STATE: &str = rustgi_contract::status_file::FAILED;
 
 /// The group file at `path`, or an empty one named `name`.
 pub fn read_group(path: &Path, name: &str) -> GroupFile {

@@ -18,7 +18,7 @@ use rustgi_abi::{self as abi, RustgiHostApi, RustgiPair, RustgiRequest};
 
 use super::{Exchange, Transport};
 use crate::app::AppInstance;
-use crate::pairs::Pairs;
+use rustgi_contract::pairs::Pairs;
 
 /// A host's side of the callbacks: its table, and where log lines go when
 /// there is no request to file them with.

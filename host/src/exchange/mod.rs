@@ -27,9 +27,9 @@ use std::os::fd::BorrowedFd;
 
 use rustgi_abi as abi;
 
-use crate::passed_fds;
-use crate::protocol::FileRange;
 use crate::response_head::{self, HeaderKind};
+use rustgi_contract::passed_fds;
+use rustgi_contract::protocol::FileRange;
 
 /// A header the app gave, checked, with what it means to the host.
 pub type CheckedHeader<'a> = (&'a [u8], &'a [u8], HeaderKind);

@@ -13,10 +13,10 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use rustgi_contract::pairs::Pairs;
+use rustgi_contract::passed_fds;
+use rustgi_contract::protocol::{self, Frame, Kind};
 use rustgi_host::exchange::Exchange;
-use rustgi_host::pairs::Pairs;
-use rustgi_host::passed_fds;
-use rustgi_host::protocol::{self, Frame, Kind};
 
 use crate::availability;
 use crate::child_response::{ChildResponse, HANDLED, fail, finish};

@@ -7,8 +7,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::thread::{self, JoinHandle};
 
+use rustgi_contract::protocol::{FileRange, FrameReader, Outcome};
 use rustgi_host::exchange::{CheckedHeader, Ending, Failure, InputLost, Transport};
-use rustgi_host::protocol::{FileRange, FrameReader, Outcome};
 
 use super::*;
 

@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use rustgi_contract::pairs::Pairs;
 use rustgi_host::app::AppInstance;
 use rustgi_host::exchange::callbacks;
-use rustgi_host::pairs::Pairs;
 
 use super::apache::Server;
 use super::request::ApacheResponse;

@@ -8,8 +8,8 @@ use std::cell::Cell;
 use std::ffi::{CStr, c_int};
 
 use apache_sys as sys;
+use rustgi_contract::pairs::Pairs;
 use rustgi_host::exchange::callbacks;
-use rustgi_host::pairs::Pairs;
 
 use super::apache::{Mpm, Request};
 use super::app::{AppSlot, config_pairs};

@@ -15,9 +15,9 @@ use std::os::fd::{BorrowedFd, IntoRawFd};
 
 use apache_sys as sys;
 use rustgi_abi::RustgiHostApi;
+use rustgi_contract::protocol::FileRange;
 use rustgi_host::exchange::callbacks::{self, Host};
 use rustgi_host::exchange::{CheckedHeader, Ending, Exchange, Failure, InputLost, Transport};
-use rustgi_host::protocol::FileRange;
 use rustgi_host::response_head::HeaderKind;
 
 use super::apache::{Request, Server};

@@ -20,14 +20,16 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::acceptance::Armed;
-use super::log;
+use crate::acceptance::Armed;
+use crate::log;
 use rustgi_abi::RustgiHostApi;
 
-use crate::exchange::callbacks::{self, Host};
-use crate::exchange::{CheckedHeader, Ending, InputLost, Transport};
-use crate::passed_fds;
-use crate::protocol::{self, FileRange, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome};
+use rustgi_contract::passed_fds;
+use rustgi_contract::protocol::{
+    self, FileRange, FrameReader, Kind, MAX_DATA_PAYLOAD, MAX_READ, Outcome,
+};
+use rustgi_host::exchange::callbacks::{self, Host};
+use rustgi_host::exchange::{CheckedHeader, Ending, InputLost, Transport};
 
 /// The services a daemon process offers to apps: the ABI's callbacks over
 /// a [`Conversation`].
@@ -202,7 +204,7 @@ pub fn reader(stream: UnixStream) -> Reader {
 /// The daemon's side of one request a worker took.
 pub struct Conversation {
     /// The request's preface and ACCEPTED, at the start of `out` until the
-    /// first write claims them (see [`super::acceptance`]). Declared before
+    /// first write claims them (see [`crate::acceptance`]). Declared before
     /// `reader`, so dropped before the connection.
     first: Option<Armed>,
     reader: Reader,
@@ -737,9 +739,9 @@ mod tests {
         clock.start_at(20_000);
         assert_eq!(clock.app_time_at(20_700), 700);
     }
-    use crate::daemon::acceptance::Acceptance;
-    use crate::exchange::Exchange;
-    use crate::protocol::{Frame, ResponseHead};
+    use crate::acceptance::Acceptance;
+    use rustgi_contract::protocol::{Frame, ResponseHead};
+    use rustgi_host::exchange::Exchange;
     use std::os::fd::AsFd;
 
     const OK: i32 = abi::OK;
@@ -857,7 +859,8 @@ mod tests {
         assert_eq!(conv.send_file(Some(socket.as_fd()), 0, 1), ERROR);
         assert_eq!(conv.write(b" after"), OK);
         finish(conv, OK);
-        let incoming = crate::incoming::Incoming::new(child.into_inner(), Duration::from_secs(5));
+        let incoming =
+            rustgi_contract::incoming::Incoming::new(child.into_inner(), Duration::from_secs(5));
         let mut child = FrameReader::new(BufReader::new(incoming));
         let mut kinds = Vec::new();
         let mut body = Vec::new();

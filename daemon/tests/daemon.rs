@@ -14,8 +14,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustgi_host::pairs::Pairs;
-use rustgi_host::protocol::{
+use rustgi_contract::pairs::Pairs;
+use rustgi_contract::protocol::{
     self, Frame, FrameReader, Kind, Outcome, Reject, encode_frame, encode_request,
 };
 use serde_json::{Value, json};

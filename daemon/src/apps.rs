@@ -8,14 +8,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::config::AppSpec;
-use super::log;
-use super::request::Conversation;
-use super::setup::FileStamp;
-use crate::app::AppInstance;
-use crate::app_file::check;
-use crate::exchange::callbacks;
-use crate::pairs::Pairs;
+use crate::config::AppSpec;
+use crate::log;
+use crate::request::Conversation;
+use crate::setup::FileStamp;
+use rustgi_contract::pairs::Pairs;
+use rustgi_host::app::AppInstance;
+use rustgi_host::app_file::check;
+use rustgi_host::exchange::callbacks;
 
 type Key = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 type Slot = Arc<OnceLock<Result<Arc<AppInstance>, String>>>;
@@ -268,7 +268,7 @@ impl Apps {
     }
 
     /// What each loaded instance says about itself, for the status page.
-    pub fn statuses(&self) -> Vec<super::status::AppStatus> {
+    pub fn statuses(&self) -> Vec<rustgi_contract::status_file::AppStatus> {
         let loaded: Vec<(Vec<u8>, Slot)> = self
             .instances
             .lock()
@@ -281,10 +281,12 @@ impl Apps {
             .filter_map(|(file, slot)| {
                 let instance = slot.get()?.as_ref().ok()?;
                 let status = serde_json::from_str::<serde_json::Value>(&instance.status()?).ok()?;
-                status.is_object().then(|| super::status::AppStatus {
-                    file: String::from_utf8_lossy(&file).into_owned(),
-                    status,
-                })
+                status
+                    .is_object()
+                    .then(|| rustgi_contract::status_file::AppStatus {
+                        file: String::from_utf8_lossy(&file).into_owned(),
+                        status,
+                    })
             })
             .collect()
     }

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
-use super::sys;
+use crate::sys;
 
 /// What the process belonged to when it started.
 #[derive(Debug, Clone, PartialEq, Eq)]

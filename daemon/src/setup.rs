@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::Config;
-use super::{log, sys};
-use crate::users;
+use crate::config::Config;
+use crate::{log, sys};
+use rustgi_host::users;
 
 /// Who the process runs as once set up.
 #[derive(Debug, Clone)]

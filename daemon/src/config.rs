@@ -1,5 +1,5 @@
 //! The daemon's command line; its configuration file is
-//! [`crate::daemon_config`], the contract with the Apache parent.
+//! [`rustgi_contract::daemon_config`], the contract with the Apache parent.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -79,7 +79,7 @@ impl Args {
     }
 }
 
-pub use crate::daemon_config::{AppSpec, Config, ConfigError, MAX_SECONDS, MAX_THREADS};
+pub use rustgi_contract::daemon_config::{AppSpec, Config, ConfigError, MAX_SECONDS, MAX_THREADS};
 
 #[cfg(test)]
 mod tests {

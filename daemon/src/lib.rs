@@ -3,7 +3,7 @@
 //! mod_rustgi's Apache parent starts it (fork and exec, one per process of a
 //! `RustgiDaemonProcess` group) with the group's listening UNIX socket and a
 //! JSON configuration file; Apache children connect to the socket and speak
-//! the protocol of [`crate::protocol`]. `docs/protocol.md` describes the
+//! the protocol of [`rustgi_contract::protocol`]. `docs/protocol.md` describes the
 //! command line, the configuration, the log lines and the exit codes.
 //!
 //! ```text
@@ -17,6 +17,8 @@
 //! startup_timeout. (An app that kills the process leaves whatever code or
 //! signal it died with.)
 
+#![deny(unsafe_code)]
+
 mod acceptance;
 mod apps;
 mod belonging;
@@ -26,7 +28,6 @@ pub mod log;
 mod request;
 mod server;
 mod setup;
-pub mod status;
 #[allow(unsafe_code)]
 mod sys;
 
@@ -35,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use config::{Args, Config, USAGE};
+use rustgi_contract::status_file as status;
 
 /// Exit code for a bad command line, configuration or process setup.
 pub const EXIT_CONFIG: i32 = 2;

@@ -17,8 +17,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::sys;
-use crate::protocol;
+use crate::sys;
+use rustgi_contract::protocol;
 
 /// How long an app may be silent before the monitor sends its ACCEPTED;
 /// also how often the monitor looks, so it goes out at most twice that
@@ -178,7 +178,7 @@ impl Drop for Armed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{FrameReader, Kind};
+    use rustgi_contract::protocol::{FrameReader, Kind};
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
 

@@ -33,6 +33,9 @@ fn preload_default() -> bool {
     true
 }
 
+/// The daemon's log level when none is given: Apache's `APLOG_INFO`.
+pub const LOG_INFO: u8 = 6;
+
 /// The most worker threads a process takes.
 pub const MAX_THREADS: u32 = 10_000;
 
@@ -115,7 +118,7 @@ impl Default for Config {
             script_reloading: false,
             apps: Vec::new(),
             status_dir: None,
-            log_level: crate::daemon::log::INFO,
+            log_level: LOG_INFO,
         }
     }
 }
@@ -181,7 +184,7 @@ impl Config {
                 "\"{name}\" is {value} s; it must be at most {MAX_SECONDS} s (about ten years)"
             ));
         }
-        if self.log_level > crate::daemon::log::MAX {
+        if self.log_level > crate::protocol::MAX_LOG_LEVEL {
             return fail(format!("\"log_level\" {} is over 15", self.log_level));
         }
         for app in &self.apps {

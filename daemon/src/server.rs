@@ -32,15 +32,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGXCPU};
 use signal_hook::iterator::Signals;
 
-use super::acceptance::{self, Acceptance};
-use super::apps::Apps;
-use super::belonging::Belonging;
-use super::config::Config;
-use super::request::{self, Activity, Conversation, Reader, RequestClock};
-use super::setup::Identity;
-use super::{log, status, sys};
-use crate::exchange::callbacks::{self, HostCtx};
-use crate::protocol::{self, Kind, RequestHead};
+use crate::acceptance::{self, Acceptance};
+use crate::apps::Apps;
+use crate::belonging::Belonging;
+use crate::config::Config;
+use crate::request::{self, Activity, Conversation, Reader, RequestClock};
+use crate::setup::Identity;
+use crate::{log, sys};
+use rustgi_contract::protocol::{self, Kind, RequestHead};
+use rustgi_contract::status_file as status;
+use rustgi_host::exchange::callbacks::{self, HostCtx};
 
 /// A connection to serve: new, or back for another request.
 struct Conn {

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::sys;
+use crate::sys;
 
 pub const EMERG: u8 = 0;
 pub const ALERT: u8 = 1;
