@@ -1,5 +1,9 @@
 //! The results: medians over the rounds, the targets, the machine, and the
 //! table as text and as markdown.
+//!
+//! Long because every figure of BENCHMARKS.md is made here, next to the
+//! target it is held against, so that a table and its verdicts cannot
+//! disagree.
 
 use std::fmt::Write as _;
 use std::fs;

@@ -26,6 +26,10 @@
 //! in flight when the process that served it was killed (SIGKILL sent while
 //! it ran) or crashed (within the fault request that crashed it, at most
 //! 1 s). Any other failure is unexplained: there must be none.
+//!
+//! One file, long on purpose: a run is one timeline (the load, the faults
+//! and the check of every request against the faults around it), and it
+//! reads best from start to end.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;

@@ -16,9 +16,13 @@
 //! and JSON bodies, and odd headers, each answered by PoorWSGI (its 400
 //! page, or what its lenient parsers made of the input), never a 5xx.
 //!
-//! The same list serves `tests/hostile.rs` (which compiles this file with
-//! `#[path]`, beside `wire.rs` and `logs.rs`) and `rustgi-chaos --hostile`,
-//! which reports the counts in RELIABILITY.md. Standard library only.
+//! The same list serves `tests/hostile.rs` (through this crate, a
+//! dev-dependency of the tests) and `rustgi-chaos --hostile`, which reports
+//! the counts in RELIABILITY.md. Standard library only.
+//!
+//! This file is long on purpose: it is the catalogue of cases, each a few
+//! lines of raw request and the answers it may get, kept in one list so
+//! that they stay comparable and a new case goes beside its kind.
 //!
 //! The protocol-level cases run against the echo app at [`EMBEDDED`]
 //! (inside Apache's children) and at [`DAEMON`] (a daemon group), and
