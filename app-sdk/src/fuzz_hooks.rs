@@ -8,13 +8,13 @@ use crate::{FormError, FormLimits, InMemory, Multipart};
 
 /// The query string and urlencoded form parsers.
 pub fn query_parse(data: &[u8]) {
-    crate::query::exercise_decoders(data);
+    crate::extract::query::exercise_decoders(data);
 }
 
 /// The session cookie decoders (signed and encrypted), and the JSON decoder
 /// behind them.
 pub fn session_decode(data: &[u8]) {
-    crate::session::exercise_decoder(data);
+    crate::auth::session::exercise_decoder(data);
 }
 
 /// The multipart parser: `data` is the body, with the boundary `b`; its

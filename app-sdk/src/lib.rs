@@ -78,50 +78,35 @@ mod config;
 mod environ;
 mod logger;
 mod request;
-mod response;
 
 pub use app::{App, InitContext, InitError};
 pub use config::Config;
 pub use environ::Environ;
 pub use request::{Request, RequestBody};
-pub use response::{BodyWriter, IntoResponse, RawHeaders, Response, ResponseBody};
 
-// Request data and responses: query strings, forms, multipart, JSON,
-// cookies, client info, files, conditional GET, sessions, Digest auth.
 #[doc(hidden)]
 #[path = "fuzz_hooks.rs"]
 pub mod __fuzz;
-mod args_de;
-mod body;
-mod client;
-mod conditional;
-mod cookies;
-mod digest;
-mod file;
-mod form;
-mod form_limits;
-mod json;
-mod multipart;
-mod query;
-mod respond;
-mod session;
+pub mod auth;
+pub mod extract;
+pub mod response;
 #[cfg(test)]
 mod test_rng;
 
-pub use args_de::Query;
-pub use client::{ProxyListError, TRUSTED_PROXIES_KEY, TrustedProxies};
-pub use conditional::{ETag, conditional};
-pub use cookies::{Cookie, CookieError, Cookies, SameSite};
-pub use digest::{
+pub use auth::digest::{
     Credentials, DigestAlgorithm, DigestAuth, DigestError, DigestRejection, HtDigest,
 };
-pub use file::{FileError, FileResponse};
-pub use form::{FileInfo, Form, FormError, FormLimits, InMemory, TempFiles, Upload, UploadSink};
-pub use json::{DEFAULT_JSON_LIMIT, Json, JsonError};
-pub use multipart::{Multipart, Part};
-pub use query::{ArgError, Args, DEFAULT_MAX_PAIRS};
-pub use respond::{Bytes, Html, NoContent, NotModified, Redirect};
-pub use session::{MIN_SECRET_LEN, SECRET_KEY, Session, SessionConfig, SessionError};
+pub use auth::session::{Session, SessionConfig, SessionError};
+pub use auth::{MIN_SECRET_LEN, SECRET_KEY};
+pub use extract::{
+    ArgError, Args, Cookie, CookieError, Cookies, DEFAULT_JSON_LIMIT, DEFAULT_MAX_PAIRS, FileInfo,
+    Form, FormError, FormLimits, InMemory, Json, JsonError, Multipart, Part, ProxyListError, Query,
+    SameSite, TRUSTED_PROXIES_KEY, TempFiles, TrustedProxies, Upload, UploadSink,
+};
+pub use response::{
+    BodyWriter, Bytes, ETag, FileError, FileResponse, Html, IntoResponse, NoContent, NotModified,
+    RawHeaders, Redirect, Response, ResponseBody, conditional,
+};
 
 // Routing, handlers and extractors, errors and hooks, controllers, CORS,
 // typed configuration, request ids.
@@ -129,7 +114,6 @@ mod config_file;
 mod controller;
 mod cors;
 mod error;
-pub mod extract;
 mod handler;
 pub mod html;
 mod panics;

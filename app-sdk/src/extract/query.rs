@@ -10,9 +10,9 @@ use std::str::FromStr;
 
 use http::StatusCode;
 
+use super::form_limits::DEFAULT_MAX_PAIRS;
+use super::form_limits::FormError;
 use crate::extract::FromRequestParts;
-pub use crate::form_limits::DEFAULT_MAX_PAIRS;
-use crate::form_limits::FormError;
 use crate::{HttpError, IntoResponse, Request, Response};
 
 /// Name/value pairs from a query string or an urlencoded form, in order,
@@ -508,7 +508,7 @@ pub(crate) fn exercise_decoders(data: &[u8]) {
     // What the lenient parser produced encodes and parses back the same.
     let again = Args::parse(&lenient.to_urlencoded());
     assert_eq!(again.pairs, lenient.pairs);
-    crate::args_de::exercise(&lenient);
+    super::query_de::exercise(&lenient);
     if let Ok(strict) = Args::parse_strict(data, 64) {
         // A strict success agrees with the lenient parser.
         assert_eq!(strict.pairs, lenient.pairs);

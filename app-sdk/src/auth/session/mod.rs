@@ -33,14 +33,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use crate::auth::{MIN_SECRET_LEN, SECRET_KEY, derive_key};
 use crate::{Config, Cookie, CookieError, HttpError, InitError, Request, SameSite};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The configuration key holding the secret.
-pub const SECRET_KEY: &str = "secret_key";
-/// The fewest bytes a secret may have.
-pub const MIN_SECRET_LEN: usize = 32;
 /// The most bytes of a session cookie's value, as browsers keep.
 const MAX_COOKIE_VALUE: usize = 4096;
 const NONCE_LEN: usize = 24;
@@ -62,14 +59,6 @@ impl Keys {
             encrypt: derive_key(secret, b"mod_rustgi session encryption key v1"),
         }
     }
-}
-
-/// HMAC-SHA256(secret, label): a key for one purpose.
-pub(crate) fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
-    let mut mac =
-        <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(label);
-    mac.finalize().into_bytes().into()
 }
 
 /// Checks that a secret is long enough.

@@ -13,9 +13,9 @@ use serde::de::value::{SeqDeserializer, StrDeserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
+use super::query::{ArgError, Args};
 use crate::Request;
 use crate::extract::FromRequestParts;
-use crate::query::{ArgError, Args};
 
 impl Args {
     /// The pairs as a `T`: each name a field, sequence fields taking every

@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::body::{LimitedReadError, read_limited, request_media_type};
+use super::body::{LimitedReadError, read_limited, request_media_type};
 use crate::extract::FromRequest;
 use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};
 

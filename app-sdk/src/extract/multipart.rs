@@ -10,8 +10,8 @@ use std::io::{self, Read};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::body::{MediaType, parse_params};
-use crate::form_limits::{FormError, FormLimits};
+use super::body::{MediaType, parse_params};
+use super::form_limits::{FormError, FormLimits};
 
 /// The longest boundary RFC 2046 allows.
 const MAX_BOUNDARY: usize = 70;

@@ -23,7 +23,7 @@ use http::{HeaderValue, StatusCode};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
-use crate::session::{MIN_SECRET_LEN, SECRET_KEY, derive_key};
+use crate::auth::{MIN_SECRET_LEN, SECRET_KEY, derive_key};
 use crate::{Config, HttpError, InitError, IntoResponse, Request, Response};
 
 type HmacSha256 = Hmac<Sha256>;

@@ -1,5 +1,9 @@
 //! [`Response`], [`ResponseBody`], [`BodyWriter`] and [`IntoResponse`].
 
+mod conditional;
+mod file;
+mod helpers;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
@@ -8,6 +12,10 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::__glue::HostSink;
+pub use crate::extract::Json;
+pub use conditional::{ETag, conditional};
+pub use file::{FileError, FileResponse};
+pub use helpers::{Bytes, Html, NoContent, NotModified, Redirect};
 
 /// An HTTP response: status, headers and a [`ResponseBody`].
 ///

@@ -13,7 +13,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::conditional::{
+use super::conditional::{
     ETag, Precondition, evaluate, not_modified, precondition_failed, to_seconds,
 };
 use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use crate::body::{LimitedReadError, read_limited, request_media_type};
+use super::body::{LimitedReadError, read_limited, request_media_type};
+use super::form_limits::{FormError, FormLimits};
+use super::multipart::Multipart;
+use super::query::{ArgError, Args};
 use crate::extract::FromRequest;
-pub use crate::form_limits::{FormError, FormLimits};
-use crate::multipart::Multipart;
-use crate::query::{ArgError, Args};
 use crate::{Request, RequestBody};
 
 /// What the client said about an uploaded file.
@@ -529,7 +529,7 @@ impl Request {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
         let boundary = Multipart::<&mut RequestBody>::boundary_of(&content_type)?;
-        if crate::body::announced_length(self).is_some_and(|len| len > limits.body) {
+        if super::body::announced_length(self).is_some_and(|len| len > limits.body) {
             return Err(FormError::BodyTooLarge { limit: limits.body });
         }
         Multipart::new(self.body_mut(), &boundary, *limits)
