@@ -183,7 +183,7 @@ pub enum FormError {
     },
     /// The body does not parse (400).
     Malformed(String),
-    /// An [`UploadSink`] refused a file (400).
+    /// An [`UploadSink`](super::UploadSink) refused a file (400).
     Rejected(String),
     /// Reading the body failed: the client went away or sent a bad body
     /// (400; the host answers for itself when it knows better).
@@ -220,7 +220,7 @@ impl FormError {
     }
 
     /// Gets back the `FormError` inside an error of a
-    /// [`Part`](crate::Part)'s [`Read`] implementation; any other error
+    /// [`Part`](crate::Part)'s [`Read`](std::io::Read) implementation; any other error
     /// becomes [`FormError::Read`].
     ///
     /// ```
@@ -285,7 +285,7 @@ impl std::error::Error for FormError {
     }
 }
 
-/// An I/O error of an [`UploadSink`] (so that sinks can use `?`).
+/// An I/O error of an [`UploadSink`](super::UploadSink) (so that sinks can use `?`).
 impl From<io::Error> for FormError {
     fn from(e: io::Error) -> FormError {
         FormError::Storage(e)

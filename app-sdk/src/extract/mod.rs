@@ -30,6 +30,7 @@ mod multipart;
 mod path;
 pub(crate) mod query;
 mod query_de;
+mod upload;
 
 use std::convert::Infallible;
 
@@ -39,13 +40,14 @@ pub use crate::request_id::RequestId;
 use crate::{Config, IntoResponse, Request, Response};
 pub use client::{ProxyListError, TRUSTED_PROXIES_KEY, TrustedProxies};
 pub use cookies::{Cookie, CookieError, Cookies, SameSite};
-pub use form::{FileInfo, Form, InMemory, TempFiles, Upload, UploadSink};
+pub use form::Form;
 pub use form_limits::{DEFAULT_MAX_PAIRS, FormError, FormLimits};
 pub use json::{DEFAULT_JSON_LIMIT, Json, JsonError};
 pub use multipart::{Multipart, Part};
 pub use path::{FromPathParams, Path};
 pub use query::{ArgError, Args};
 pub use query_de::Query;
+pub use upload::{FileInfo, InMemory, TempFiles, Upload, UploadSink};
 
 /// Takes a value from a request without consuming it; a handler argument.
 ///
