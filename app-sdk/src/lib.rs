@@ -77,6 +77,7 @@ mod app;
 mod config;
 mod environ;
 mod logger;
+mod pairs;
 mod request;
 
 pub use app::{App, InitContext, InitError};

@@ -11,6 +11,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
 use crate::extract::FromRequestParts;
+use crate::pairs::Pairs;
 use crate::{HttpError, Request};
 
 /// The most bytes of name and value together that browsers keep.
@@ -32,7 +33,7 @@ const MAX_COOKIE_SIZE: usize = 4096;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cookies {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl Cookies {
@@ -60,24 +61,17 @@ impl Cookies {
     /// The value of the first cookie called `name`. (When a browser sends
     /// two of the same name, the one with the longer path comes first.)
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(name).map(String::as_str)
     }
 
     /// The values of all cookies called `name`, in order.
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.pairs.get_all(name).map(String::as_str).collect()
     }
 
     /// All cookies as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of cookies.

@@ -13,6 +13,7 @@ use http::StatusCode;
 use super::form_limits::DEFAULT_MAX_PAIRS;
 use super::form_limits::FormError;
 use crate::extract::FromRequestParts;
+use crate::pairs::Pairs;
 use crate::{HttpError, IntoResponse, Request, Response};
 
 /// Name/value pairs from a query string or an urlencoded form, in order,
@@ -36,7 +37,7 @@ use crate::{HttpError, IntoResponse, Request, Response};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Args {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
     truncated: bool,
 }
 
@@ -91,8 +92,7 @@ impl Args {
                 break;
             }
             let (name, value) = split_pair(piece);
-            args.pairs
-                .push((decode_lenient(name), decode_lenient(value)));
+            args.pairs.push(decode_lenient(name), decode_lenient(value));
         }
         args
     }
@@ -121,27 +121,19 @@ impl Args {
                 return Err(FormError::TooManyFields { limit: max_pairs });
             }
             let (name, value) = split_pair(piece);
-            args.pairs
-                .push((decode_strict(name)?, decode_strict(value)?));
+            args.pairs.push(decode_strict(name)?, decode_strict(value)?);
         }
         Ok(args)
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(name).map(String::as_str)
     }
 
     /// Every value of `name`, in order (empty when there is none).
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.pairs.get_all(name).map(String::as_str).collect()
     }
 
     /// The first value of `name` parsed as a `T`: `Ok(None)` when there is
@@ -201,15 +193,14 @@ impl Args {
         T::Err: fmt::Display,
     {
         self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| parse_arg(name, v))
+            .get_all(name)
+            .map(|v| parse_arg(name, v))
             .collect()
     }
 
     /// Whether some pair is called `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.pairs.iter().any(|(n, _)| n == name)
+        self.pairs.contains(name)
     }
 
     /// All pairs as `(name, value)`, in order.
@@ -220,7 +211,7 @@ impl Args {
     /// assert_eq!(pairs, [("a", "1"), ("b", "2")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of pairs.
@@ -247,7 +238,7 @@ impl Args {
     /// assert_eq!(args.to_urlencoded(), "a=1+2");
     /// ```
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.pairs.push((name.into(), value.into()));
+        self.pairs.push(name, value.into());
     }
 
     /// The pairs as an urlencoded string (`application/x-www-form-urlencoded`:
@@ -263,7 +254,7 @@ impl Args {
     /// ```
     pub fn to_urlencoded(&self) -> String {
         let mut out = String::new();
-        for (i, (name, value)) in self.pairs.iter().enumerate() {
+        for (i, (name, value)) in self.iter().enumerate() {
             if i > 0 {
                 out.push('&');
             }
@@ -278,10 +269,7 @@ impl Args {
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Args {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Args {
         Args {
-            pairs: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            pairs: iter.into_iter().map(|(k, v)| (k, v.into())).collect(),
             truncated: false,
         }
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::pairs::Pairs;
 use crate::{HttpError, Request};
 
 /// The parameters of the route a request matched, in the order of the
@@ -26,7 +27,7 @@ use crate::{HttpError, Request};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PathParams {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl PathParams {
@@ -47,10 +48,7 @@ impl PathParams {
     /// assert_eq!(params.get("name"), None);
     /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(name).map(String::as_str)
     }
 
     /// The parameter `name` parsed as a `T`.
@@ -81,7 +79,7 @@ impl PathParams {
     /// assert_eq!(params.iter().collect::<Vec<_>>(), [("a", "1"), ("b", "2")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of parameters.
@@ -120,10 +118,7 @@ where
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for PathParams {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> PathParams {
         PathParams {
-            pairs: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            pairs: iter.into_iter().map(|(k, v)| (k, v.into())).collect(),
         }
     }
 }
@@ -141,7 +136,9 @@ pub(crate) struct RouteMatch {
     pub(crate) params: PathParams,
 }
 
-static NO_PARAMS: PathParams = PathParams { pairs: Vec::new() };
+static NO_PARAMS: PathParams = PathParams {
+    pairs: Pairs::new(),
+};
 
 impl Request {
     /// The path parameter `name` of the route the request matched, parsed

@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::body::{MediaType, parse_params};
 use super::form_limits::{FormError, FormLimits};
+use crate::pairs::Pairs;
 
 /// The longest boundary RFC 2046 allows.
 const MAX_BOUNDARY: usize = 70;
@@ -409,8 +410,8 @@ fn parse_head(block: &[u8]) -> Result<PartHead, FormError> {
     if !kind.trim().eq_ignore_ascii_case("form-data") {
         return Err(malformed("is not form-data"));
     }
-    let params = parse_params(params);
-    let param = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let params: Pairs = parse_params(params).into_iter().collect();
+    let param = |n: &str| params.get(n).cloned();
     let name = param("name").ok_or_else(|| malformed("has no name"))?;
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
