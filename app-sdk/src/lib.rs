@@ -40,6 +40,20 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Features
+//!
+//! All on by default; an app that needs none of them (such as a plain
+//! handler) builds fewer dependencies with `default-features = false`:
+//!
+//! | feature | what it adds | dependencies |
+//! |---|---|---|
+//! | `sessions` | cookie sessions, signed with HMAC-SHA256 or encrypted with XChaCha20-Poly1305 | `chacha20poly1305`, `hmac`, `sha2`, `base64`, `getrandom` |
+//! | `digest` | HTTP Digest authentication (MD5 and SHA-256), `htdigest` files | `md-5`, `hmac`, `sha2`, `base64`, `getrandom` |
+//! | `multipart` | `multipart/form-data` bodies, read part by part or into a form with its uploaded files | none |
+//!
+//! Without `multipart`, a form body in `multipart/form-data` is refused
+//! with 415 Unsupported Media Type like any other body that is not a form.
+//!
 //! # Logging
 //!
 //! The records of the [`log`](https://docs.rs/log) crate go to Apache's
@@ -64,6 +78,7 @@
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use http;
 
@@ -88,22 +103,29 @@ pub use request::{Request, RequestBody};
 #[doc(hidden)]
 #[path = "fuzz_hooks.rs"]
 pub mod __fuzz;
+#[cfg(any(feature = "sessions", feature = "digest"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sessions", feature = "digest"))))]
 pub mod auth;
 pub mod extract;
 pub mod response;
 #[cfg(test)]
 mod test_rng;
 
+#[cfg(feature = "digest")]
 pub use auth::digest::{
     Credentials, DigestAlgorithm, DigestAuth, DigestError, DigestRejection, HtDigest,
 };
+#[cfg(feature = "sessions")]
 pub use auth::session::{Session, SessionConfig, SessionError};
+#[cfg(any(feature = "sessions", feature = "digest"))]
 pub use auth::{MIN_SECRET_LEN, SECRET_KEY};
 pub use extract::{
     ArgError, Args, Cookie, CookieError, Cookies, DEFAULT_JSON_LIMIT, DEFAULT_MAX_PAIRS, FileInfo,
-    Form, FormError, FormLimits, InMemory, Json, JsonError, Multipart, Part, ProxyListError, Query,
-    SameSite, TRUSTED_PROXIES_KEY, TempFiles, TrustedProxies, Upload, UploadSink,
+    Form, FormError, FormLimits, InMemory, Json, JsonError, ProxyListError, Query, SameSite,
+    TRUSTED_PROXIES_KEY, TempFiles, TrustedProxies, Upload, UploadSink,
 };
+#[cfg(feature = "multipart")]
+pub use extract::{Multipart, Part};
 pub use response::{
     BodyWriter, Bytes, ETag, FileError, FileResponse, Html, IntoResponse, NoContent, NotModified,
     RawHeaders, Redirect, Response, ResponseBody, conditional,
@@ -142,8 +164,10 @@ pub mod prelude {
     };
     pub use crate::{
         Args, Bytes, Cookie, Cookies, FileResponse, Form, FormLimits, Html, Json, NoContent, Query,
-        Redirect, SameSite, Session, SessionConfig, conditional,
+        Redirect, SameSite, conditional,
     };
+    #[cfg(feature = "sessions")]
+    pub use crate::{Session, SessionConfig};
 }
 
 /// Exports a type implementing [`App`] as the library's app.

@@ -36,14 +36,6 @@ impl<V> Pairs<V> {
         self.get_all(name).next_back()
     }
 
-    /// The value of the first pair whose name is `name` in any ASCII case.
-    pub(crate) fn get_ignore_ascii_case(&self, name: &str) -> Option<&V> {
-        self.items
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    }
-
     /// The values of every pair called `name`, in order.
     pub(crate) fn get_all<'s>(&'s self, name: &str) -> impl DoubleEndedIterator<Item = &'s V> {
         self.items
@@ -131,10 +123,6 @@ mod tests {
         assert_eq!(pairs.get_all("c").count(), 0);
         assert!(pairs.contains("b"));
         assert!(!pairs.contains("B"));
-        assert_eq!(
-            pairs.get_ignore_ascii_case("B").map(String::as_str),
-            Some("2")
-        );
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //! HMAC-SHA256, so that a value made for one (a session cookie) is never
 //! accepted by another (a Digest nonce).
 
+#[cfg(feature = "digest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "digest")))]
 pub mod digest;
+#[cfg(feature = "sessions")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sessions")))]
 pub mod session;
 
 use hmac::{Hmac, Mac};

@@ -26,6 +26,7 @@ impl MediaType {
     }
 
     /// The value of the parameter `name` (lowercase).
+    #[cfg(any(feature = "multipart", test))]
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
     }

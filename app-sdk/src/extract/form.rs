@@ -2,17 +2,15 @@
 //! collected into a [`Form`] whose files go to an [`UploadSink`].
 
 use std::fmt;
-use std::io::{Read, Write};
 
 use tempfile::NamedTempFile;
 
 use super::body::{LimitedReadError, read_limited, request_media_type};
 use super::form_limits::{FormError, FormLimits};
-use super::multipart::Multipart;
 use super::query::{ArgError, Args};
-use super::upload::{FileInfo, TempFiles, Upload, UploadSink};
+use super::upload::{TempFiles, Upload, UploadSink};
+use crate::Request;
 use crate::extract::FromRequest;
-use crate::{Request, RequestBody};
 
 /// A parsed form: its non-file fields as [`Args`], and its uploaded files.
 ///
@@ -127,74 +125,6 @@ impl FromRequest for Form {
     }
 }
 
-impl<R: Read> Multipart<R> {
-    /// Reads the whole body into a [`Form`]: fields into memory, files into
-    /// `sink`, under the parser's [`FormLimits`] (fields, field sizes,
-    /// memory, file sizes). A file part with an empty file name (a file
-    /// input left empty) is skipped.
-    ///
-    /// ```
-    /// use app_sdk::{FormError, FormLimits, InMemory, Multipart};
-    ///
-    /// let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n\
-    ///              too big\r\n--b--";
-    /// let limits = FormLimits { file_size: 3, ..FormLimits::default() };
-    /// let mut mp = Multipart::new(&body[..], "b", limits).unwrap();
-    /// let err = mp.read_form(&mut InMemory).unwrap_err();
-    /// assert!(matches!(err, FormError::FileTooLarge { .. }));
-    /// assert_eq!(err.status(), 413);
-    /// ```
-    pub fn read_form<S: UploadSink>(&mut self, sink: &mut S) -> Result<Form<S::Output>, FormError> {
-        let limits = *self.limits();
-        let mut form = Form::default();
-        let mut memory = 0usize;
-        while let Some(mut part) = self.next_part()? {
-            let name = part.name().to_owned();
-            match part.filename().map(str::to_owned) {
-                Some(filename) if filename.is_empty() => while part.read_chunk()?.is_some() {},
-                Some(filename) => {
-                    let mut info = FileInfo {
-                        name,
-                        filename,
-                        content_type: part.content_type().map(str::to_owned),
-                        size: 0,
-                    };
-                    let mut writer = sink.open(&info)?;
-                    while let Some(chunk) = part.read_chunk()? {
-                        info.size += chunk.len() as u64;
-                        if info.size > limits.file_size {
-                            return Err(FormError::FileTooLarge {
-                                name: info.name,
-                                limit: limits.file_size,
-                            });
-                        }
-                        writer.write_all(chunk).map_err(FormError::Storage)?;
-                    }
-                    let content = sink.finish(&info, writer)?;
-                    form.files.push(Upload { info, content });
-                }
-                None => {
-                    let mut value = Vec::new();
-                    while let Some(chunk) = part.read_chunk()? {
-                        let limit = limits.field_size.min(limits.memory - memory);
-                        if value.len() + chunk.len() > limit {
-                            return Err(FormError::FieldTooLarge { name, limit });
-                        }
-                        value.extend_from_slice(chunk);
-                    }
-                    memory += value.len();
-                    let value = match String::from_utf8(value) {
-                        Ok(v) => v,
-                        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                    };
-                    form.fields.push(name, value);
-                }
-            }
-        }
-        Ok(form)
-    }
-}
-
 impl Request {
     /// Reads the body as a form under the default [`FormLimits`], uploaded
     /// files going to temporary files ([`TempFiles`]). See
@@ -223,8 +153,9 @@ impl Request {
 
     /// Reads the body as a form: `application/x-www-form-urlencoded`
     /// (strictly, see [`Args::parse_strict`]; the body at most
-    /// [`FormLimits::memory`] bytes) or `multipart/form-data` (see
-    /// [`Multipart::read_form`]), files going to `sink`.
+    /// [`FormLimits::memory`] bytes) or, with the `multipart` feature,
+    /// `multipart/form-data` (see [`Multipart::read_form`]), files going to
+    /// `sink`.
     ///
     /// A request without a `Content-Type` and without a body gives an empty
     /// form; any other media type fails with
@@ -245,7 +176,8 @@ impl Request {
     pub fn form_with<S: UploadSink>(
         &mut self,
         limits: &FormLimits,
-        sink: &mut S,
+        // Files only come in multipart bodies.
+        #[cfg_attr(not(feature = "multipart"), allow(unused_variables))] sink: &mut S,
     ) -> Result<Form<S::Output>, FormError> {
         let media = request_media_type(self);
         match media.as_ref().map(|m| m.essence.as_str()) {
@@ -260,6 +192,7 @@ impl Request {
                     files: Vec::new(),
                 })
             }
+            #[cfg(feature = "multipart")]
             Some("multipart/form-data") => self.multipart(limits)?.read_form(sink),
             None => match read_limited(self, 0) {
                 Ok(_) => Ok(Form::default()),
@@ -271,50 +204,100 @@ impl Request {
             Some(other) => Err(FormError::UnsupportedMediaType(other.to_owned())),
         }
     }
+}
 
-    /// A streaming parser of a `multipart/form-data` body, for apps that
-    /// handle each part themselves (see [`Multipart`]). Fails with 415 when
-    /// the body is not multipart, 400 when the boundary is missing or bad,
-    /// and 413 when the body is announced larger than [`FormLimits::body`].
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use app_sdk::{Config, Environ, FormLimits, Request, RequestBody};
-    ///
-    /// let body = "--b\r\nContent-Disposition: form-data; name=n\r\n\r\n42\r\n--b--\r\n";
-    /// let env = Environ::from_iter([("CONTENT_TYPE", "multipart/form-data; boundary=b")]);
-    /// let mut req = Request::new(env, Config::new(), RequestBody::from_bytes(body));
-    /// let mut mp = req.multipart(&FormLimits::default()).unwrap();
-    /// while let Some(mut part) = mp.next_part().unwrap() {
-    ///     let mut value = String::new();
-    ///     part.read_to_string(&mut value).unwrap();
-    ///     assert_eq!((part.name(), value.as_str()), ("n", "42"));
-    /// }
-    /// ```
-    pub fn multipart(
-        &mut self,
-        limits: &FormLimits,
-    ) -> Result<Multipart<&mut RequestBody>, FormError> {
-        let content_type = self
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default();
-        let boundary = Multipart::<&mut RequestBody>::boundary_of(&content_type)?;
-        if super::body::announced_length(self).is_some_and(|len| len > limits.body) {
-            return Err(FormError::BodyTooLarge { limit: limits.body });
+/// Forms read from `multipart/form-data` bodies.
+#[cfg(feature = "multipart")]
+mod from_multipart {
+    use std::io::{Read, Write};
+
+    use super::Form;
+    use crate::extract::{FileInfo, FormError, Multipart, Upload, UploadSink};
+
+    #[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
+    impl<R: Read> Multipart<R> {
+        /// Reads the whole body into a [`Form`]: fields into memory, files into
+        /// `sink`, under the parser's [`FormLimits`] (fields, field sizes,
+        /// memory, file sizes). A file part with an empty file name (a file
+        /// input left empty) is skipped.
+        ///
+        /// ```
+        /// use app_sdk::{FormError, FormLimits, InMemory, Multipart};
+        ///
+        /// let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n\
+        ///              too big\r\n--b--";
+        /// let limits = FormLimits { file_size: 3, ..FormLimits::default() };
+        /// let mut mp = Multipart::new(&body[..], "b", limits).unwrap();
+        /// let err = mp.read_form(&mut InMemory).unwrap_err();
+        /// assert!(matches!(err, FormError::FileTooLarge { .. }));
+        /// assert_eq!(err.status(), 413);
+        /// ```
+        pub fn read_form<S: UploadSink>(
+            &mut self,
+            sink: &mut S,
+        ) -> Result<Form<S::Output>, FormError> {
+            let limits = *self.limits();
+            let mut form = Form::default();
+            let mut memory = 0usize;
+            while let Some(mut part) = self.next_part()? {
+                let name = part.name().to_owned();
+                match part.filename().map(str::to_owned) {
+                    Some(filename) if filename.is_empty() => while part.read_chunk()?.is_some() {},
+                    Some(filename) => {
+                        let mut info = FileInfo {
+                            name,
+                            filename,
+                            content_type: part.content_type().map(str::to_owned),
+                            size: 0,
+                        };
+                        let mut writer = sink.open(&info)?;
+                        while let Some(chunk) = part.read_chunk()? {
+                            info.size += chunk.len() as u64;
+                            if info.size > limits.file_size {
+                                return Err(FormError::FileTooLarge {
+                                    name: info.name,
+                                    limit: limits.file_size,
+                                });
+                            }
+                            writer.write_all(chunk).map_err(FormError::Storage)?;
+                        }
+                        let content = sink.finish(&info, writer)?;
+                        form.files.push(Upload { info, content });
+                    }
+                    None => {
+                        let mut value = Vec::new();
+                        while let Some(chunk) = part.read_chunk()? {
+                            let limit = limits.field_size.min(limits.memory - memory);
+                            if value.len() + chunk.len() > limit {
+                                return Err(FormError::FieldTooLarge { name, limit });
+                            }
+                            value.extend_from_slice(chunk);
+                        }
+                        memory += value.len();
+                        let value = match String::from_utf8(value) {
+                            Ok(v) => v,
+                            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        };
+                        form.fields.push(name, value);
+                    }
+                }
+            }
+            Ok(form)
         }
-        Multipart::new(self.body_mut(), &boundary, *limits)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "multipart")]
+    use crate::extract::FileInfo;
     use crate::extract::InMemory;
-    use crate::{Config, Environ, HttpError, IntoResponse};
+    use crate::{Config, Environ, HttpError, IntoResponse, RequestBody};
     use http::StatusCode;
     use std::io;
+    #[cfg(feature = "multipart")]
+    use std::io::Read;
 
     fn request(content_type: Option<&str>, body: &[u8]) -> Request {
         let mut env = Environ::new();
@@ -324,8 +307,10 @@ mod tests {
         Request::new(env, Config::new(), RequestBody::from_bytes(body.to_vec()))
     }
 
+    #[cfg(feature = "multipart")]
     const MP: &str = "multipart/form-data; boundary=XX";
 
+    #[cfg(feature = "multipart")]
     fn multipart_body(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
         let mut body = Vec::new();
         for (name, filename, data) in parts {
@@ -402,21 +387,6 @@ mod tests {
     }
 
     #[test]
-    fn announced_lengths_are_refused_early() {
-        let mut env = Environ::from_iter([("CONTENT_TYPE", MP), ("CONTENT_LENGTH", "1000")]);
-        env.push("REQUEST_METHOD", "POST");
-        let mut req = Request::new(env, Config::new(), RequestBody::from_bytes("never read"));
-        let err = req
-            .multipart(&FormLimits {
-                body: 999,
-                ..FormLimits::default()
-            })
-            .unwrap_err();
-        assert!(matches!(err, FormError::BodyTooLarge { limit: 999 }));
-        assert_eq!(req.body_mut().read_to_vec(100).unwrap(), b"never read");
-    }
-
-    #[test]
     fn media_types() {
         let mut req = request(None, b"");
         assert!(req.form().unwrap().fields.is_empty());
@@ -429,11 +399,15 @@ mod tests {
             req.form().unwrap_err().to_string(),
             "the body is not a form but text/plain"
         );
-        let mut req = request(Some("multipart/form-data"), b"x");
-        assert_eq!(req.form().unwrap_err().status(), StatusCode::BAD_REQUEST);
+        #[cfg(feature = "multipart")]
+        {
+            let mut req = request(Some("multipart/form-data"), b"x");
+            assert_eq!(req.form().unwrap_err().status(), StatusCode::BAD_REQUEST);
+        }
     }
 
     #[test]
+    #[cfg(feature = "multipart")]
     fn multipart_forms_with_temp_files() {
         let dir = tempfile::tempdir().unwrap();
         let body = multipart_body(&[
@@ -471,6 +445,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "multipart")]
     fn multipart_limits() {
         let body = multipart_body(&[("a", None, b"12345"), ("b", None, b"678")]);
         let read = |limits: FormLimits| request(Some(MP), &body).form_with(&limits, &mut InMemory);
@@ -533,6 +508,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "multipart")]
     fn sinks_can_refuse_and_fail() {
         struct Picky;
         impl UploadSink for Picky {

@@ -211,6 +211,7 @@ impl FormError {
 
     /// The error as an [`io::Error`] holding it, for [`Read`]
     /// implementations.
+    #[cfg(any(feature = "multipart", test))]
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match &self {
             FormError::Read(e) | FormError::Storage(e) => e.kind(),

@@ -26,6 +26,7 @@ mod cookies;
 mod form;
 mod form_limits;
 mod json;
+#[cfg(feature = "multipart")]
 mod multipart;
 mod path;
 pub(crate) mod query;
@@ -43,6 +44,7 @@ pub use cookies::{Cookie, CookieError, Cookies, SameSite};
 pub use form::Form;
 pub use form_limits::{DEFAULT_MAX_PAIRS, FormError, FormLimits};
 pub use json::{DEFAULT_JSON_LIMIT, Json, JsonError};
+#[cfg(feature = "multipart")]
 pub use multipart::{Multipart, Part};
 pub use path::{FromPathParams, Path};
 pub use query::{ArgError, Args};

@@ -1,7 +1,6 @@
 //! The `Authorization: Digest` header a client sends.
 
 use super::{Credentials, DigestAlgorithm};
-use crate::pairs::Pairs;
 
 /// The fields of an `Authorization: Digest` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +26,13 @@ impl DigestCredentials {
         if !scheme.eq_ignore_ascii_case("digest") {
             return None;
         }
-        let params: Pairs = parse_auth_params(rest)?.into_iter().collect();
-        let get = |name: &str| params.get_ignore_ascii_case(name).cloned();
+        let params = parse_auth_params(rest)?;
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
         if get("qop")? != "auth" {
             return None;
         }

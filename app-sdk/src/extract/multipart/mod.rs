@@ -8,11 +8,13 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::body::{MediaType, parse_params};
+use super::body::{MediaType, announced_length, parse_params};
 use super::form_limits::{FormError, FormLimits};
 use crate::pairs::Pairs;
+use crate::{Request, RequestBody};
 
 /// The longest boundary RFC 2046 allows.
 const MAX_BOUNDARY: usize = 70;
@@ -512,6 +514,44 @@ impl<R> fmt::Debug for Part<'_, R> {
             .field("filename", &self.head.filename)
             .field("content_type", &self.head.content_type)
             .finish_non_exhaustive()
+    }
+}
+
+impl Request {
+    /// A streaming parser of a `multipart/form-data` body, for apps that
+    /// handle each part themselves (see [`Multipart`]). Fails with 415 when
+    /// the body is not multipart, 400 when the boundary is missing or bad,
+    /// and 413 when the body is announced larger than [`FormLimits::body`].
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use app_sdk::{Config, Environ, FormLimits, Request, RequestBody};
+    ///
+    /// let body = "--b\r\nContent-Disposition: form-data; name=n\r\n\r\n42\r\n--b--\r\n";
+    /// let env = Environ::from_iter([("CONTENT_TYPE", "multipart/form-data; boundary=b")]);
+    /// let mut req = Request::new(env, Config::new(), RequestBody::from_bytes(body));
+    /// let mut mp = req.multipart(&FormLimits::default()).unwrap();
+    /// while let Some(mut part) = mp.next_part().unwrap() {
+    ///     let mut value = String::new();
+    ///     part.read_to_string(&mut value).unwrap();
+    ///     assert_eq!((part.name(), value.as_str()), ("n", "42"));
+    /// }
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
+    pub fn multipart(
+        &mut self,
+        limits: &FormLimits,
+    ) -> Result<Multipart<&mut RequestBody>, FormError> {
+        let content_type = self
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let boundary = Multipart::<&mut RequestBody>::boundary_of(&content_type)?;
+        if announced_length(self).is_some_and(|len| len > limits.body) {
+            return Err(FormError::BodyTooLarge { limit: limits.body });
+        }
+        Multipart::new(self.body_mut(), &boundary, *limits)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The tests of the multipart parser.
 
 use super::*;
+use crate::{Config, Environ};
 
 fn limits() -> FormLimits {
     FormLimits::default()
@@ -322,4 +323,22 @@ fn random_inputs_never_panic() {
         }
         crate::__fuzz::multipart_parse(&data);
     }
+}
+
+#[test]
+fn announced_lengths_are_refused_early() {
+    let mut env = Environ::from_iter([
+        ("CONTENT_TYPE", "multipart/form-data; boundary=XX"),
+        ("CONTENT_LENGTH", "1000"),
+    ]);
+    env.push("REQUEST_METHOD", "POST");
+    let mut req = Request::new(env, Config::new(), RequestBody::from_bytes("never read"));
+    let err = req
+        .multipart(&FormLimits {
+            body: 999,
+            ..FormLimits::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, FormError::BodyTooLarge { limit: 999 }));
+    assert_eq!(req.body_mut().read_to_vec(100).unwrap(), b"never read");
 }
