@@ -459,7 +459,9 @@ impl AnyError {
     /// into (see [`AnyError`]), or else a 500 caused by the error.
     ///
     /// ```
-    /// use app_sdk::{AnyError, Args, FileResponse, HttpError};
+    /// use app_sdk::extract::Args;
+    /// use app_sdk::response::FileResponse;
+    /// use app_sdk::{AnyError, HttpError};
     ///
     /// assert_eq!(AnyError::from(HttpError::forbidden()).into_http_error().status(), 403);
     /// let missing = Args::parse("").require::<u32>("page").unwrap_err();

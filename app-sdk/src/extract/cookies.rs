@@ -23,7 +23,7 @@ const MAX_COOKIE_SIZE: usize = 4096;
 /// they are not percent-decoded. Pieces that do not parse are skipped.
 ///
 /// ```
-/// use app_sdk::Cookies;
+/// use app_sdk::extract::Cookies;
 ///
 /// let cookies = Cookies::parse("theme=dark; sid=\"abc\"; junk; lang=en; theme=light");
 /// assert_eq!(cookies.get("theme"), Some("dark"));
@@ -118,7 +118,7 @@ impl Request {
 /// It parses from its name, whatever the case; anything else is an error:
 ///
 /// ```
-/// use app_sdk::SameSite;
+/// use app_sdk::extract::SameSite;
 ///
 /// assert_eq!("lax".parse::<SameSite>().unwrap(), SameSite::Lax);
 /// assert_eq!(SameSite::None.to_string(), "None");
@@ -165,7 +165,7 @@ impl FromStr for SameSite {
 /// ```
 /// use std::time::Duration;
 /// use app_sdk::http::HeaderMap;
-/// use app_sdk::{Cookie, SameSite};
+/// use app_sdk::extract::{Cookie, SameSite};
 ///
 /// let cookie = Cookie::new("theme", "dark")
 ///     .path("/")
@@ -219,7 +219,7 @@ impl Cookie {
     /// was set with.
     ///
     /// ```
-    /// let c = app_sdk::Cookie::removal("sid").path("/");
+    /// let c = app_sdk::extract::Cookie::removal("sid").path("/");
     /// assert_eq!(
     ///     c.to_header_value().unwrap(),
     ///     "sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly"
@@ -376,7 +376,7 @@ impl Cookie {
 /// Why a [`Cookie`] is not valid.
 ///
 /// ```
-/// use app_sdk::{Cookie, CookieError};
+/// use app_sdk::extract::{Cookie, CookieError};
 ///
 /// let err = Cookie::new("a b", "x").validate().unwrap_err();
 /// assert_eq!(err, CookieError::Name("a b".into()));
@@ -436,7 +436,8 @@ impl From<CookieError> for HttpError {
 /// The request's cookies ([`Request::cookies`]) as a handler argument.
 ///
 /// ```
-/// use app_sdk::{Cookies, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Cookies;
 ///
 /// let router = Router::new().get("/", |cookies: Cookies| {
 ///     format!("theme: {}", cookies.get("theme").unwrap_or("light"))

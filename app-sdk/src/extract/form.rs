@@ -110,7 +110,8 @@ impl<T> Form<T> {
 /// response when it fails.
 ///
 /// ```
-/// use app_sdk::{Form, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Form;
 ///
 /// let router = Router::new().post("/contact", |form: Form| {
 ///     format!("thanks, {}", form.get("name").unwrap_or("stranger"))
@@ -131,7 +132,8 @@ impl Request {
     /// [`form_with`](Request::form_with).
     ///
     /// ```
-    /// use app_sdk::{Config, Environ, FormError, Request, RequestBody};
+    /// use app_sdk::extract::FormError;
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
     ///
     /// let env = Environ::from_iter([
     ///     ("REQUEST_METHOD", "POST"),
@@ -154,7 +156,8 @@ impl Request {
     /// Reads the body as a form: `application/x-www-form-urlencoded`
     /// (strictly, see [`Args::parse_strict`]; the body at most
     /// [`FormLimits::memory`] bytes) or, with the `multipart` feature,
-    /// `multipart/form-data` (see [`Multipart::read_form`]), files going to
+    /// `multipart/form-data` (see
+    /// [`Multipart::read_form`](super::Multipart::read_form)), files going to
     /// `sink`.
     ///
     /// A request without a `Content-Type` and without a body gives an empty
@@ -163,7 +166,8 @@ impl Request {
     /// than [`FormLimits::body`] is refused before it is read.
     ///
     /// ```
-    /// use app_sdk::{Config, Environ, FormLimits, InMemory, Request, RequestBody};
+    /// use app_sdk::extract::{FormLimits, InMemory};
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
     ///
     /// let body = "--b\r\nContent-Disposition: form-data; name=f; filename=a.bin\r\n\r\n\
     ///             \x00\x01\r\n--b--\r\n";
@@ -217,12 +221,12 @@ mod from_multipart {
     #[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
     impl<R: Read> Multipart<R> {
         /// Reads the whole body into a [`Form`]: fields into memory, files into
-        /// `sink`, under the parser's [`FormLimits`] (fields, field sizes,
+        /// `sink`, under the parser's [`FormLimits`](super::FormLimits) (fields, field sizes,
         /// memory, file sizes). A file part with an empty file name (a file
         /// input left empty) is skipped.
         ///
         /// ```
-        /// use app_sdk::{FormError, FormLimits, InMemory, Multipart};
+        /// use app_sdk::extract::{FormError, FormLimits, InMemory, Multipart};
         ///
         /// let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n\
         ///              too big\r\n--b--";

@@ -5,8 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::FromRequestParts;
+use crate::router::PathParams;
 use crate::router::params::parse_value;
-use crate::{HttpError, PathParams, Request};
+use crate::{HttpError, Request};
 
 /// The path parameters of the matched route, typed: a handler argument.
 ///
@@ -57,7 +58,8 @@ impl<T: FromPathParams> FromRequestParts for Path<T> {
 ///
 /// ```
 /// use app_sdk::extract::{FromPathParams, Path};
-/// use app_sdk::{HttpError, PathParams, Router};
+/// use app_sdk::router::PathParams;
+/// use app_sdk::{HttpError, Router};
 ///
 /// /// A `/<year>/<month>` pair.
 /// struct Month { year: u16, month: u8 }

@@ -25,7 +25,7 @@ use crate::{HttpError, IntoResponse, Request, Response};
 /// with [`FromStr`], failing with an [`ArgError`] that answers 400.
 ///
 /// ```
-/// use app_sdk::Args;
+/// use app_sdk::extract::Args;
 ///
 /// let args = Args::parse("q=caf%C3%A9+au+lait&tag=a&tag=b&page=2&flag");
 /// assert_eq!(args.get("q"), Some("café au lait"));
@@ -45,7 +45,7 @@ impl Args {
     /// No pairs.
     ///
     /// ```
-    /// assert!(app_sdk::Args::new().is_empty());
+    /// assert!(app_sdk::extract::Args::new().is_empty());
     /// ```
     pub fn new() -> Args {
         Args::default()
@@ -62,7 +62,7 @@ impl Args {
     /// Use [`Args::parse_strict`] to refuse such input instead.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("a=1&&b=%zz&c=%FF&=x");
     /// assert_eq!(args.get("a"), Some("1"));
@@ -78,7 +78,7 @@ impl Args {
     /// Like [`Args::parse`], on bytes, keeping at most `max_pairs` pairs.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse_bytes(b"a=1&b=2&c=3", 2);
     /// assert_eq!(args.len(), 2);
@@ -103,7 +103,7 @@ impl Args {
     /// [`FormError::TooManyFields`] (413).
     ///
     /// ```
-    /// use app_sdk::{Args, FormError};
+    /// use app_sdk::extract::{Args, FormError};
     ///
     /// let args = Args::parse_strict(b"name=J%C3%BCrgen&x=1+2", 10).unwrap();
     /// assert_eq!(args.get("name"), Some("Jürgen"));
@@ -140,7 +140,7 @@ impl Args {
     /// none, an [`ArgError`] (400) when it does not parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("page=3&size=big");
     /// let page: u32 = args.get_as("page").unwrap().unwrap_or(1);
@@ -159,7 +159,7 @@ impl Args {
     /// [`ArgError`] (400) when it is missing or does not parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("id=42");
     /// assert_eq!(args.require::<u64>("id").unwrap(), 42);
@@ -182,7 +182,7 @@ impl Args {
     /// (400) if one does not parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("n=1&n=2&n=3");
     /// assert_eq!(args.get_all_as::<i32>("n").unwrap(), [1, 2, 3]);
@@ -206,7 +206,7 @@ impl Args {
     /// All pairs as `(name, value)`, in order.
     ///
     /// ```
-    /// let args = app_sdk::Args::parse("a=1&b=2");
+    /// let args = app_sdk::extract::Args::parse("a=1&b=2");
     /// let pairs: Vec<_> = args.iter().collect();
     /// assert_eq!(pairs, [("a", "1"), ("b", "2")]);
     /// ```
@@ -233,7 +233,7 @@ impl Args {
     /// Appends a pair.
     ///
     /// ```
-    /// let mut args = app_sdk::Args::new();
+    /// let mut args = app_sdk::extract::Args::new();
     /// args.push("a", "1 2");
     /// assert_eq!(args.to_urlencoded(), "a=1+2");
     /// ```
@@ -245,7 +245,7 @@ impl Args {
     /// a space becomes `+`), which [`Args::parse`] reads back.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::from_iter([("q", "a&b c"), ("lang", "čeština")]);
     /// let query = args.to_urlencoded();
@@ -303,7 +303,8 @@ impl Request {
 /// A query or form argument that is missing or does not parse: answers 400.
 ///
 /// ```
-/// use app_sdk::{Args, IntoResponse};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::extract::Args;
 ///
 /// let err = Args::parse("n=x").require::<i32>("n").unwrap_err();
 /// assert_eq!(err.name(), "n");
@@ -372,7 +373,8 @@ impl IntoResponse for ArgError {
 /// The query arguments ([`Request::args`]) as a handler argument.
 ///
 /// ```
-/// use app_sdk::{Args, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Args;
 ///
 /// let router = Router::new().get("/search", |args: Args| {
 ///     format!("searching for {:?}", args.get("q").unwrap_or(""))

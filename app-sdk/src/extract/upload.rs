@@ -37,7 +37,7 @@ impl FileInfo {
     /// `"upload"`).
     ///
     /// ```
-    /// use app_sdk::FileInfo;
+    /// use app_sdk::extract::FileInfo;
     ///
     /// let info = FileInfo::new("doc", "../../etc/pass\nwd", None);
     /// assert_eq!(info.safe_filename(), "pass wd");
@@ -92,7 +92,7 @@ impl FileInfo {
 ///
 /// ```
 /// use std::io;
-/// use app_sdk::{FileInfo, FormError, UploadSink};
+/// use app_sdk::extract::{FileInfo, FormError, UploadSink};
 ///
 /// /// Counts the bytes of each file instead of keeping them.
 /// struct Sizes;
@@ -139,7 +139,7 @@ impl TempFiles {
     /// Temporary files in the system's temporary directory (`$TMPDIR`).
     ///
     /// ```
-    /// let sink = app_sdk::TempFiles::new();
+    /// let sink = app_sdk::extract::TempFiles::new();
     /// ```
     pub fn new() -> TempFiles {
         TempFiles::default()
@@ -149,7 +149,7 @@ impl TempFiles {
     /// they will be persisted.
     ///
     /// ```
-    /// let sink = app_sdk::TempFiles::in_dir("/srv/uploads/tmp");
+    /// let sink = app_sdk::extract::TempFiles::in_dir("/srv/uploads/tmp");
     /// ```
     pub fn in_dir(dir: impl AsRef<Path>) -> TempFiles {
         TempFiles {
@@ -184,7 +184,7 @@ impl UploadSink for TempFiles {
 /// [`FormLimits::file_size`](super::FormLimits::file_size) each and [`FormLimits::body`](super::FormLimits::body) in all).
 ///
 /// ```
-/// use app_sdk::{FormLimits, InMemory, Multipart};
+/// use app_sdk::extract::{FormLimits, InMemory, Multipart};
 ///
 /// let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=a.txt\r\n\r\nhi\r\n--b--";
 /// let mut mp = Multipart::new(&body[..], "b", FormLimits::default()).unwrap();

@@ -23,8 +23,9 @@ pub use helpers::{Bytes, Html, NoContent, NotModified, Redirect};
 /// [`http::Response::builder`] (the alias has no `builder` of its own):
 ///
 /// ```
+/// use app_sdk::Response;
 /// use app_sdk::http::{self, StatusCode, header};
-/// use app_sdk::{Response, ResponseBody};
+/// use app_sdk::response::ResponseBody;
 ///
 /// let res: Response = http::Response::builder()
 ///     .status(StatusCode::METHOD_NOT_ALLOWED)
@@ -48,7 +49,7 @@ const OCTET_STREAM: &str = "application/octet-stream";
 ///
 /// ```
 /// use std::io::Write;
-/// use app_sdk::ResponseBody;
+/// use app_sdk::response::ResponseBody;
 ///
 /// let body = ResponseBody::stream(|w| {
 ///     for i in 0..3 {
@@ -140,7 +141,7 @@ impl ResponseBody {
     }
 
     /// `len` bytes of `file` from `offset`, sent by the host where it can
-    /// without the app reading them ([`FileResponse`](crate::FileResponse)
+    /// without the app reading them ([`FileResponse`](crate::response::FileResponse)
     /// makes these).
     pub(crate) fn file_range(file: std::fs::File, offset: u64, len: u64) -> ResponseBody {
         ResponseBody {
@@ -303,7 +304,8 @@ impl fmt::Debug for BodyWriter {
 /// refused header turns the response into a 500.
 ///
 /// ```
-/// use app_sdk::{RawHeaders, Response, ResponseBody};
+/// use app_sdk::Response;
+/// use app_sdk::response::{RawHeaders, ResponseBody};
 ///
 /// let mut res = Response::new(ResponseBody::empty());
 /// res.extensions_mut()

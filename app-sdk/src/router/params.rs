@@ -14,10 +14,10 @@ use crate::{HttpError, Request};
 /// Values are text, already converted by the parameter's filter (`<id:int>`
 /// gives `"-7"` for `/-007`, `<u:uuid>` gives lower case). Read them typed
 /// with [`Request::param`], [`PathParams::parse`] or the
-/// [`Path`](crate::Path) extractor.
+/// [`Path`](crate::extract::Path) extractor.
 ///
 /// ```
-/// use app_sdk::PathParams;
+/// use app_sdk::router::PathParams;
 ///
 /// let params = PathParams::from_iter([("id", "42"), ("what", "machWas")]);
 /// assert_eq!(params.get("what"), Some("machWas"));
@@ -34,7 +34,7 @@ impl PathParams {
     /// No parameters.
     ///
     /// ```
-    /// assert!(app_sdk::PathParams::new().is_empty());
+    /// assert!(app_sdk::router::PathParams::new().is_empty());
     /// ```
     pub fn new() -> PathParams {
         PathParams::default()
@@ -43,7 +43,7 @@ impl PathParams {
     /// The value of the parameter `name`.
     ///
     /// ```
-    /// let params = app_sdk::PathParams::from_iter([("id", "7")]);
+    /// let params = app_sdk::router::PathParams::from_iter([("id", "7")]);
     /// assert_eq!(params.get("id"), Some("7"));
     /// assert_eq!(params.get("name"), None);
     /// ```
@@ -58,7 +58,7 @@ impl PathParams {
     /// gives a 500.
     ///
     /// ```
-    /// let params = app_sdk::PathParams::from_iter([("ratio", "0.5")]);
+    /// let params = app_sdk::router::PathParams::from_iter([("ratio", "0.5")]);
     /// assert_eq!(params.parse::<f32>("ratio").unwrap(), 0.5);
     /// ```
     pub fn parse<T>(&self, name: &str) -> Result<T, HttpError>
@@ -75,7 +75,7 @@ impl PathParams {
     /// The parameters as `(name, value)`, in order.
     ///
     /// ```
-    /// let params = app_sdk::PathParams::from_iter([("a", "1"), ("b", "2")]);
+    /// let params = app_sdk::router::PathParams::from_iter([("a", "1"), ("b", "2")]);
     /// assert_eq!(params.iter().collect::<Vec<_>>(), [("a", "1"), ("b", "2")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
@@ -85,7 +85,7 @@ impl PathParams {
     /// The number of parameters.
     ///
     /// ```
-    /// assert_eq!(app_sdk::PathParams::from_iter([("a", "1")]).len(), 1);
+    /// assert_eq!(app_sdk::router::PathParams::from_iter([("a", "1")]).len(), 1);
     /// ```
     pub fn len(&self) -> usize {
         self.pairs.len()
@@ -94,7 +94,7 @@ impl PathParams {
     /// Whether there are none.
     ///
     /// ```
-    /// assert!(app_sdk::PathParams::default().is_empty());
+    /// assert!(app_sdk::router::PathParams::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()

@@ -10,7 +10,7 @@ use super::DigestError;
 /// A Digest hash algorithm.
 ///
 /// ```
-/// use app_sdk::DigestAlgorithm;
+/// use app_sdk::auth::digest::DigestAlgorithm;
 ///
 /// assert_eq!("sha-256".parse::<DigestAlgorithm>().unwrap(), DigestAlgorithm::Sha256);
 /// assert_eq!(DigestAlgorithm::Md5Sess.to_string(), "MD5-sess");
@@ -61,7 +61,7 @@ impl DigestAlgorithm {
     /// `htdigest` file stores (for MD5).
     ///
     /// ```
-    /// use app_sdk::DigestAlgorithm;
+    /// use app_sdk::auth::digest::DigestAlgorithm;
     ///
     /// assert_eq!(
     ///     DigestAlgorithm::Md5.ha1("Mufasa", "testrealm@host.com", "Circle Of Life"),

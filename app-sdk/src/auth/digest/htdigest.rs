@@ -10,7 +10,7 @@ use super::{Credentials, DigestAlgorithm};
 /// `htdigest` tool writes it.
 ///
 /// ```
-/// use app_sdk::{Credentials, DigestAlgorithm, HtDigest};
+/// use app_sdk::auth::digest::{Credentials, DigestAlgorithm, HtDigest};
 ///
 /// let file = HtDigest::parse("ann:private:f7a2bb2bb6b1cbe6e5c8ee1b0e5a1c5c\n# comment\n");
 /// assert!(file.credentials("private", "ann", DigestAlgorithm::Md5).is_some());
@@ -44,7 +44,7 @@ impl HtDigest {
     /// Reads and parses an `htdigest` file.
     ///
     /// ```no_run
-    /// let users = app_sdk::HtDigest::open("/etc/apache2/.htdigest")?;
+    /// let users = app_sdk::auth::digest::HtDigest::open("/etc/apache2/.htdigest")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> io::Result<HtDigest> {

@@ -41,7 +41,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// 400 when the header names another URI.
 ///
 /// ```
-/// use app_sdk::{Config, Credentials, DigestAuth, IntoResponse, Request, Response};
+/// use app_sdk::auth::digest::{Credentials, DigestAuth};
+/// use app_sdk::{Config, IntoResponse, Request, Response};
 ///
 /// fn secret_page(digest: &DigestAuth, req: Request) -> Response {
 ///     let user = match digest.authenticate(&req, |user, _algorithm| {
@@ -82,7 +83,7 @@ impl DigestAuth {
     /// SHA-256 and MD5.
     ///
     /// ```
-    /// use app_sdk::DigestAuth;
+    /// use app_sdk::auth::digest::DigestAuth;
     ///
     /// assert!(DigestAuth::new("admin", &[3; 32]).is_ok());
     /// assert!(DigestAuth::new("admin", b"short").is_err());
@@ -146,7 +147,7 @@ impl DigestAuth {
     /// the first it knows). Fails on an empty list.
     ///
     /// ```
-    /// use app_sdk::{DigestAlgorithm, DigestAuth};
+    /// use app_sdk::auth::digest::{DigestAlgorithm, DigestAuth};
     ///
     /// let md5_only = DigestAuth::new("r", &[1; 32]).unwrap().algorithms(&[DigestAlgorithm::Md5]);
     /// assert!(md5_only.is_ok());
@@ -176,7 +177,7 @@ impl DigestAuth {
     /// client that its credentials were right but its nonce too old.
     ///
     /// ```
-    /// use app_sdk::DigestAuth;
+    /// use app_sdk::auth::digest::DigestAuth;
     ///
     /// let auth = DigestAuth::new("admin", &[7; 32]).unwrap();
     /// let res = auth.challenge(false);
@@ -352,7 +353,8 @@ fn new_mac(key: &[u8]) -> HmacSha256 {
 /// credentials name another URI.
 ///
 /// ```
-/// use app_sdk::{Credentials, DigestAuth, DigestRejection, Request};
+/// use app_sdk::Request;
+/// use app_sdk::auth::digest::{Credentials, DigestAuth, DigestRejection};
 ///
 /// fn handler(auth: &DigestAuth, req: Request) -> Result<String, DigestRejection> {
 ///     let user = auth.authenticate(&req, |_, _| None::<Credentials>)?;

@@ -11,7 +11,7 @@ use super::SessionError;
 /// The data of one session: a JSON object of named values.
 ///
 /// ```
-/// use app_sdk::Session;
+/// use app_sdk::auth::session::Session;
 ///
 /// let mut s = Session::new();
 /// s.insert("cart", vec![3, 4]).unwrap();

@@ -4,7 +4,8 @@ use std::fmt;
 
 use super::MAX_COOKIE_VALUE;
 use crate::auth::{MIN_SECRET_LEN, SECRET_KEY};
-use crate::{CookieError, HttpError, InitError};
+use crate::extract::CookieError;
+use crate::{HttpError, InitError};
 
 /// Why sessions cannot be set up, or a session cannot be saved.
 ///

@@ -35,7 +35,8 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::auth::{MIN_SECRET_LEN, SECRET_KEY, derive_key};
-use crate::{Config, Cookie, CookieError, Request, SameSite};
+use crate::extract::{Cookie, CookieError, SameSite};
+use crate::{Config, Request};
 pub use data::Session;
 pub use error::SessionError;
 
@@ -88,8 +89,9 @@ pub(crate) fn check_secret(secret: &[u8]) -> Result<(), SessionError> {
 /// | `HttpOnly` | yes | `session_http_only` (`on`/`off`) |
 ///
 /// ```
+/// use app_sdk::auth::session::SessionConfig;
 /// use app_sdk::http::HeaderMap;
-/// use app_sdk::{Config, Environ, Request, RequestBody, SessionConfig};
+/// use app_sdk::{Config, Environ, Request, RequestBody};
 ///
 /// let config = Config::from_iter([("secret_key", "0123456789abcdef0123456789abcdef")]);
 /// let sessions = SessionConfig::from_config(&config).unwrap();
@@ -132,7 +134,7 @@ impl SessionConfig {
     /// at least [`MIN_SECRET_LEN`] bytes.
     ///
     /// ```
-    /// use app_sdk::SessionConfig;
+    /// use app_sdk::auth::session::SessionConfig;
     ///
     /// assert!(SessionConfig::new(&[7; 32]).is_ok());
     /// assert!(SessionConfig::new(b"short").is_err());
@@ -160,7 +162,8 @@ impl SessionConfig {
     /// app that uses sessions refuses to start without a secret.
     ///
     /// ```
-    /// use app_sdk::{App, InitContext, InitError, Request, Response, SessionConfig};
+    /// use app_sdk::auth::session::SessionConfig;
+    /// use app_sdk::{App, InitContext, InitError, Request, Response};
     ///
     /// struct MyApp {
     ///     sessions: SessionConfig,
@@ -305,7 +308,8 @@ impl SessionConfig {
     /// `SameSite=None` only with `Secure` on.
     ///
     /// ```
-    /// use app_sdk::{SameSite, SessionConfig};
+    /// use app_sdk::auth::session::SessionConfig;
+    /// use app_sdk::extract::SameSite;
     ///
     /// let s = SessionConfig::new(&[1; 32]).unwrap().same_site(SameSite::None);
     /// assert!(s.validate().is_err());
@@ -338,7 +342,7 @@ impl SessionConfig {
     /// session cookie of this configuration.
     ///
     /// ```
-    /// use app_sdk::{Session, SessionConfig};
+    /// use app_sdk::auth::session::{Session, SessionConfig};
     ///
     /// let sessions = SessionConfig::new(&[9; 32]).unwrap();
     /// let mut session = Session::new();
@@ -477,8 +481,8 @@ impl SessionConfig {
     /// log out).
     ///
     /// ```
+    /// use app_sdk::auth::session::SessionConfig;
     /// use app_sdk::http::HeaderMap;
-    /// use app_sdk::SessionConfig;
     ///
     /// let sessions = SessionConfig::new(&[1; 32]).unwrap();
     /// let mut headers = HeaderMap::new();

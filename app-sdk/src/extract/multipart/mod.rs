@@ -30,7 +30,7 @@ const MAX_HEADER_SIZE: usize = 1 << 20;
 /// left of it is skipped when the next part is asked for.
 /// [`Request::multipart`](crate::Request::multipart) makes one for a
 /// request; [`Multipart::read_form`] collects the fields into memory and
-/// streams the files to an [`UploadSink`](crate::UploadSink).
+/// streams the files to an [`UploadSink`](crate::extract::UploadSink).
 ///
 /// The limits of [`FormLimits`] that apply here: [`body`](FormLimits::body)
 /// (bytes read in all), [`fields`](FormLimits::fields) (parts) and
@@ -42,7 +42,7 @@ const MAX_HEADER_SIZE: usize = 1 << 20;
 ///
 /// ```
 /// use std::io::Read;
-/// use app_sdk::{FormLimits, Multipart};
+/// use app_sdk::extract::{FormLimits, Multipart};
 ///
 /// let body = "--XyZ\r\n\
 ///     Content-Disposition: form-data; name=\"title\"\r\n\r\n\
@@ -103,7 +103,7 @@ impl<R: Read> Multipart<R> {
     /// `--`). An invalid boundary fails with [`FormError::Malformed`].
     ///
     /// ```
-    /// use app_sdk::{FormLimits, Multipart};
+    /// use app_sdk::extract::{FormLimits, Multipart};
     ///
     /// assert!(Multipart::new(&b""[..], "ok-boundary", FormLimits::default()).is_ok());
     /// assert!(Multipart::new(&b""[..], "", FormLimits::default()).is_err());
@@ -134,7 +134,7 @@ impl<R: Read> Multipart<R> {
     /// The boundary of a `multipart/form-data` `Content-Type` value.
     ///
     /// ```
-    /// use app_sdk::Multipart;
+    /// use app_sdk::extract::Multipart;
     ///
     /// let ct = "multipart/form-data; boundary=\"----abc\"";
     /// assert_eq!(Multipart::<&[u8]>::boundary_of(ct).unwrap(), "----abc");
@@ -456,7 +456,7 @@ impl<R: Read> Part<'_, R> {
 
     /// The file name the client gave, from the `filename` parameter of
     /// `Content-Disposition`, if any: a part with one is a file. Never use it
-    /// as a path as it is; see [`FileInfo::safe_filename`](crate::FileInfo::safe_filename).
+    /// as a path as it is; see [`FileInfo::safe_filename`](crate::extract::FileInfo::safe_filename).
     pub fn filename(&self) -> Option<&str> {
         self.head.filename.as_deref()
     }
@@ -525,7 +525,8 @@ impl Request {
     ///
     /// ```
     /// use std::io::Read;
-    /// use app_sdk::{Config, Environ, FormLimits, Request, RequestBody};
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
+    /// use app_sdk::extract::FormLimits;
     ///
     /// let body = "--b\r\nContent-Disposition: form-data; name=n\r\n\r\n42\r\n--b--\r\n";
     /// let env = Environ::from_iter([("CONTENT_TYPE", "multipart/form-data; boundary=b")]);
