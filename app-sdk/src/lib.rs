@@ -137,7 +137,9 @@ pub use config::{Config, ConfigError};
 pub use environ::Environ;
 pub use error::{AnyError, HttpError};
 pub use request::{Request, RequestBody};
+#[doc(inline)]
 pub use response::{IntoResponse, Response};
+#[doc(inline)]
 pub use router::Router;
 
 /// The items most apps use: `use app_sdk::prelude::*;`.

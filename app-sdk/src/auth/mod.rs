@@ -1,6 +1,7 @@
-//! Authentication: cookie sessions ([`session`]) and HTTP Digest
-//! authentication ([`digest`]), both keyed by the configuration's
-//! [`SECRET_KEY`].
+//! Authentication: cookie sessions ([`session`], feature `sessions`) and
+//! HTTP Digest authentication ([`digest`], feature `digest`), both keyed by
+//! the configuration's [`SECRET_KEY`]. For Basic authentication, let Apache
+//! do it and read [`Request::remote_user`](crate::Request::remote_user).
 //!
 //! Each purpose gets its own key, derived from the one secret with
 //! HMAC-SHA256, so that a value made for one (a session cookie) is never

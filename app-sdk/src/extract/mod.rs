@@ -19,6 +19,19 @@
 //! let router = Router::new().get("/things/<id:int>/<what>", show);
 //! # let _ = router;
 //! ```
+//!
+//! What the request holds, and the extractors and types that read it:
+//!
+//! | part of the request | extractors and types |
+//! |---|---|
+//! | the route's path parameters | [`Path`], [`FromPathParams`] |
+//! | the query string | [`Args`], [`Query`], [`ArgError`] |
+//! | a form body (urlencoded or multipart) and its files | [`Form`], [`FormLimits`], [`FormError`], [`UploadSink`], [`TempFiles`], [`InMemory`], [`Upload`], [`FileInfo`] |
+//! | a `multipart/form-data` body, part by part (feature `multipart`) | [`Multipart`], [`Part`] |
+//! | a JSON body | [`Json`], [`JsonError`] |
+//! | the `Cookie` header, and the `Set-Cookie` values to answer with | [`Cookies`], [`Cookie`], [`SameSite`], [`CookieError`] |
+//! | who the client is, behind trusted proxies | [`TrustedProxies`] |
+//! | the method, URI, headers, configuration and id | [`Method`], [`Uri`], [`HeaderMap`], [`Config`], [`RequestId`] |
 
 mod body;
 mod client;

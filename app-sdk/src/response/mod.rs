@@ -1,4 +1,25 @@
-//! [`Response`], [`ResponseBody`], [`BodyWriter`] and [`IntoResponse`].
+//! Responses: [`Response`] and its [`ResponseBody`] (bytes, or a stream
+//! written through a [`BodyWriter`]), [`IntoResponse`] for what a handler
+//! returns, and the responses an app commonly sends: [`Html`], [`Bytes`],
+//! [`Json`], [`Redirect`], [`NoContent`], [`NotModified`], files
+//! ([`FileResponse`], with ranges and conditional GET) and conditional GET
+//! for any response ([`conditional`], [`ETag`]).
+//!
+//! ```
+//! use app_sdk::response::{Html, Redirect};
+//! use app_sdk::{IntoResponse, Request, Response, Router};
+//!
+//! fn home(req: Request) -> Response {
+//!     if req.query_string().is_empty() {
+//!         Html("<h1>Home</h1>").into_response()
+//!     } else {
+//!         Redirect::to("/").into_response()
+//!     }
+//! }
+//!
+//! let router = Router::new().get("/", home);
+//! # let _ = router;
+//! ```
 
 mod conditional;
 mod file;

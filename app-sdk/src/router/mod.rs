@@ -1,4 +1,5 @@
-//! [`Router`]: routes, hooks and error pages for an app.
+//! [`Router`]: routes, hooks and error pages for an app, and what plugs
+//! into it: [`Controller`]s with routes of their own, and [`Cors`].
 //!
 //! Submodules: [`methods`] ([`MethodSet`]), `pattern` (path patterns and
 //! filters), `table` (route resolution), `params` ([`PathParams`]), `head`
