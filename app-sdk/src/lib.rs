@@ -77,8 +77,8 @@
 //! `init`): `error!` at `APLOG_ERR`, `warn!` at `APLOG_WARNING`, `info!` at
 //! `APLOG_INFO`, `debug!` at `APLOG_DEBUG` and `trace!` at `APLOG_TRACE1`.
 //! Apache's `LogLevel` decides which are kept. Records logged while a request
-//! is handled are filed with that request and tagged with its [`RequestId`](extract::RequestId)
-//! (`[req:ID] target: message`).
+//! is handled are filed with that request and tagged with its
+//! [`RequestId`](extract::RequestId) (`[req:ID] target: message`).
 //!
 //! # Panics
 //!

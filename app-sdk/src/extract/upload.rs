@@ -80,14 +80,16 @@ impl FileInfo {
     }
 }
 
-/// Where [`Multipart::read_form`](super::Multipart::read_form) streams uploaded files, as PoorWSGI's
-/// `file_callback`: [`TempFiles`] (the default) and [`InMemory`] are two;
-/// an app can write its own to stream files elsewhere.
+/// Where [`Multipart::read_form`](super::Multipart::read_form) streams
+/// uploaded files, as PoorWSGI's `file_callback`: [`TempFiles`] (the
+/// default) and [`InMemory`] are two; an app can write its own to stream
+/// files elsewhere.
 ///
 /// For each file, [`open`](UploadSink::open) makes a writer, the file's
 /// bytes are written to it as they arrive (never more than
-/// [`FormLimits::file_size`](super::FormLimits::file_size)), and [`finish`](UploadSink::finish) turns it
-/// into what the [`Form`](super::Form) keeps. A file over the limit, or any error, drops
+/// [`FormLimits::file_size`](super::FormLimits::file_size)), and
+/// [`finish`](UploadSink::finish) turns it into what the
+/// [`Form`](super::Form) keeps. A file over the limit, or any error, drops
 /// the writer without calling `finish`.
 ///
 /// ```
@@ -181,7 +183,8 @@ impl UploadSink for TempFiles {
 }
 
 /// An [`UploadSink`] that keeps each file in memory, as bytes (bounded by
-/// [`FormLimits::file_size`](super::FormLimits::file_size) each and [`FormLimits::body`](super::FormLimits::body) in all).
+/// [`FormLimits::file_size`](super::FormLimits::file_size) each and
+/// [`FormLimits::body`](super::FormLimits::body) in all).
 ///
 /// ```
 /// use app_sdk::extract::{FormLimits, InMemory, Multipart};

@@ -456,7 +456,8 @@ impl<R: Read> Part<'_, R> {
 
     /// The file name the client gave, from the `filename` parameter of
     /// `Content-Disposition`, if any: a part with one is a file. Never use it
-    /// as a path as it is; see [`FileInfo::safe_filename`](crate::extract::FileInfo::safe_filename).
+    /// as a path as it is; see
+    /// [`FileInfo::safe_filename`](crate::extract::FileInfo::safe_filename).
     pub fn filename(&self) -> Option<&str> {
         self.head.filename.as_deref()
     }
