@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::InitError;
+use crate::pairs::Pairs;
 
 /// Configuration pairs from `RustgiAppConfig NAME VALUE` directives.
 ///
@@ -49,27 +50,25 @@ use crate::InitError;
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Config {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl Config {
     /// An empty configuration.
     pub const fn new() -> Config {
-        Config { pairs: Vec::new() }
+        Config {
+            pairs: Pairs::new(),
+        }
     }
 
     /// The value of the last pair called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get_last(name).map(String::as_str)
     }
 
     /// Whether some pair is called `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.pairs.iter().any(|(n, _)| n == name)
+        self.pairs.contains(name)
     }
 
     /// Every value of the pairs called `name`, in order (a TOML array in
@@ -82,10 +81,7 @@ impl Config {
     /// assert_eq!(config.get_all("origin").collect::<Vec<_>>(), ["https://a.example", "https://b.example"]);
     /// ```
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.pairs
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get_all(name).map(String::as_str)
     }
 
     /// The value of `name`, or an error saying it is required.
@@ -210,7 +206,7 @@ impl Config {
 
     /// All pairs as `(name, value)`, in order, repeated names included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of pairs.
@@ -225,7 +221,7 @@ impl Config {
 
     /// Appends a pair.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.pairs.push((name.into(), value.into()));
+        self.pairs.push(name, value.into());
     }
 
     /// Builds a configuration from raw bytes, replacing bytes that are not
@@ -310,10 +306,7 @@ impl From<ConfigError> for InitError {
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Config {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Config {
         Config {
-            pairs: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            pairs: iter.into_iter().map(|(k, v)| (k, v.into())).collect(),
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::Router;
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use app_sdk::extract::Path;
-/// use app_sdk::{Config, Controller, Environ, InitError, Request, RequestBody, Router};
+/// use app_sdk::{Config, Environ, InitError, Request, RequestBody, Router};
+/// use app_sdk::router::Controller;
 ///
 /// struct ExampleController {
 ///     greeting: String,
@@ -69,7 +70,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// Adds the routes of a [`Controller`] (after the routes already added).
     ///
     /// ```
-    /// use app_sdk::{Controller, Router};
+    /// use app_sdk::Router;
+    /// use app_sdk::router::Controller;
     ///
     /// struct Pages { about: String }
     ///

@@ -9,7 +9,9 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
-use crate::{MethodSet, Request, RequestHead, Response, ResponseBody, Router};
+use crate::response::ResponseBody;
+use crate::router::{MethodSet, RequestHead};
+use crate::{Request, Response, Router};
 
 /// Which origins may make cross-origin requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +33,8 @@ enum Origins {
 ///
 /// ```
 /// use app_sdk::http::StatusCode;
-/// use app_sdk::{Config, Cors, Environ, MethodSet, Request, RequestBody, Router};
+/// use app_sdk::router::{Cors, MethodSet};
+/// use app_sdk::{Config, Environ, Request, RequestBody, Router};
 ///
 /// let router = Router::new().post("/api/items", || "created").cors(
 ///     Cors::new()
@@ -114,7 +117,7 @@ impl Cors {
     /// A policy that allows no origin yet.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new();
+    /// let cors = app_sdk::router::Cors::new();
     /// assert!(!cors.is_allowed_origin("https://a.example"));
     /// ```
     pub fn new() -> Cors {
@@ -125,7 +128,7 @@ impl Cors {
     /// trailing slash).
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().allow_origin("https://a.example");
+    /// let cors = app_sdk::router::Cors::new().allow_origin("https://a.example");
     /// assert!(cors.is_allowed_origin("https://a.example"));
     /// assert!(!cors.is_allowed_origin("https://b.example"));
     /// ```
@@ -136,7 +139,9 @@ impl Cors {
     /// Allows each of `origins`.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().allow_origins(["https://a.example", "https://b.example"]);
+    /// use app_sdk::router::Cors;
+    ///
+    /// let cors = Cors::new().allow_origins(["https://a.example", "https://b.example"]);
     /// assert!(cors.is_allowed_origin("https://b.example"));
     /// ```
     pub fn allow_origins<'a>(mut self, origins: impl IntoIterator<Item = &'a str>) -> Cors {
@@ -154,7 +159,9 @@ impl Cors {
     /// origin when credentials are allowed (browsers refuse `*` then).
     ///
     /// ```
-    /// assert!(app_sdk::Cors::new().allow_any_origin().is_allowed_origin("https://x.example"));
+    /// use app_sdk::router::Cors;
+    ///
+    /// assert!(Cors::new().allow_any_origin().is_allowed_origin("https://x.example"));
     /// ```
     pub fn allow_any_origin(mut self) -> Cors {
         self.origins = Origins::Any;
@@ -164,7 +171,7 @@ impl Cors {
     /// The methods preflight requests may ask for.
     ///
     /// ```
-    /// use app_sdk::{Cors, MethodSet};
+    /// use app_sdk::router::{Cors, MethodSet};
     ///
     /// let cors = Cors::new().allow_methods(MethodSet::GET | MethodSet::PUT | MethodSet::DELETE);
     /// # let _ = cors;
@@ -181,7 +188,7 @@ impl Cors {
     /// If a name is not a valid header name.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().allow_headers(["content-type", "x-requested-with"]);
+    /// let cors = app_sdk::router::Cors::new().allow_headers(["content-type", "x-requested-with"]);
     /// # let _ = cors;
     /// ```
     pub fn allow_headers<'a>(mut self, headers: impl IntoIterator<Item = &'a str>) -> Cors {
@@ -192,7 +199,7 @@ impl Cors {
     /// Allows whatever request headers a preflight request asks for.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().allow_any_header();
+    /// let cors = app_sdk::router::Cors::new().allow_any_header();
     /// # let _ = cors;
     /// ```
     pub fn allow_any_header(mut self) -> Cors {
@@ -208,7 +215,7 @@ impl Cors {
     /// If a name is not a valid header name.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().expose_headers(["x-total-count"]);
+    /// let cors = app_sdk::router::Cors::new().expose_headers(["x-total-count"]);
     /// # let _ = cors;
     /// ```
     pub fn expose_headers<'a>(mut self, headers: impl IntoIterator<Item = &'a str>) -> Cors {
@@ -219,7 +226,7 @@ impl Cors {
     /// How long, in seconds, browsers may cache a preflight answer.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().max_age(3600);
+    /// let cors = app_sdk::router::Cors::new().max_age(3600);
     /// # let _ = cors;
     /// ```
     pub fn max_age(mut self, seconds: u64) -> Cors {
@@ -231,7 +238,9 @@ impl Cors {
     /// authentication): `Access-Control-Allow-Credentials: true`.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().allow_origin("https://a.example").allow_credentials(true);
+    /// use app_sdk::router::Cors;
+    ///
+    /// let cors = Cors::new().allow_origin("https://a.example").allow_credentials(true);
     /// # let _ = cors;
     /// ```
     pub fn allow_credentials(mut self, on: bool) -> Cors {
@@ -242,7 +251,7 @@ impl Cors {
     /// Whether `origin` is allowed.
     ///
     /// ```
-    /// let cors = app_sdk::Cors::new().allow_origin("https://a.example/");
+    /// let cors = app_sdk::router::Cors::new().allow_origin("https://a.example/");
     /// assert!(cors.is_allowed_origin("https://a.example"));
     /// ```
     pub fn is_allowed_origin(&self, origin: &str) -> bool {
@@ -282,7 +291,8 @@ impl Cors {
     /// other requests, which go on to the router.
     ///
     /// ```
-    /// use app_sdk::{Config, Cors, Environ, Request, RequestBody};
+    /// use app_sdk::router::Cors;
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
     ///
     /// let cors = Cors::new().allow_any_origin().allow_any_header();
     /// let env = Environ::from_iter([
@@ -335,7 +345,8 @@ impl Cors {
     /// alone.
     ///
     /// ```
-    /// use app_sdk::{Config, Cors, Environ, IntoResponse, Request, RequestBody, RequestHead};
+    /// use app_sdk::router::{Cors, RequestHead};
+    /// use app_sdk::{Config, Environ, IntoResponse, Request, RequestBody};
     ///
     /// let cors = Cors::new().allow_origin("https://a.example").expose_headers(["x-total"]);
     /// let env = Environ::from_iter([("HTTP_ORIGIN", "https://a.example")]);
@@ -372,7 +383,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// their headers (by an [after hook](Router::after)).
     ///
     /// ```
-    /// use app_sdk::{Cors, Router};
+    /// use app_sdk::Router;
+    /// use app_sdk::router::Cors;
     ///
     /// let router = Router::new()
     ///     .get("/api/data", || "[]")

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use http::header::{CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use crate::{
-    ArgError, CookieError, DigestRejection, FileError, FormError, IntoResponse, JsonError,
-    Response, ResponseBody, SessionError, html,
-};
+#[cfg(feature = "digest")]
+use crate::auth::digest::DigestRejection;
+#[cfg(feature = "sessions")]
+use crate::auth::session::SessionError;
+use crate::extract::{ArgError, CookieError, FormError, JsonError};
+use crate::response::{FileError, ResponseBody};
+use crate::{IntoResponse, Response, html};
 
 /// An HTTP error: a status, a message for the client, extra headers, and
 /// optionally the error that caused it.
@@ -387,8 +390,9 @@ impl IntoResponse for HttpError {
 /// * for an error of the SDK, the [`HttpError`] that error converts into,
 ///   with the same status as the error's own response: [`FormError`] (400,
 ///   413, 415...), [`JsonError`], [`ArgError`], [`FileError`] (404, 403),
-///   [`DigestRejection`] (401 with its challenges), [`CookieError`] and
-///   [`SessionError`] (500);
+///   [`DigestRejection`](crate::auth::digest::DigestRejection) (401 with its
+///   challenges), [`CookieError`] and
+///   [`SessionError`](crate::auth::session::SessionError) (500);
 /// * for any other error, a 500 [`HttpError`] whose source is the error: the
 ///   client sees "500 Internal Server Error", the [error
 ///   handler](crate::Router::on_error) registered for the error's type (or
@@ -455,7 +459,9 @@ impl AnyError {
     /// into (see [`AnyError`]), or else a 500 caused by the error.
     ///
     /// ```
-    /// use app_sdk::{AnyError, Args, FileResponse, HttpError};
+    /// use app_sdk::extract::Args;
+    /// use app_sdk::response::FileResponse;
+    /// use app_sdk::{AnyError, HttpError};
     ///
     /// assert_eq!(AnyError::from(HttpError::forbidden()).into_http_error().status(), 403);
     /// let missing = Args::parse("").require::<u32>("page").unwrap_err();
@@ -465,15 +471,17 @@ impl AnyError {
     /// assert_eq!(AnyError::msg("oops").into_http_error().status(), 500);
     /// ```
     pub fn into_http_error(self) -> HttpError {
-        sdk_error::<HttpError>(self.0)
+        let found = sdk_error::<HttpError>(self.0)
             .or_else(sdk_error::<FormError>)
             .or_else(sdk_error::<JsonError>)
             .or_else(sdk_error::<ArgError>)
-            .or_else(sdk_error::<FileError>)
-            .or_else(sdk_error::<DigestRejection>)
-            .or_else(sdk_error::<CookieError>)
-            .or_else(sdk_error::<SessionError>)
-            .unwrap_or_else(|other| HttpError::internal().with_shared_source(Arc::from(other)))
+            .or_else(sdk_error::<FileError>);
+        #[cfg(feature = "digest")]
+        let found = found.or_else(sdk_error::<DigestRejection>);
+        let found = found.or_else(sdk_error::<CookieError>);
+        #[cfg(feature = "sessions")]
+        let found = found.or_else(sdk_error::<SessionError>);
+        found.unwrap_or_else(|other| HttpError::internal().with_shared_source(Arc::from(other)))
     }
 }
 
@@ -624,6 +632,7 @@ mod tests {
             CookieError::Name("a b".into()).into(),
             StatusCode::INTERNAL_SERVER_ERROR,
         );
+        #[cfg(feature = "sessions")]
         statuses(
             SessionError::MissingSecret.into(),
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,7 +7,7 @@
 //!   app's descriptor ([`Descriptor`]), which convert the C structs, call the
 //!   app and send its response;
 //! * the host callbacks behind [`RequestBody`](crate::RequestBody),
-//!   [`BodyWriter`](crate::BodyWriter) and the logger.
+//!   [`BodyWriter`](crate::response::BodyWriter) and the logger.
 //!
 //! No panic crosses the C boundary: every `extern "C"` function catches
 //! unwinding. The panic hook of `crate::panics`, installed at the
@@ -36,9 +36,8 @@ use crate::abi::{
 use crate::panics::{self, Capture};
 use crate::request_id::RequestIdScope;
 use crate::response::{BodyKind, FileRange, Sink, StreamFn};
-use crate::{
-    App, BodyWriter, Config, Environ, InitContext, RawHeaders, Request, RequestBody, Response,
-};
+use crate::response::{BodyWriter, RawHeaders};
+use crate::{App, Config, Environ, InitContext, Request, RequestBody, Response};
 
 /// The host API given to the first successful `init`, for logging with no
 /// context from any thread.

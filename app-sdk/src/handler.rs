@@ -12,10 +12,10 @@ use crate::{IntoResponse, Request, Response};
 /// `Result<T, AnyError>` included), and takes:
 ///
 /// * optionally first, `&S`: the router's state (for a
-///   [controller](crate::Controller), the controller itself, so methods
+///   [controller](crate::router::Controller), the controller itself, so methods
 ///   taking `&self` are handlers);
 /// * then any number (up to 7) of [`FromRequestParts`] extractors such as
-///   [`Path`](crate::Path), [`Method`](http::Method) or
+///   [`Path`](crate::extract::Path), [`Method`](http::Method) or
 ///   [`HeaderMap`](http::HeaderMap);
 /// * optionally last, a [`FromRequest`] extractor, such as the
 ///   [`Request`] itself.

@@ -5,23 +5,39 @@
 //! exports the C ABI of `rustgi.h` (in the `rustgi-abi` crate), described in
 //! `docs/abi.md`. This
 //! crate provides that ABI ([`abi`]), the glue that turns it into safe Rust,
-//! and a small framework in the style of axum:
+//! and a small framework in the style of axum. The crate's root holds the
+//! core:
 //!
 //! * [`Request`]: method, URI, headers, the raw CGI variables ([`Environ`]),
 //!   the per-request [`Config`] and a streaming [`RequestBody`];
-//! * [`Response`] (an [`http::Response`] of a [`ResponseBody`], which may be
-//!   streamed through a [`BodyWriter`]) and [`IntoResponse`];
+//! * [`Response`] (an [`http::Response`] of a
+//!   [`ResponseBody`](response::ResponseBody), which may be streamed through
+//!   a [`BodyWriter`](response::BodyWriter)) and [`IntoResponse`];
 //! * [`App`], for apps with state, set up from the configuration by
 //!   [`App::init`];
 //! * [`export_handler!`] and [`export_app!`], which export a handler function
 //!   or an [`App`] from the library;
 //! * [`Router`]: static, typed (`/items/<id:int>`) and regex routes with
-//!   method sets, `HEAD`, `OPTIONS` and `405` handled, [`Controller`]s,
-//!   handlers taking extractors such as [`Path`], [`HttpError`] and
-//!   [`AnyError`], error and status handlers, before and after hooks, panic
-//!   pages, [`Cors`] and `/debug-info`, exported with [`export_router!`];
+//!   method sets, `HEAD`, `OPTIONS` and `405` handled,
+//!   [`Controller`](router::Controller)s, handlers taking extractors such as
+//!   [`Path`](extract::Path), [`HttpError`] and [`AnyError`], error and
+//!   status handlers, before and after hooks, panic pages,
+//!   [`Cors`](router::Cors) and `/debug-info`, exported with
+//!   [`export_router!`];
 //! * typed [`Config`] getters and an optional TOML config file
 //!   ([`Config::with_file`]).
+//!
+//! The rest is in modules by topic:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`extract`] | handler arguments taken from the request: path parameters, query strings, forms and uploads, multipart bodies, JSON, cookies, the client's address, request ids |
+//! | [`response`] | bodies and responses: HTML, bytes, redirects, files with ranges, JSON, conditional GET |
+//! | [`router`] | the router's parts: method sets, path parameters, controllers, CORS |
+//! | [`handler`] | what the router calls for a route |
+//! | [`auth`] | cookie sessions and HTTP Digest authentication |
+//! | [`html`] | HTML escaping |
+//! | [`prelude`] | the names most apps use, for `use app_sdk::prelude::*` |
 //!
 //! A complete app (`Cargo.toml` needs `[lib] crate-type = ["cdylib"]`):
 //!
@@ -40,6 +56,20 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Features
+//!
+//! All on by default; an app that needs none of them (such as a plain
+//! handler) builds fewer dependencies with `default-features = false`:
+//!
+//! | feature | what it adds | dependencies |
+//! |---|---|---|
+//! | `sessions` | cookie sessions, signed with HMAC-SHA256 or encrypted with XChaCha20-Poly1305 | `chacha20poly1305`, `hmac`, `sha2`, `base64`, `getrandom` |
+//! | `digest` | HTTP Digest authentication (MD5 and SHA-256), `htdigest` files | `md-5`, `hmac`, `sha2`, `base64`, `getrandom` |
+//! | `multipart` | `multipart/form-data` bodies, read part by part or into a form with its uploaded files | none |
+//!
+//! Without `multipart`, a form body in `multipart/form-data` is refused
+//! with 415 Unsupported Media Type like any other body that is not a form.
+//!
 //! # Logging
 //!
 //! The records of the [`log`](https://docs.rs/log) crate go to Apache's
@@ -47,8 +77,8 @@
 //! `init`): `error!` at `APLOG_ERR`, `warn!` at `APLOG_WARNING`, `info!` at
 //! `APLOG_INFO`, `debug!` at `APLOG_DEBUG` and `trace!` at `APLOG_TRACE1`.
 //! Apache's `LogLevel` decides which are kept. Records logged while a request
-//! is handled are filed with that request and tagged with its [`RequestId`]
-//! (`[req:ID] target: message`).
+//! is handled are filed with that request and tagged with its
+//! [`RequestId`](extract::RequestId) (`[req:ID] target: message`).
 //!
 //! # Panics
 //!
@@ -64,100 +94,69 @@
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use http;
 
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
 #[doc(hidden)]
 #[allow(unsafe_code)]
 #[path = "glue.rs"]
 pub mod __glue;
 /// The C ABI's Rust mirror (the `rustgi-abi` crate, shared with the host).
 pub use rustgi_abi as abi;
+
+#[cfg(any(feature = "sessions", feature = "digest"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sessions", feature = "digest"))))]
+pub mod auth;
+pub mod extract;
+pub mod handler;
+pub mod html;
+pub mod response;
+pub mod router;
+
 mod app;
 mod config;
-mod environ;
-mod logger;
-mod request;
-mod response;
-
-pub use app::{App, InitContext, InitError};
-pub use config::Config;
-pub use environ::Environ;
-pub use request::{Request, RequestBody};
-pub use response::{BodyWriter, IntoResponse, RawHeaders, Response, ResponseBody};
-
-// Request data and responses: query strings, forms, multipart, JSON,
-// cookies, client info, files, conditional GET, sessions, Digest auth.
-#[doc(hidden)]
-#[path = "fuzz_hooks.rs"]
-pub mod __fuzz;
-mod args_de;
-mod body;
-mod client;
-mod conditional;
-mod cookies;
-mod digest;
-mod file;
-mod form;
-mod form_limits;
-mod json;
-mod multipart;
-mod query;
-mod respond;
-mod session;
-#[cfg(test)]
-mod test_rng;
-
-pub use args_de::Query;
-pub use client::{ProxyListError, TRUSTED_PROXIES_KEY, TrustedProxies};
-pub use conditional::{ETag, conditional};
-pub use cookies::{Cookie, CookieError, Cookies, SameSite};
-pub use digest::{
-    Credentials, DigestAlgorithm, DigestAuth, DigestError, DigestRejection, HtDigest,
-};
-pub use file::{FileError, FileResponse};
-pub use form::{FileInfo, Form, FormError, FormLimits, InMemory, TempFiles, Upload, UploadSink};
-pub use json::{DEFAULT_JSON_LIMIT, Json, JsonError};
-pub use multipart::{Multipart, Part};
-pub use query::{ArgError, Args, DEFAULT_MAX_PAIRS};
-pub use respond::{Bytes, Html, NoContent, NotModified, Redirect};
-pub use session::{MIN_SECRET_LEN, SECRET_KEY, Session, SessionConfig, SessionError};
-
-// Routing, handlers and extractors, errors and hooks, controllers, CORS,
-// typed configuration, request ids.
 mod config_file;
 mod controller;
 mod cors;
+mod environ;
 mod error;
-pub mod extract;
-mod handler;
-pub mod html;
+mod logger;
+mod pairs;
 mod panics;
+mod request;
 mod request_id;
-pub mod router;
+#[cfg(test)]
+mod test_rng;
 
-pub use config::ConfigError;
-pub use controller::Controller;
-pub use cors::Cors;
+pub use app::{App, InitContext, InitError};
+pub use config::{Config, ConfigError};
+pub use environ::Environ;
 pub use error::{AnyError, HttpError};
-pub use extract::Path;
-pub use handler::Handler;
-pub use request_id::RequestId;
-pub use router::{MethodSet, PathParams, RequestHead, Router};
+pub use request::{Request, RequestBody};
+#[doc(inline)]
+pub use response::{IntoResponse, Response};
+#[doc(inline)]
+pub use router::Router;
 
 /// The items most apps use: `use app_sdk::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "sessions")]
+    pub use crate::auth::session::{Session, SessionConfig};
+    pub use crate::extract::{
+        Args, Cookie, Cookies, Form, FormLimits, Json, Path, Query, SameSite,
+    };
     pub use crate::http::{self, HeaderMap, Method, StatusCode, header};
-    pub use crate::{
-        AnyError, ConfigError, Controller, Cors, HttpError, MethodSet, Path, RequestHead, Router,
+    pub use crate::response::{
+        BodyWriter, Bytes, FileResponse, Html, NoContent, Redirect, ResponseBody, conditional,
     };
+    pub use crate::router::{Controller, Cors, MethodSet, RequestHead};
     pub use crate::{
-        App, BodyWriter, Config, InitContext, InitError, IntoResponse, Request, RequestBody,
-        Response, ResponseBody,
-    };
-    pub use crate::{
-        Args, Bytes, Cookie, Cookies, FileResponse, Form, FormLimits, Html, Json, NoContent, Query,
-        Redirect, SameSite, Session, SessionConfig, conditional,
+        AnyError, App, Config, ConfigError, HttpError, InitContext, InitError, IntoResponse,
+        Request, RequestBody, Response, Router,
     };
 }
 

@@ -5,7 +5,7 @@
 //! decides what is kept. A record logged on a thread that is running `init`
 //! or `handle` carries that call's context, so Apache files it with the
 //! virtual host and request, and starts with `[req:ID] `, the request's
-//! [`RequestId`](crate::RequestId); other records are logged with no context.
+//! [`RequestId`](crate::extract::RequestId); other records are logged with no context.
 
 use std::sync::Once;
 

@@ -67,7 +67,7 @@ impl Request {
     /// (`HTTP_X_FOO_BAR` becomes `x-foo-bar`) plus `CONTENT_TYPE` and
     /// `CONTENT_LENGTH`; variables that do not make a valid header are left out.
     /// The [extensions](Request::extensions) start with the request's
-    /// [`RequestId`](crate::RequestId).
+    /// [`RequestId`](crate::extract::RequestId).
     pub fn new(environ: Environ, config: Config, body: RequestBody) -> Request {
         let method = environ
             .get_bytes("REQUEST_METHOD")
@@ -76,7 +76,7 @@ impl Request {
         let uri = uri_from_environ(&environ);
         let headers = headers_from_environ(&environ);
         let mut extensions = Extensions::new();
-        extensions.insert(crate::RequestId::from_environ(&environ));
+        extensions.insert(crate::extract::RequestId::from_environ(&environ));
         let text = |name| {
             environ
                 .get_bytes(name)

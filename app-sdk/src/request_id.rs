@@ -20,7 +20,8 @@ use crate::{Environ, Request};
 /// go to Apache's error log tagged with it: `[req:ID] target: message`.
 ///
 /// ```
-/// use app_sdk::{Config, Environ, Request, RequestBody, RequestId};
+/// use app_sdk::extract::RequestId;
+/// use app_sdk::{Config, Environ, Request, RequestBody};
 ///
 /// let env = Environ::from_iter([("UNIQUE_ID", "ZmFrZS1pZA")]);
 /// assert_eq!(RequestId::from_environ(&env).as_str(), "ZmFrZS1pZA");
@@ -40,7 +41,8 @@ impl RequestId {
     /// generated id.
     ///
     /// ```
-    /// use app_sdk::{Environ, RequestId};
+    /// use app_sdk::Environ;
+    /// use app_sdk::extract::RequestId;
     ///
     /// let env = Environ::from_iter([("UNIQUE_ID", "Zz1")]);
     /// assert_eq!(RequestId::from_environ(&env).as_str(), "Zz1");
@@ -57,7 +59,9 @@ impl RequestId {
     /// A new id, unique within the host.
     ///
     /// ```
-    /// assert_ne!(app_sdk::RequestId::generate(), app_sdk::RequestId::generate());
+    /// use app_sdk::extract::RequestId;
+    ///
+    /// assert_ne!(RequestId::generate(), RequestId::generate());
     /// ```
     pub fn generate() -> RequestId {
         static PREFIX: OnceLock<String> = OnceLock::new();
@@ -75,7 +79,7 @@ impl RequestId {
     /// The id as text.
     ///
     /// ```
-    /// let id = app_sdk::RequestId::generate();
+    /// let id = app_sdk::extract::RequestId::generate();
     /// assert!(!id.as_str().is_empty());
     /// ```
     pub fn as_str(&self) -> &str {

@@ -12,10 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use app_sdk::abi::{self, RustgiApp, RustgiHostApi, RustgiInit, RustgiPair, RustgiRequest};
 use app_sdk::http::StatusCode;
-use app_sdk::{
-    App, InitContext, InitError, IntoResponse, RawHeaders, Request, RequestBody, Response,
-    ResponseBody,
-};
+use app_sdk::response::{RawHeaders, ResponseBody};
+use app_sdk::{App, InitContext, InitError, IntoResponse, Request, RequestBody, Response};
 
 // ---------------------------------------------------------------- the app
 
@@ -99,7 +97,7 @@ impl App for TestApp {
             "/file" => {
                 let path = std::env::temp_dir().join(format!("rustgi-glue-{}", std::process::id()));
                 std::fs::write(&path, b"0123456789").unwrap();
-                let file = app_sdk::FileResponse::open(&path).unwrap();
+                let file = app_sdk::response::FileResponse::open(&path).unwrap();
                 std::fs::remove_file(&path).unwrap();
                 file.into_response()
             }

@@ -9,7 +9,8 @@
 use std::sync::LazyLock;
 
 use app_sdk::http::{Method, StatusCode};
-use app_sdk::{Config, Environ, MethodSet, Request, RequestBody, Router};
+use app_sdk::{Config, Environ, Request, RequestBody, Router};
+use app_sdk::router::MethodSet;
 use libfuzzer_sys::fuzz_target;
 
 static ROUTER: LazyLock<Router> = LazyLock::new(|| {

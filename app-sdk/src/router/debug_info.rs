@@ -7,7 +7,8 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
 use super::Router;
 use super::pattern::BUILTIN;
-use crate::{Request, Response, ResponseBody, html};
+use crate::response::ResponseBody;
+use crate::{Request, Response, html};
 
 /// What replaces the value of a secret.
 const MASK: &str = "********";

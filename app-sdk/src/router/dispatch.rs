@@ -10,7 +10,8 @@ use super::params::RouteMatch;
 use super::table::Resolution;
 use super::{Endpoint, Named, Router, debug_info};
 use crate::panics::{self, Report};
-use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};
+use crate::response::ResponseBody;
+use crate::{HttpError, IntoResponse, Request, Response};
 
 /// What the resolution left to do once the before hooks ran.
 enum Target<'a, S> {

@@ -3,7 +3,8 @@
 use http::{HeaderMap, Method, Uri};
 
 use super::params::{PathParams, RouteMatch};
-use crate::{Request, RequestId};
+use crate::Request;
+use crate::extract::RequestId;
 
 /// The method, URI, headers, mount point, matched route and id of a request:
 /// what [after hooks](crate::Router::after), [error
@@ -12,7 +13,8 @@ use crate::{Request, RequestId};
 /// the [`Request`] itself.
 ///
 /// ```
-/// use app_sdk::{Config, Environ, Request, RequestBody, RequestHead};
+/// use app_sdk::router::RequestHead;
+/// use app_sdk::{Config, Environ, Request, RequestBody};
 ///
 /// let env = Environ::from_iter([
 ///     ("REQUEST_METHOD", "GET"),
@@ -91,7 +93,8 @@ impl RequestHead {
     /// The request's id.
     ///
     /// ```
-    /// use app_sdk::{Config, Environ, Request, RequestBody, RequestHead};
+    /// use app_sdk::router::RequestHead;
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
     ///
     /// let env = Environ::from_iter([("UNIQUE_ID", "abc")]);
     /// let head = RequestHead::from_request(&Request::new(env, Config::new(), RequestBody::empty()));
@@ -104,8 +107,9 @@ impl RequestHead {
     /// The pattern of the route the request matched.
     ///
     /// ```
-    /// use app_sdk::{Config, Environ, Request, RequestBody, RequestHead, Response, Router};
     /// use app_sdk::http::HeaderValue;
+    /// use app_sdk::router::RequestHead;
+    /// use app_sdk::{Config, Environ, Request, RequestBody, Response, Router};
     ///
     /// let router = Router::new().get("/items/<id:int>", || "item").after(|head: &RequestHead, mut res: Response| {
     ///     let route = head.matched_route().unwrap_or("none").to_owned();
@@ -123,7 +127,8 @@ impl RequestHead {
     /// The path parameters of the route the request matched.
     ///
     /// ```
-    /// use app_sdk::{Config, Environ, Request, RequestBody, RequestHead};
+    /// use app_sdk::router::RequestHead;
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
     ///
     /// let head = RequestHead::from_request(&Request::new(Environ::new(), Config::new(), RequestBody::empty()));
     /// assert!(head.path_params().is_none());
@@ -135,7 +140,8 @@ impl RequestHead {
     /// Whether the router runs in debug mode (pages may show details).
     ///
     /// ```
-    /// use app_sdk::{Config, Environ, Request, RequestBody, RequestHead};
+    /// use app_sdk::router::RequestHead;
+    /// use app_sdk::{Config, Environ, Request, RequestBody};
     ///
     /// let head = RequestHead::from_request(&Request::new(Environ::new(), Config::new(), RequestBody::empty()));
     /// assert!(!head.is_debug());

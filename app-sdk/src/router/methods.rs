@@ -27,8 +27,8 @@ const STANDARD: [Method; 9] = [
 /// it knows, so neither needs to be listed.
 ///
 /// ```
-/// use app_sdk::MethodSet;
 /// use app_sdk::http::Method;
+/// use app_sdk::router::MethodSet;
 ///
 /// let set = MethodSet::GET | MethodSet::POST | Method::from_bytes(b"PROPFIND").unwrap();
 /// assert!(set.contains(&Method::POST));
@@ -80,8 +80,8 @@ impl MethodSet {
     /// Whether `method` is in the set.
     ///
     /// ```
-    /// use app_sdk::MethodSet;
     /// use app_sdk::http::Method;
+    /// use app_sdk::router::MethodSet;
     ///
     /// assert!((MethodSet::GET | MethodSet::POST).contains(&Method::POST));
     /// ```
@@ -95,8 +95,8 @@ impl MethodSet {
     /// Adds `method`.
     ///
     /// ```
-    /// use app_sdk::MethodSet;
     /// use app_sdk::http::Method;
+    /// use app_sdk::router::MethodSet;
     ///
     /// let mut set = MethodSet::GET;
     /// set.insert(Method::PUT);
@@ -113,8 +113,8 @@ impl MethodSet {
     /// Whether the set has no method.
     ///
     /// ```
-    /// assert!(app_sdk::MethodSet::EMPTY.is_empty());
-    /// assert!(!app_sdk::MethodSet::ANY.is_empty());
+    /// assert!(app_sdk::router::MethodSet::EMPTY.is_empty());
+    /// assert!(!app_sdk::router::MethodSet::ANY.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.bits == 0 && self.extensions.is_empty()
@@ -124,7 +124,7 @@ impl MethodSet {
     /// methods in the order they were added.
     ///
     /// ```
-    /// use app_sdk::MethodSet;
+    /// use app_sdk::router::MethodSet;
     ///
     /// let set = MethodSet::PATCH | MethodSet::GET;
     /// let names: Vec<_> = set.iter().map(|m| m.as_str()).collect();

@@ -1,4 +1,5 @@
-//! [`Router`]: routes, hooks and error pages for an app.
+//! [`Router`]: routes, hooks and error pages for an app, and what plugs
+//! into it: [`Controller`]s with routes of their own, and [`Cors`].
 //!
 //! Submodules: [`methods`] ([`MethodSet`]), `pattern` (path patterns and
 //! filters), `table` (route resolution), `params` ([`PathParams`]), `head`
@@ -24,6 +25,8 @@ use http::StatusCode;
 use crate::handler::Handler;
 use crate::{Config, HttpError, IntoResponse, Request, Response};
 
+pub use crate::controller::Controller;
+pub use crate::cors::Cors;
 #[doc(hidden)]
 pub use app::{RouterApp, init_router};
 pub use head::RequestHead;
@@ -78,7 +81,7 @@ impl<T: Clone> Clone for Named<T> {
 /// [default handler](Router::default_handler), or get a 404.
 ///
 /// Handlers (see [`Handler`]) are functions and closures
-/// that take extractors such as [`Path`](crate::Path) or the [`Request`],
+/// that take extractors such as [`Path`](crate::extract::Path) or the [`Request`],
 /// optionally after `&S`, the router's state, and return anything that
 /// implements [`IntoResponse`].
 ///
@@ -92,7 +95,8 @@ impl<T: Clone> Clone for Named<T> {
 /// ```
 /// use app_sdk::extract::Path;
 /// use app_sdk::http::StatusCode;
-/// use app_sdk::{Config, Environ, HttpError, MethodSet, Request, RequestBody, Router};
+/// use app_sdk::router::MethodSet;
+/// use app_sdk::{Config, Environ, HttpError, Request, RequestBody, Router};
 ///
 /// fn user(Path(id): Path<i64>) -> Result<String, HttpError> {
 ///     if id == 1 { Ok("ann".into()) } else { Err(HttpError::not_found()) }
@@ -194,7 +198,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// the app failed to start.
     ///
     /// ```
-    /// use app_sdk::{MethodSet, Request, Router};
+    /// use app_sdk::router::MethodSet;
+    /// use app_sdk::{Request, Router};
     ///
     /// fn save(req: Request) -> String { format!("saved {}", req.param::<u32>("id").unwrap()) }
     ///
@@ -220,7 +225,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// If the regex does not compile.
     ///
     /// ```
-    /// use app_sdk::{MethodSet, Request, Router};
+    /// use app_sdk::router::MethodSet;
+    /// use app_sdk::{Request, Router};
     ///
     /// fn archive(req: Request) -> String {
     ///     let year: u16 = req.param("year").unwrap();
@@ -367,8 +373,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// do). Hooks run in the order they were added.
     ///
     /// ```
-    /// use app_sdk::{HttpError, IntoResponse, Request, Router};
     /// use app_sdk::http::StatusCode;
+    /// use app_sdk::{HttpError, IntoResponse, Request, Router};
     ///
     /// let router = Router::new()
     ///     .get("/admin", || "secret")
@@ -399,7 +405,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     ///
     /// ```
     /// use app_sdk::http::HeaderValue;
-    /// use app_sdk::{RequestHead, Response, Router};
+    /// use app_sdk::router::RequestHead;
+    /// use app_sdk::{Response, Router};
     ///
     /// let router = Router::new().get("/", || "hi").after(|head: &RequestHead, mut res: Response| {
     ///     log::info!("{} {} -> {}", head.method(), head.path_info(), res.status());
@@ -431,7 +438,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// ```
     /// use std::fmt;
     /// use app_sdk::http::StatusCode;
-    /// use app_sdk::{AnyError, Config, Environ, Request, RequestBody, RequestHead, Router};
+    /// use app_sdk::{AnyError, Config, Environ, Request, RequestBody, Router};
+    /// use app_sdk::router::RequestHead;
     ///
     /// #[derive(Debug)]
     /// struct DbDown;
@@ -478,7 +486,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     ///
     /// ```
     /// use app_sdk::http::StatusCode;
-    /// use app_sdk::{Config, Environ, HttpError, Request, RequestBody, RequestHead, Router};
+    /// use app_sdk::router::RequestHead;
+    /// use app_sdk::{Config, Environ, HttpError, Request, RequestBody, Router};
     ///
     /// let router = Router::new().on_status(StatusCode::NOT_FOUND, |head: &RequestHead, _: &HttpError| {
     ///     format!("Nothing at {}, sorry.", head.path_info())

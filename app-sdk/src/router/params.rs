@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::pairs::Pairs;
 use crate::{HttpError, Request};
 
 /// The parameters of the route a request matched, in the order of the
@@ -13,10 +14,10 @@ use crate::{HttpError, Request};
 /// Values are text, already converted by the parameter's filter (`<id:int>`
 /// gives `"-7"` for `/-007`, `<u:uuid>` gives lower case). Read them typed
 /// with [`Request::param`], [`PathParams::parse`] or the
-/// [`Path`](crate::Path) extractor.
+/// [`Path`](crate::extract::Path) extractor.
 ///
 /// ```
-/// use app_sdk::PathParams;
+/// use app_sdk::router::PathParams;
 ///
 /// let params = PathParams::from_iter([("id", "42"), ("what", "machWas")]);
 /// assert_eq!(params.get("what"), Some("machWas"));
@@ -26,14 +27,14 @@ use crate::{HttpError, Request};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PathParams {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl PathParams {
     /// No parameters.
     ///
     /// ```
-    /// assert!(app_sdk::PathParams::new().is_empty());
+    /// assert!(app_sdk::router::PathParams::new().is_empty());
     /// ```
     pub fn new() -> PathParams {
         PathParams::default()
@@ -42,15 +43,12 @@ impl PathParams {
     /// The value of the parameter `name`.
     ///
     /// ```
-    /// let params = app_sdk::PathParams::from_iter([("id", "7")]);
+    /// let params = app_sdk::router::PathParams::from_iter([("id", "7")]);
     /// assert_eq!(params.get("id"), Some("7"));
     /// assert_eq!(params.get("name"), None);
     /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(name).map(String::as_str)
     }
 
     /// The parameter `name` parsed as a `T`.
@@ -60,7 +58,7 @@ impl PathParams {
     /// gives a 500.
     ///
     /// ```
-    /// let params = app_sdk::PathParams::from_iter([("ratio", "0.5")]);
+    /// let params = app_sdk::router::PathParams::from_iter([("ratio", "0.5")]);
     /// assert_eq!(params.parse::<f32>("ratio").unwrap(), 0.5);
     /// ```
     pub fn parse<T>(&self, name: &str) -> Result<T, HttpError>
@@ -77,17 +75,17 @@ impl PathParams {
     /// The parameters as `(name, value)`, in order.
     ///
     /// ```
-    /// let params = app_sdk::PathParams::from_iter([("a", "1"), ("b", "2")]);
+    /// let params = app_sdk::router::PathParams::from_iter([("a", "1"), ("b", "2")]);
     /// assert_eq!(params.iter().collect::<Vec<_>>(), [("a", "1"), ("b", "2")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of parameters.
     ///
     /// ```
-    /// assert_eq!(app_sdk::PathParams::from_iter([("a", "1")]).len(), 1);
+    /// assert_eq!(app_sdk::router::PathParams::from_iter([("a", "1")]).len(), 1);
     /// ```
     pub fn len(&self) -> usize {
         self.pairs.len()
@@ -96,7 +94,7 @@ impl PathParams {
     /// Whether there are none.
     ///
     /// ```
-    /// assert!(app_sdk::PathParams::default().is_empty());
+    /// assert!(app_sdk::router::PathParams::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
@@ -120,10 +118,7 @@ where
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for PathParams {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> PathParams {
         PathParams {
-            pairs: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            pairs: iter.into_iter().map(|(k, v)| (k, v.into())).collect(),
         }
     }
 }
@@ -141,7 +136,9 @@ pub(crate) struct RouteMatch {
     pub(crate) params: PathParams,
 }
 
-static NO_PARAMS: PathParams = PathParams { pairs: Vec::new() };
+static NO_PARAMS: PathParams = PathParams {
+    pairs: Pairs::new(),
+};
 
 impl Request {
     /// The path parameter `name` of the route the request matched, parsed

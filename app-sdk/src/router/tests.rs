@@ -10,7 +10,8 @@ use http::{HeaderValue, Method, StatusCode};
 
 use super::*;
 use crate::extract::Path;
-use crate::{AnyError, Controller, Environ, RequestBody};
+use crate::router::Controller;
+use crate::{AnyError, Environ, RequestBody};
 
 /// A request for `method` on `path` (PATH_INFO), mounted at `/app`.
 fn request(method: &str, path: &str) -> Request {
@@ -788,7 +789,7 @@ fn status_pages_keep_repeated_headers() {
                 .into())
         })
         .get("/form", || -> Result<&'static str, AnyError> {
-            Err(crate::FormError::Malformed("no boundary".into()).into())
+            Err(crate::extract::FormError::Malformed("no boundary".into()).into())
         })
         .on_status(
             StatusCode::UNAUTHORIZED,

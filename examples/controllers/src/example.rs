@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use app_sdk::extract::Path;
-use app_sdk::{Config, Controller, InitError, Router};
+use app_sdk::router::Controller;
+use app_sdk::{Config, InitError, Router};
 
 /// The example controller of 15Watt's README, with the configuration it
 /// needs read once, typed, when the app starts.

@@ -3,7 +3,7 @@
 //! 15Watt apps are a `Kernel` that loads `config.py` and `routes.py` once per
 //! process and dispatches to controller classes created once, with the
 //! configuration. This app does the same with the SDK's
-//! [`Controller`](app_sdk::Controller)s: [`ExampleController`] and
+//! [`Controller`](app_sdk::router::Controller)s: [`ExampleController`] and
 //! [`PagesController`] are created once per process by [`app`], from the
 //! `RustgiAppConfig` values merged over the TOML file `controllers.toml`
 //! (committed beside this crate) that `config_file` names.
@@ -37,7 +37,8 @@ mod example;
 mod pages;
 
 use app_sdk::http::{HeaderValue, StatusCode};
-use app_sdk::{Config, HttpError, InitError, RequestHead, Response, Router};
+use app_sdk::router::RequestHead;
+use app_sdk::{Config, HttpError, InitError, Response, Router};
 
 pub use example::ExampleController;
 pub use pages::PagesController;

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use app_sdk::extract::Path;
-use app_sdk::{Config, Controller, HttpError, Router};
+use app_sdk::router::Controller;
+use app_sdk::{Config, HttpError, Router};
 
 /// Serves the pages of the `[pages]` table of the config file (the
 /// `pages.NAME` values) at `/pages/NAME`.

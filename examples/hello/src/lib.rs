@@ -5,7 +5,8 @@
 //! `target/release/libhello.so` with `RustgiScriptAlias`.
 
 use app_sdk::http::{self, Method, StatusCode, header};
-use app_sdk::{IntoResponse, Request, Response, ResponseBody};
+use app_sdk::response::ResponseBody;
+use app_sdk::{IntoResponse, Request, Response};
 
 /// Answers every request.
 fn hello(req: Request) -> Response {

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Read as _};
 
+use app_sdk::extract::{FormError, TempFiles};
 use app_sdk::prelude::*;
-use app_sdk::{FormError, TempFiles};
 use serde_json::Value;
 
 use crate::Simple;

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use app_sdk::{Html, Request};
+use app_sdk::Request;
+use app_sdk::response::Html;
 
 /// The stylesheet every page carries inline (simple.py serves it as
 /// `/style.css`).

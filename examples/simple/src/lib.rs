@@ -63,8 +63,9 @@ pub mod pages;
 
 use std::path::{Path, PathBuf};
 
+use app_sdk::auth::session::SessionConfig;
+use app_sdk::extract::FormLimits;
 use app_sdk::prelude::*;
-use app_sdk::{FormLimits, SessionConfig};
 
 pub use errors::MyValueError;
 

@@ -34,7 +34,7 @@ fn login_page(req: &Request, problem: Option<&str>) -> Html<String> {
 /// a redirect to `/private`; with a wrong one, the form again (403).
 ///
 /// Errors of every kind go through `?` into [`AnyError`]: a form that does
-/// not parse answers as [`FormError`](app_sdk::FormError) does (400, 413,
+/// not parse answers as [`FormError`](app_sdk::extract::FormError) does (400, 413,
 /// 415), a session that cannot be saved is a 500.
 pub fn login(app: &Simple, mut req: Request) -> Result<Response, AnyError> {
     let form = req.form()?;

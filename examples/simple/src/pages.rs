@@ -8,7 +8,7 @@ use std::fmt::{self, Write as _};
 use app_sdk::extract::{FromPathParams, Path};
 use app_sdk::http::{HeaderValue, header};
 use app_sdk::prelude::*;
-use app_sdk::{ETag, FileError};
+use app_sdk::response::{ETag, FileError};
 
 use crate::Simple;
 use crate::html::{escape, headers_table, page, table};

@@ -21,8 +21,9 @@
 
 use std::time::Duration;
 
+use app_sdk::auth::session::SessionConfig;
 use app_sdk::http::{Method, StatusCode, header};
-use app_sdk::{App, InitContext, InitError, IntoResponse, Request, Response, SessionConfig};
+use app_sdk::{App, InitContext, InitError, IntoResponse, Request, Response};
 use serde_json::{Value, json};
 
 /// The build this library says it is: `rustgi-cluster-build:` and a name

@@ -38,9 +38,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use app_sdk::http::{self, HeaderName, HeaderValue, StatusCode, header};
-use app_sdk::{
-    App, Config, InitContext, InitError, IntoResponse, RawHeaders, Request, Response, ResponseBody,
-};
+use app_sdk::response::{RawHeaders, ResponseBody};
+use app_sdk::{App, Config, InitContext, InitError, IntoResponse, Request, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -119,7 +118,7 @@ impl Echo {
                 .map_err(|_| format!("bad size {size:?}"))?;
             stream_letters(size)
         } else if let Some(path) = bytes("file") {
-            let file = app_sdk::FileResponse::open(Path::new(OsStr::from_bytes(&path)))
+            let file = app_sdk::response::FileResponse::open(Path::new(OsStr::from_bytes(&path)))
                 .map_err(|e| format!("cannot open the file: {e}"))?;
             let mut res = file.respond(&req);
             res.headers_mut()

@@ -27,7 +27,8 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use app_sdk::http::{self, StatusCode, header};
-use app_sdk::{IntoResponse, RawHeaders, Request, RequestBody, Response, ResponseBody};
+use app_sdk::response::{RawHeaders, ResponseBody};
+use app_sdk::{IntoResponse, Request, RequestBody, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

@@ -9,9 +9,10 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::body::{LimitedReadError, read_limited, request_media_type};
+use super::body::{LimitedReadError, read_limited, request_media_type};
 use crate::extract::FromRequest;
-use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};
+use crate::response::ResponseBody;
+use crate::{HttpError, IntoResponse, Request, Response};
 
 /// The default limit of [`Request::json`]: 1 MiB.
 pub const DEFAULT_JSON_LIMIT: u64 = 1 << 20;
@@ -22,7 +23,8 @@ const APPLICATION_JSON: &str = "application/json";
 /// application/json`; as a request body, see [`Request::json`].
 ///
 /// ```
-/// use app_sdk::{IntoResponse, Json};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::extract::Json;
 ///
 /// #[derive(serde::Serialize)]
 /// struct Item { id: u32, name: &'static str }
@@ -129,7 +131,7 @@ impl Request {
 /// answer, which [`IntoResponse`] sends with the message as plain text.
 ///
 /// ```
-/// use app_sdk::JsonError;
+/// use app_sdk::extract::JsonError;
 ///
 /// let err = JsonError::TooLarge { limit: 10 };
 /// assert_eq!(err.status(), 413);
@@ -204,7 +206,8 @@ impl IntoResponse for JsonError {
 /// [`JsonError`] (400, 413 or 415) is the response when it fails.
 ///
 /// ```
-/// use app_sdk::{Json, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Json;
 ///
 /// #[derive(serde::Deserialize, serde::Serialize)]
 /// struct Note { text: String }

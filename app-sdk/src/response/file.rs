@@ -13,10 +13,11 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::conditional::{
+use super::conditional::{
     ETag, Precondition, evaluate, not_modified, precondition_failed, to_seconds,
 };
-use crate::{HttpError, IntoResponse, Request, Response, ResponseBody};
+use crate::response::ResponseBody;
+use crate::{HttpError, IntoResponse, Request, Response};
 
 /// The most ranges a `Range` header may list before it is ignored.
 const MAX_RANGES: usize = 64;
@@ -42,7 +43,8 @@ const MAX_RANGES: usize = 64;
 /// regular file), 403 (permission denied) or 500.
 ///
 /// ```
-/// use app_sdk::{FileError, FileResponse, Request, Response};
+/// use app_sdk::response::{FileError, FileResponse};
+/// use app_sdk::{Request, Response};
 ///
 /// fn download(req: Request) -> Result<Response, FileError> {
 ///     Ok(FileResponse::open("/srv/files/report.pdf")?.respond(&req))
@@ -53,7 +55,8 @@ const MAX_RANGES: usize = 64;
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("hello.txt");
 /// # std::fs::write(&path, "Hello, world!").unwrap();
-/// use app_sdk::{Config, Environ, FileResponse, Request, RequestBody};
+/// use app_sdk::response::FileResponse;
+/// use app_sdk::{Config, Environ, Request, RequestBody};
 ///
 /// let env = Environ::from_iter([("REQUEST_METHOD", "GET"), ("HTTP_RANGE", "bytes=7-")]);
 /// let req = Request::new(env, Config::new(), RequestBody::empty());
@@ -118,9 +121,9 @@ impl FileResponse {
     /// none.
     ///
     /// ```no_run
-    /// # use app_sdk::FileResponse;
+    /// # use app_sdk::response::FileResponse;
     /// let file = FileResponse::open("/srv/a.css")?.etag(Some(true));
-    /// # Ok::<(), app_sdk::FileError>(())
+    /// # Ok::<(), app_sdk::response::FileError>(())
     /// ```
     #[must_use]
     pub fn etag(mut self, weak: Option<bool>) -> FileResponse {
@@ -132,10 +135,10 @@ impl FileResponse {
     /// attachment`), giving a plain ASCII name and the full UTF-8 one.
     ///
     /// ```no_run
-    /// # use app_sdk::FileResponse;
+    /// # use app_sdk::response::FileResponse;
     /// let file = FileResponse::open("/srv/export.bin")?.attachment("résumé.pdf");
     /// // content-disposition: attachment; filename="r_sum_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf
-    /// # Ok::<(), app_sdk::FileError>(())
+    /// # Ok::<(), app_sdk::response::FileError>(())
     /// ```
     #[must_use]
     pub fn attachment(mut self, filename: &str) -> FileResponse {
@@ -393,7 +396,8 @@ pub(crate) fn parse_range(value: &str, len: u64) -> RangeSpec {
 /// the error).
 ///
 /// ```
-/// use app_sdk::{FileResponse, IntoResponse};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::response::FileResponse;
 ///
 /// let err = FileResponse::open("/nonexistent/file.txt").unwrap_err();
 /// assert_eq!(err.status(), 404);

@@ -4,13 +4,14 @@
 use std::io::{self, Read};
 
 use crate::Request;
+use crate::pairs::Pairs;
 
 /// A parsed media type: the lowercase essence (`type/subtype`) and its
 /// parameters (lowercase names, unquoted values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MediaType {
     pub(crate) essence: String,
-    pub(crate) params: Vec<(String, String)>,
+    pub(crate) params: Pairs,
 }
 
 impl MediaType {
@@ -20,16 +21,14 @@ impl MediaType {
         let (essence, rest) = value.split_once(';').unwrap_or((value, ""));
         MediaType {
             essence: essence.trim().to_ascii_lowercase(),
-            params: parse_params(rest),
+            params: parse_params(rest).into_iter().collect(),
         }
     }
 
     /// The value of the parameter `name` (lowercase).
+    #[cfg(any(feature = "multipart", test))]
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.params.get(name).map(String::as_str)
     }
 
     /// Whether this is JSON: `application/json` or `*/*+json`.

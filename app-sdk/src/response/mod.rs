@@ -1,4 +1,29 @@
-//! [`Response`], [`ResponseBody`], [`BodyWriter`] and [`IntoResponse`].
+//! Responses: [`Response`] and its [`ResponseBody`] (bytes, or a stream
+//! written through a [`BodyWriter`]), [`IntoResponse`] for what a handler
+//! returns, and the responses an app commonly sends: [`Html`], [`Bytes`],
+//! [`Json`], [`Redirect`], [`NoContent`], [`NotModified`], files
+//! ([`FileResponse`], with ranges and conditional GET) and conditional GET
+//! for any response ([`conditional`], [`ETag`]).
+//!
+//! ```
+//! use app_sdk::response::{Html, Redirect};
+//! use app_sdk::{IntoResponse, Request, Response, Router};
+//!
+//! fn home(req: Request) -> Response {
+//!     if req.query_string().is_empty() {
+//!         Html("<h1>Home</h1>").into_response()
+//!     } else {
+//!         Redirect::to("/").into_response()
+//!     }
+//! }
+//!
+//! let router = Router::new().get("/", home);
+//! # let _ = router;
+//! ```
+
+mod conditional;
+mod file;
+mod helpers;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,6 +33,10 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::__glue::HostSink;
+pub use crate::extract::Json;
+pub use conditional::{ETag, conditional};
+pub use file::{FileError, FileResponse};
+pub use helpers::{Bytes, Html, NoContent, NotModified, Redirect};
 
 /// An HTTP response: status, headers and a [`ResponseBody`].
 ///
@@ -15,8 +44,9 @@ use crate::__glue::HostSink;
 /// [`http::Response::builder`] (the alias has no `builder` of its own):
 ///
 /// ```
+/// use app_sdk::Response;
 /// use app_sdk::http::{self, StatusCode, header};
-/// use app_sdk::{Response, ResponseBody};
+/// use app_sdk::response::ResponseBody;
 ///
 /// let res: Response = http::Response::builder()
 ///     .status(StatusCode::METHOD_NOT_ALLOWED)
@@ -40,7 +70,7 @@ const OCTET_STREAM: &str = "application/octet-stream";
 ///
 /// ```
 /// use std::io::Write;
-/// use app_sdk::ResponseBody;
+/// use app_sdk::response::ResponseBody;
 ///
 /// let body = ResponseBody::stream(|w| {
 ///     for i in 0..3 {
@@ -132,7 +162,7 @@ impl ResponseBody {
     }
 
     /// `len` bytes of `file` from `offset`, sent by the host where it can
-    /// without the app reading them ([`FileResponse`](crate::FileResponse)
+    /// without the app reading them ([`FileResponse`](crate::response::FileResponse)
     /// makes these).
     pub(crate) fn file_range(file: std::fs::File, offset: u64, len: u64) -> ResponseBody {
         ResponseBody {
@@ -295,7 +325,8 @@ impl fmt::Debug for BodyWriter {
 /// refused header turns the response into a 500.
 ///
 /// ```
-/// use app_sdk::{RawHeaders, Response, ResponseBody};
+/// use app_sdk::Response;
+/// use app_sdk::response::{RawHeaders, ResponseBody};
 ///
 /// let mut res = Response::new(ResponseBody::empty());
 /// res.extensions_mut()

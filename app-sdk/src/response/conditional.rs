@@ -13,12 +13,13 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::{Request, Response, ResponseBody};
+use crate::response::ResponseBody;
+use crate::{Request, Response};
 
 /// An entity tag: an opaque validator of a representation, strong or weak.
 ///
 /// ```
-/// use app_sdk::ETag;
+/// use app_sdk::response::ETag;
 ///
 /// let tag = ETag::strong("v1").unwrap();
 /// assert_eq!(tag.to_string(), "\"v1\"");
@@ -54,7 +55,7 @@ impl ETag {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use app_sdk::ETag;
+    /// use app_sdk::response::ETag;
     ///
     /// let tag = ETag::from_size_and_mtime(1234, Some(UNIX_EPOCH + Duration::from_nanos(1_500)), false);
     /// assert_eq!(tag.to_string(), "\"4d2-5dc\"");
@@ -271,7 +272,8 @@ pub(crate) fn evaluate(
 ///
 /// ```
 /// use app_sdk::http::header;
-/// use app_sdk::{Config, Environ, IntoResponse, Request, RequestBody, conditional};
+/// use app_sdk::response::conditional;
+/// use app_sdk::{Config, Environ, IntoResponse, Request, RequestBody};
 ///
 /// let env = Environ::from_iter([("HTTP_IF_NONE_MATCH", "W/\"v1\", \"v2\"")]);
 /// let req = Request::new(env, Config::new(), RequestBody::empty());

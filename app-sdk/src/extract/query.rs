@@ -10,9 +10,10 @@ use std::str::FromStr;
 
 use http::StatusCode;
 
+use super::form_limits::DEFAULT_MAX_PAIRS;
+use super::form_limits::FormError;
 use crate::extract::FromRequestParts;
-pub use crate::form_limits::DEFAULT_MAX_PAIRS;
-use crate::form_limits::FormError;
+use crate::pairs::Pairs;
 use crate::{HttpError, IntoResponse, Request, Response};
 
 /// Name/value pairs from a query string or an urlencoded form, in order,
@@ -24,7 +25,7 @@ use crate::{HttpError, IntoResponse, Request, Response};
 /// with [`FromStr`], failing with an [`ArgError`] that answers 400.
 ///
 /// ```
-/// use app_sdk::Args;
+/// use app_sdk::extract::Args;
 ///
 /// let args = Args::parse("q=caf%C3%A9+au+lait&tag=a&tag=b&page=2&flag");
 /// assert_eq!(args.get("q"), Some("café au lait"));
@@ -36,7 +37,7 @@ use crate::{HttpError, IntoResponse, Request, Response};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Args {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
     truncated: bool,
 }
 
@@ -44,7 +45,7 @@ impl Args {
     /// No pairs.
     ///
     /// ```
-    /// assert!(app_sdk::Args::new().is_empty());
+    /// assert!(app_sdk::extract::Args::new().is_empty());
     /// ```
     pub fn new() -> Args {
         Args::default()
@@ -61,7 +62,7 @@ impl Args {
     /// Use [`Args::parse_strict`] to refuse such input instead.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("a=1&&b=%zz&c=%FF&=x");
     /// assert_eq!(args.get("a"), Some("1"));
@@ -77,7 +78,7 @@ impl Args {
     /// Like [`Args::parse`], on bytes, keeping at most `max_pairs` pairs.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse_bytes(b"a=1&b=2&c=3", 2);
     /// assert_eq!(args.len(), 2);
@@ -91,8 +92,7 @@ impl Args {
                 break;
             }
             let (name, value) = split_pair(piece);
-            args.pairs
-                .push((decode_lenient(name), decode_lenient(value)));
+            args.pairs.push(decode_lenient(name), decode_lenient(value));
         }
         args
     }
@@ -103,7 +103,7 @@ impl Args {
     /// [`FormError::TooManyFields`] (413).
     ///
     /// ```
-    /// use app_sdk::{Args, FormError};
+    /// use app_sdk::extract::{Args, FormError};
     ///
     /// let args = Args::parse_strict(b"name=J%C3%BCrgen&x=1+2", 10).unwrap();
     /// assert_eq!(args.get("name"), Some("Jürgen"));
@@ -121,34 +121,26 @@ impl Args {
                 return Err(FormError::TooManyFields { limit: max_pairs });
             }
             let (name, value) = split_pair(piece);
-            args.pairs
-                .push((decode_strict(name)?, decode_strict(value)?));
+            args.pairs.push(decode_strict(name)?, decode_strict(value)?);
         }
         Ok(args)
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(name).map(String::as_str)
     }
 
     /// Every value of `name`, in order (empty when there is none).
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.pairs.get_all(name).map(String::as_str).collect()
     }
 
     /// The first value of `name` parsed as a `T`: `Ok(None)` when there is
     /// none, an [`ArgError`] (400) when it does not parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("page=3&size=big");
     /// let page: u32 = args.get_as("page").unwrap().unwrap_or(1);
@@ -167,7 +159,7 @@ impl Args {
     /// [`ArgError`] (400) when it is missing or does not parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("id=42");
     /// assert_eq!(args.require::<u64>("id").unwrap(), 42);
@@ -190,7 +182,7 @@ impl Args {
     /// (400) if one does not parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::parse("n=1&n=2&n=3");
     /// assert_eq!(args.get_all_as::<i32>("n").unwrap(), [1, 2, 3]);
@@ -201,26 +193,25 @@ impl Args {
         T::Err: fmt::Display,
     {
         self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| parse_arg(name, v))
+            .get_all(name)
+            .map(|v| parse_arg(name, v))
             .collect()
     }
 
     /// Whether some pair is called `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.pairs.iter().any(|(n, _)| n == name)
+        self.pairs.contains(name)
     }
 
     /// All pairs as `(name, value)`, in order.
     ///
     /// ```
-    /// let args = app_sdk::Args::parse("a=1&b=2");
+    /// let args = app_sdk::extract::Args::parse("a=1&b=2");
     /// let pairs: Vec<_> = args.iter().collect();
     /// assert_eq!(pairs, [("a", "1"), ("b", "2")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of pairs.
@@ -242,19 +233,19 @@ impl Args {
     /// Appends a pair.
     ///
     /// ```
-    /// let mut args = app_sdk::Args::new();
+    /// let mut args = app_sdk::extract::Args::new();
     /// args.push("a", "1 2");
     /// assert_eq!(args.to_urlencoded(), "a=1+2");
     /// ```
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.pairs.push((name.into(), value.into()));
+        self.pairs.push(name, value.into());
     }
 
     /// The pairs as an urlencoded string (`application/x-www-form-urlencoded`:
     /// a space becomes `+`), which [`Args::parse`] reads back.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// let args = Args::from_iter([("q", "a&b c"), ("lang", "čeština")]);
     /// let query = args.to_urlencoded();
@@ -263,7 +254,7 @@ impl Args {
     /// ```
     pub fn to_urlencoded(&self) -> String {
         let mut out = String::new();
-        for (i, (name, value)) in self.pairs.iter().enumerate() {
+        for (i, (name, value)) in self.iter().enumerate() {
             if i > 0 {
                 out.push('&');
             }
@@ -278,10 +269,7 @@ impl Args {
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Args {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Args {
         Args {
-            pairs: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            pairs: iter.into_iter().map(|(k, v)| (k, v.into())).collect(),
             truncated: false,
         }
     }
@@ -315,7 +303,8 @@ impl Request {
 /// A query or form argument that is missing or does not parse: answers 400.
 ///
 /// ```
-/// use app_sdk::{Args, IntoResponse};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::extract::Args;
 ///
 /// let err = Args::parse("n=x").require::<i32>("n").unwrap_err();
 /// assert_eq!(err.name(), "n");
@@ -384,7 +373,8 @@ impl IntoResponse for ArgError {
 /// The query arguments ([`Request::args`]) as a handler argument.
 ///
 /// ```
-/// use app_sdk::{Args, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Args;
 ///
 /// let router = Router::new().get("/search", |args: Args| {
 ///     format!("searching for {:?}", args.get("q").unwrap_or(""))
@@ -508,7 +498,7 @@ pub(crate) fn exercise_decoders(data: &[u8]) {
     // What the lenient parser produced encodes and parses back the same.
     let again = Args::parse(&lenient.to_urlencoded());
     assert_eq!(again.pairs, lenient.pairs);
-    crate::args_de::exercise(&lenient);
+    super::query_de::exercise(&lenient);
     if let Ok(strict) = Args::parse_strict(data, 64) {
         // A strict success agrees with the lenient parser.
         assert_eq!(strict.pairs, lenient.pairs);

@@ -22,7 +22,7 @@ pub const TRUSTED_PROXIES_KEY: &str = "trusted_proxies";
 /// spaces (`RustgiAppConfig trusted_proxies "10.0.0.0/8, ::1"`).
 ///
 /// ```
-/// use app_sdk::TrustedProxies;
+/// use app_sdk::extract::TrustedProxies;
 ///
 /// let proxies = TrustedProxies::parse("10.0.0.0/8, 192.168.1.1 ::1").unwrap();
 /// assert!(proxies.contains("10.1.2.3".parse().unwrap()));
@@ -56,7 +56,8 @@ impl TrustedProxies {
     /// parse.
     ///
     /// ```
-    /// use app_sdk::{Config, TrustedProxies};
+    /// use app_sdk::Config;
+    /// use app_sdk::extract::TrustedProxies;
     ///
     /// let config = Config::from_iter([("trusted_proxies", "127.0.0.1")]);
     /// assert!(!TrustedProxies::from_config(&config).unwrap().is_empty());

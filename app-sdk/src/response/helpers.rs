@@ -6,14 +6,16 @@ use std::io::{self, Write};
 use http::header::{CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, StatusCode};
 
-use crate::{IntoResponse, Response, ResponseBody};
+use crate::response::ResponseBody;
+use crate::{IntoResponse, Response};
 
 const TEXT_HTML_UTF_8: &str = "text/html; charset=utf-8";
 
 /// An HTML body: `content-type: text/html; charset=utf-8`.
 ///
 /// ```
-/// use app_sdk::{Html, IntoResponse};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::response::Html;
 ///
 /// let res = Html("<h1>Hello</h1>").into_response();
 /// assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
@@ -32,7 +34,8 @@ impl<T: Into<ResponseBody>> IntoResponse for Html<T> {
 /// A body with a content type of the app's choosing.
 ///
 /// ```
-/// use app_sdk::{Bytes, IntoResponse};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::response::Bytes;
 ///
 /// let png: Vec<u8> = vec![0x89, b'P', b'N', b'G'];
 /// let res = Bytes::new("image/png", png).into_response();
@@ -83,7 +86,8 @@ fn with_type(body: ResponseBody, content_type: HeaderValue) -> Response {
 /// header cannot hold (spaces, non-ASCII, controls) are percent-encoded.
 ///
 /// ```
-/// use app_sdk::{IntoResponse, Redirect};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::response::Redirect;
 ///
 /// let res = Redirect::to("/orders/42").into_response();
 /// assert_eq!(res.status(), 303);
@@ -159,7 +163,8 @@ impl IntoResponse for Redirect {
 /// 204 No Content.
 ///
 /// ```
-/// use app_sdk::{IntoResponse, NoContent};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::response::NoContent;
 ///
 /// assert_eq!(NoContent.into_response().status(), 204);
 /// ```
@@ -173,10 +178,11 @@ impl IntoResponse for NoContent {
 }
 
 /// 304 Not Modified, for apps that check validators themselves (most let
-/// [`conditional`](crate::conditional) do it).
+/// [`conditional`](crate::response::conditional) do it).
 ///
 /// ```
-/// use app_sdk::{IntoResponse, NotModified};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::response::NotModified;
 ///
 /// assert_eq!(NotModified.into_response().status(), 304);
 /// ```
@@ -194,7 +200,7 @@ impl ResponseBody {
     /// client as soon as it is made (the stream is flushed after each).
     ///
     /// ```
-    /// use app_sdk::{Bytes, ResponseBody};
+    /// use app_sdk::response::{Bytes, ResponseBody};
     ///
     /// let events = (1..=3).map(|i| format!("data: tick {i}\n\n"));
     /// let body = ResponseBody::chunks(events);
@@ -218,7 +224,7 @@ impl ResponseBody {
     ///
     /// ```
     /// use std::io;
-    /// use app_sdk::ResponseBody;
+    /// use app_sdk::response::ResponseBody;
     ///
     /// let rows = vec![Ok("a\n"), Err(io::Error::other("database gone"))];
     /// let err = ResponseBody::try_chunks(rows).into_vec().unwrap_err();

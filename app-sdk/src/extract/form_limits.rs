@@ -10,7 +10,7 @@ use http::StatusCode;
 
 use crate::{HttpError, IntoResponse, Response};
 
-/// The most pairs [`Args::parse`](crate::Args::parse) keeps (and the default
+/// The most pairs [`Args::parse`](crate::extract::Args::parse) keeps (and the default
 /// [`FormLimits::fields`]).
 pub const DEFAULT_MAX_PAIRS: usize = 1000;
 
@@ -27,7 +27,7 @@ pub const DEFAULT_MAX_PAIRS: usize = 1000;
 /// | [`header_size`](FormLimits::header_size) | 8 KiB | the header block of one multipart part |
 ///
 /// ```
-/// use app_sdk::FormLimits;
+/// use app_sdk::extract::FormLimits;
 ///
 /// let limits = FormLimits {
 ///     body: 100 << 20,
@@ -77,7 +77,8 @@ impl FormLimits {
     /// error for [`App::init`](crate::App::init).
     ///
     /// ```
-    /// use app_sdk::{Config, FormLimits};
+    /// use app_sdk::Config;
+    /// use app_sdk::extract::FormLimits;
     ///
     /// let config = Config::from_iter([("form_max_body", "64M"), ("form_max_fields", "50")]);
     /// let limits = FormLimits::from_config(&config).unwrap();
@@ -138,7 +139,8 @@ fn parse_size(value: &str) -> Option<u64> {
 /// answer, which [`IntoResponse`] sends with the message as plain text.
 ///
 /// ```
-/// use app_sdk::{FormError, IntoResponse};
+/// use app_sdk::IntoResponse;
+/// use app_sdk::extract::FormError;
 ///
 /// let err = FormError::BodyTooLarge { limit: 1024 };
 /// assert_eq!(err.status(), 413);
@@ -183,7 +185,7 @@ pub enum FormError {
     },
     /// The body does not parse (400).
     Malformed(String),
-    /// An [`UploadSink`] refused a file (400).
+    /// An [`UploadSink`](super::UploadSink) refused a file (400).
     Rejected(String),
     /// Reading the body failed: the client went away or sent a bad body
     /// (400; the host answers for itself when it knows better).
@@ -211,6 +213,7 @@ impl FormError {
 
     /// The error as an [`io::Error`] holding it, for [`Read`]
     /// implementations.
+    #[cfg(any(feature = "multipart", test))]
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match &self {
             FormError::Read(e) | FormError::Storage(e) => e.kind(),
@@ -220,12 +223,12 @@ impl FormError {
     }
 
     /// Gets back the `FormError` inside an error of a
-    /// [`Part`](crate::Part)'s [`Read`] implementation; any other error
+    /// [`Part`](crate::extract::Part)'s [`Read`](std::io::Read) implementation; any other error
     /// becomes [`FormError::Read`].
     ///
     /// ```
     /// use std::io::Read;
-    /// use app_sdk::{FormError, FormLimits, Multipart};
+    /// use app_sdk::extract::{FormError, FormLimits, Multipart};
     ///
     /// let body = b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\ncut sh";
     /// let mut mp = Multipart::new(&body[..], "b", FormLimits::default()).unwrap();
@@ -285,7 +288,7 @@ impl std::error::Error for FormError {
     }
 }
 
-/// An I/O error of an [`UploadSink`] (so that sinks can use `?`).
+/// An I/O error of an [`UploadSink`](super::UploadSink) (so that sinks can use `?`).
 impl From<io::Error> for FormError {
     fn from(e: io::Error) -> FormError {
         FormError::Storage(e)

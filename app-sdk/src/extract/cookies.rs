@@ -11,6 +11,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
 use crate::extract::FromRequestParts;
+use crate::pairs::Pairs;
 use crate::{HttpError, Request};
 
 /// The most bytes of name and value together that browsers keep.
@@ -22,7 +23,7 @@ const MAX_COOKIE_SIZE: usize = 4096;
 /// they are not percent-decoded. Pieces that do not parse are skipped.
 ///
 /// ```
-/// use app_sdk::Cookies;
+/// use app_sdk::extract::Cookies;
 ///
 /// let cookies = Cookies::parse("theme=dark; sid=\"abc\"; junk; lang=en; theme=light");
 /// assert_eq!(cookies.get("theme"), Some("dark"));
@@ -32,7 +33,7 @@ const MAX_COOKIE_SIZE: usize = 4096;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cookies {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl Cookies {
@@ -60,24 +61,17 @@ impl Cookies {
     /// The value of the first cookie called `name`. (When a browser sends
     /// two of the same name, the one with the longer path comes first.)
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.get(name).map(String::as_str)
     }
 
     /// The values of all cookies called `name`, in order.
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.pairs.get_all(name).map(String::as_str).collect()
     }
 
     /// All cookies as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n, v.as_str()))
     }
 
     /// The number of cookies.
@@ -124,7 +118,7 @@ impl Request {
 /// It parses from its name, whatever the case; anything else is an error:
 ///
 /// ```
-/// use app_sdk::SameSite;
+/// use app_sdk::extract::SameSite;
 ///
 /// assert_eq!("lax".parse::<SameSite>().unwrap(), SameSite::Lax);
 /// assert_eq!(SameSite::None.to_string(), "None");
@@ -171,7 +165,7 @@ impl FromStr for SameSite {
 /// ```
 /// use std::time::Duration;
 /// use app_sdk::http::HeaderMap;
-/// use app_sdk::{Cookie, SameSite};
+/// use app_sdk::extract::{Cookie, SameSite};
 ///
 /// let cookie = Cookie::new("theme", "dark")
 ///     .path("/")
@@ -225,7 +219,7 @@ impl Cookie {
     /// was set with.
     ///
     /// ```
-    /// let c = app_sdk::Cookie::removal("sid").path("/");
+    /// let c = app_sdk::extract::Cookie::removal("sid").path("/");
     /// assert_eq!(
     ///     c.to_header_value().unwrap(),
     ///     "sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly"
@@ -382,7 +376,7 @@ impl Cookie {
 /// Why a [`Cookie`] is not valid.
 ///
 /// ```
-/// use app_sdk::{Cookie, CookieError};
+/// use app_sdk::extract::{Cookie, CookieError};
 ///
 /// let err = Cookie::new("a b", "x").validate().unwrap_err();
 /// assert_eq!(err, CookieError::Name("a b".into()));
@@ -442,7 +436,8 @@ impl From<CookieError> for HttpError {
 /// The request's cookies ([`Request::cookies`]) as a handler argument.
 ///
 /// ```
-/// use app_sdk::{Cookies, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Cookies;
 ///
 /// let router = Router::new().get("/", |cookies: Cookies| {
 ///     format!("theme: {}", cookies.get("theme").unwrap_or("light"))

@@ -13,9 +13,9 @@ use serde::de::value::{SeqDeserializer, StrDeserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
+use super::query::{ArgError, Args};
 use crate::Request;
 use crate::extract::FromRequestParts;
-use crate::query::{ArgError, Args};
 
 impl Args {
     /// The pairs as a `T`: each name a field, sequence fields taking every
@@ -24,7 +24,7 @@ impl Args {
     /// parse.
     ///
     /// ```
-    /// use app_sdk::Args;
+    /// use app_sdk::extract::Args;
     ///
     /// #[derive(serde::Deserialize, Debug, PartialEq)]
     /// struct Search {
@@ -82,7 +82,8 @@ impl Args {
 /// handler argument; an [`ArgError`] (400) is the response when it fails.
 ///
 /// ```
-/// use app_sdk::{Query, Router};
+/// use app_sdk::Router;
+/// use app_sdk::extract::Query;
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Page {
