@@ -16,9 +16,10 @@
 //! and JSON bodies, and odd headers, each answered by PoorWSGI (its 400
 //! page, or what its lenient parsers made of the input), never a 5xx.
 //!
-//! The same list serves `tests/hostile.rs` (which compiles this file with
-//! `#[path]`, beside `wire.rs` and `logs.rs`) and `rustgi-chaos --hostile`,
-//! which reports the counts in RELIABILITY.md. Standard library only.
+//! The same list serves `tests/e2e/solo/hostile.rs` (which compiles this
+//! file with `#[path]`, beside `wire.rs` and `logs.rs`) and
+//! `rustgi-chaos --hostile`, which reports the counts in RELIABILITY.md.
+//! Standard library only.
 //!
 //! The protocol-level cases run against the echo app at [`EMBEDDED`]
 //! (inside Apache's children) and at [`DAEMON`] (a daemon group), and
