@@ -16,7 +16,7 @@
 //! and JSON bodies, and odd headers, each answered by PoorWSGI (its 400
 //! page, or what its lenient parsers made of the input), never a 5xx.
 //!
-//! The same list serves `tests/hostile.rs` (through this crate, a
+//! The same list serves `tests/e2e/solo/hostile.rs` (through this crate, a
 //! dev-dependency of the tests) and `rustgi-chaos --hostile`, which reports
 //! the counts in RELIABILITY.md. Standard library only.
 //!

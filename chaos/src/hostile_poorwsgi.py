@@ -1,5 +1,5 @@
 """The PoorWSGI app of the hostile runs (`rustgi-chaos --hostile` and
-tests/hostile.rs), in a daemon group through the Python bridge.
+tests/e2e/solo/hostile.rs), in a daemon group through the Python bridge.
 
 Its routes parse the body with PoorWSGI's own parsers (a form, an upload, a
 JSON object) and check what they got; every other path answers the echo

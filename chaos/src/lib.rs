@@ -10,12 +10,11 @@
 //!   and app-level ones (forms, JSON, session cookies) against
 //!   `examples/simple`, each of which must get the answer app-sdk documents,
 //!   and to a PoorWSGI app in a Python group, each of which must get
-//!   PoorWSGI's answer (shared with `tests/hostile.rs`); [`hostile_run`]
-//!   runs them for the report, with the venv of [`python`].
+//!   PoorWSGI's answer (shared with `tests/e2e/solo/hostile.rs`);
+//!   [`hostile_run`] runs them for the report, with the venv of [`python`].
 //!
-//! `wire`, `logs` and `hostile` use only the standard library, so that the
-//! workspace's end-to-end tests can compile them too (`#[path]`); so does
-//! `python`, which the benchmark compiles for its venv.
+//! The workspace's end-to-end tests use this crate as a dev-dependency for
+//! the hostile cases, and the benchmark for the venv of [`python`].
 
 #![deny(unsafe_code)]
 

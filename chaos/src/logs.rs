@@ -1,7 +1,7 @@
 //! Reading Apache's error_log and access_log: which processes crashed,
 //! which daemon processes died and how, which requests got a 5xx.
 //!
-//! Standard library only: `tests/hostile.rs` compiles this file too.
+//! Standard library only: `tests/e2e/solo/hostile.rs` compiles this file too.
 
 use std::collections::BTreeSet;
 

@@ -2,8 +2,8 @@
 //! given and reads responses by hand, telling a clean close apart from a
 //! response cut short.
 //!
-//! Standard library only: `tests/hostile.rs` compiles this file too (with
-//! `#[path]`), so that the test and `rustgi-chaos --hostile` share it.
+//! Standard library only; `tests/e2e/solo/hostile.rs` and
+//! `rustgi-chaos --hostile` share it.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -1,5 +1,5 @@
 //! The app's routes, answered by its router without Apache (the
-//! end-to-end tests, `tests/sdk_simple.rs`, run it in a daemon group).
+//! end-to-end tests, `tests/e2e/sdk_simple.rs`, run it in a daemon group).
 
 use app_sdk::http::HeaderMap;
 use app_sdk::http::header::{ALLOW, CONTENT_TYPE, ETAG, LOCATION, SET_COOKIE};
