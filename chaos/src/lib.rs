@@ -11,10 +11,10 @@
 //!   `examples/simple`, each of which must get the answer app-sdk documents,
 //!   and to a PoorWSGI app in a Python group, each of which must get
 //!   PoorWSGI's answer (shared with `tests/e2e/solo/hostile.rs`);
-//!   [`hostile_run`] runs them for the report, with the venv of [`python`].
+//!   [`hostile_run`] runs them for the report.
 //!
 //! The workspace's end-to-end tests use this crate as a dev-dependency for
-//! the hostile cases, and the benchmark for the venv of [`python`].
+//! the hostile cases.
 
 #![deny(unsafe_code)]
 
