@@ -13,3 +13,12 @@ pub mod exchange;
 pub mod response_head;
 #[allow(unsafe_code)]
 pub mod users;
+
+/// The message of a caught panic, for the log line that reports it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

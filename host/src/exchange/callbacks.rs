@@ -142,11 +142,7 @@ fn guard<T: Host, R>(what: &str, failed: R, body: impl FnOnce() -> R) -> R {
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let message = crate::panic_message(payload.as_ref());
             T::log_outside(
                 None,
                 abi::LOG_CRIT,

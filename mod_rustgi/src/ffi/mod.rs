@@ -29,11 +29,7 @@ fn guard<T>(what: &str, on_panic: T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let message = rustgi_host::panic_message(payload.as_ref());
             log::server(
                 ptr::null(),
                 sys::APLOG_CRIT as i32,

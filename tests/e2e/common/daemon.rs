@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 
 use super::{Response, running_as_root, target_dir};
 
-/// The name of the daemon executable, beside `libmod_rustgi.so`.
-pub const DAEMON_EXE: &str = "rustgi-daemon";
+/// What `/proc` says of processes: the chaos tool's reading, shared.
+pub use rustgi_chaos::procfs::{
+    DAEMON_EXE, apache_children, children_of, daemon_children, is_daemon_process, is_gone,
+    parent_pid,
+};
 
 /// `target/<profile>/rustgi-daemon`, where the module looks for it; panics
 /// with a hint when it is missing.
@@ -129,11 +132,6 @@ pub fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The parent pid of `pid`.
-pub fn parent_pid(pid: u32) -> Option<u32> {
-    proc_status(pid)?.get("PPid")?.parse().ok()
-}
-
 /// The real uid of `pid`.
 pub fn proc_uid(pid: u32) -> Option<u32> {
     proc_status(pid)?
@@ -144,70 +142,11 @@ pub fn proc_uid(pid: u32) -> Option<u32> {
         .ok()
 }
 
-/// Whether `pid` has exited (no such process, or a zombie not yet reaped).
-pub fn is_gone(pid: u32) -> bool {
-    match proc_status(pid) {
-        None => true,
-        Some(status) => status
-            .get("State")
-            .is_some_and(|s| s.starts_with('Z') || s.starts_with('X')),
-    }
-}
-
-/// The file name of the executable `pid` runs (needs root for processes of
-/// other users), falling back to `argv[0]`.
-pub fn proc_program(pid: u32) -> Option<String> {
-    if let Ok(exe) = fs::read_link(format!("/proc/{pid}/exe")) {
-        let name = exe.file_name()?.to_string_lossy().into_owned();
-        // A replaced executable reads "name (deleted)".
-        return Some(name.trim_end_matches(" (deleted)").to_owned());
-    }
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let argv0 = cmdline.split(|b| *b == 0).next()?;
-    Some(String::from_utf8_lossy(argv0).into_owned())
-}
-
 /// `argv[0]` of `pid` (the daemons' process title).
 pub fn proc_title(pid: u32) -> Option<String> {
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let argv0 = cmdline.split(|b| *b == 0).next()?;
     Some(String::from_utf8_lossy(argv0).into_owned())
-}
-
-/// Whether `pid` is a rustgi daemon process (its executable is
-/// `rustgi-daemon`, or its title `(rustgi:...)`).
-pub fn is_daemon_process(pid: u32) -> bool {
-    proc_program(pid).is_some_and(|p| p == DAEMON_EXE)
-        || proc_title(pid).is_some_and(|t| t.starts_with("(rustgi:"))
-}
-
-/// The live (not zombie) children of `parent`.
-pub fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids: Vec<u32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| parent_pid(*pid) == Some(parent) && !is_gone(*pid))
-        .collect();
-    pids.sort_unstable();
-    pids
-}
-
-/// The children of Apache's parent that are Apache children (not daemons).
-pub fn apache_children(parent: u32) -> Vec<u32> {
-    children_of(parent)
-        .into_iter()
-        .filter(|pid| !is_daemon_process(*pid))
-        .collect()
-}
-
-/// The daemon processes among the children of Apache's parent.
-pub fn daemon_children(parent: u32) -> Vec<u32> {
-    children_of(parent)
-        .into_iter()
-        .filter(|pid| is_daemon_process(*pid))
-        .collect()
 }
 
 /// Sends `signal` to `pid`; panics when that fails.
