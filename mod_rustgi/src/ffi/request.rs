@@ -9,9 +9,11 @@
 //! everything down the output filters (mod_deflate, mod_headers, ...); a file
 //! goes down them as a file bucket, read by Apache itself.
 
-use std::ffi::{CString, c_char, c_int};
+#![deny(unsafe_code)]
+
+use std::ffi::{CString, c_int};
 use std::io::{self, IoSlice};
-use std::os::fd::{BorrowedFd, IntoRawFd};
+use std::os::fd::BorrowedFd;
 
 use apache_sys as sys;
 use rustgi_abi::RustgiHostApi;
@@ -20,8 +22,8 @@ use rustgi_host::exchange::callbacks::{self, Host};
 use rustgi_host::exchange::{CheckedHeader, Ending, Exchange, Failure, InputLost, Transport};
 use rustgi_host::response_head::HeaderKind;
 
-use super::apache::{Request, Server};
-use super::{c_bytes, log, pool_str};
+use super::apache::{Brigade, Input, Request, Server};
+use super::log;
 use crate::child_response::ChildResponse;
 
 /// The services the host offers to apps. Made for the `'static` lifetime,
@@ -45,15 +47,13 @@ pub struct Head {
 /// The request_rec and brigades of one request.
 pub struct ApacheResponse<'r> {
     request: &'r Request,
-    /// The request, for Apache's calls.
-    r: *mut sys::request_rec,
     /// Who answers, for log lines ("app /srv/a.so", "group shop, pid 12").
     label: String,
-    /// Created when the body starts.
-    output: *mut sys::apr_bucket_brigade,
-    input: *mut sys::apr_bucket_brigade,
+    /// Made when the body starts.
+    output: Option<Brigade<'r>>,
+    input: Option<Brigade<'r>>,
     /// Body read for the daemon and not sent yet (see `gather`).
-    gathered: *mut sys::apr_bucket_brigade,
+    gathered: Option<Brigade<'r>>,
     /// Reading the request body failed with this status; it decides the
     /// response.
     body_error: Option<c_int>,
@@ -61,17 +61,27 @@ pub struct ApacheResponse<'r> {
     client_gone: bool,
 }
 
+/// What one read of the body does with the bytes.
+enum Take<'a> {
+    /// Copies them into the buffer.
+    Copy(&'a mut [u8]),
+    /// Keeps them in Apache's buffers, in `gathered`.
+    Keep,
+}
+
 const ERROR: isize = rustgi_abi::ERROR as isize;
+
+/// The most pieces the body bytes for a daemon are sent in without a copy.
+const MAX_SLICES: usize = 256;
 
 impl<'r> ApacheResponse<'r> {
     pub fn new(request: &'r Request, label: String) -> Self {
         ApacheResponse {
             request,
-            r: request.as_ptr(),
             label,
-            output: std::ptr::null_mut(),
-            input: std::ptr::null_mut(),
-            gathered: std::ptr::null_mut(),
+            output: None,
+            input: None,
+            gathered: None,
             body_error: None,
             input_done: false,
             client_gone: false,
@@ -81,82 +91,67 @@ impl<'r> ApacheResponse<'r> {
     /// One read of the body: Some(bytes), Some(0) at the end, Some(ERROR),
     /// or None when `block` is false and nothing has come yet.
     fn read_input(&mut self, buf: &mut [u8], block: bool) -> Option<isize> {
-        self.next_input(buf.len(), block, |input| {
-            let mut len: sys::apr_size_t = buf.len();
-            // SAFETY: input is a live brigade of this request; flatten copies
-            // at most buf.len() bytes into buf.
-            unsafe { sys::apr_brigade_flatten(input, buf.as_mut_ptr().cast(), &mut len) };
-            Ok(len)
-        })
+        self.next_input(buf.len(), block, Take::Copy(buf))
     }
 
-    /// One ap_get_brigade of up to `max` body bytes into the input brigade,
-    /// handed to `take`, which consumes them and says how many there were;
-    /// then the brigade is emptied. Returns as [`read_input`](Self::read_input).
-    fn next_input(
-        &mut self,
-        max: usize,
-        block: bool,
-        mut take: impl FnMut(*mut sys::apr_bucket_brigade) -> Result<usize, sys::apr_status_t>,
-    ) -> Option<isize> {
+    /// One read of up to `max` body bytes, which `take` copies or keeps;
+    /// returns as [`read_input`](Self::read_input).
+    fn next_input(&mut self, max: usize, block: bool, mut take: Take<'_>) -> Option<isize> {
         if self.body_error.is_some() {
             return Some(ERROR);
         }
         if self.input_done || max == 0 {
             return Some(0);
         }
-        let r = self.r;
-        let mode = if block {
-            sys::apr_read_type_e_APR_BLOCK_READ
-        } else {
-            sys::apr_read_type_e_APR_NONBLOCK_READ
-        };
-        // SAFETY: r is live on this thread; the brigade lives in r's pool and
-        // is only used by this request.
-        unsafe {
-            if self.input.is_null() {
-                self.input = sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc);
-            }
-            loop {
-                let mut rv = sys::ap_get_brigade(
-                    (*r).input_filters,
-                    self.input,
-                    sys::ap_input_mode_t_AP_MODE_READBYTES,
-                    mode,
-                    max.min(i32::MAX as usize) as sys::apr_off_t,
-                );
-                if !block && rv == libc::EAGAIN {
-                    sys::apr_brigade_cleanup(self.input.cast());
+        let request = self.request;
+        let input = self.input.get_or_insert_with(|| Brigade::new(request));
+        loop {
+            let mut rv = match input.read_input(max, block) {
+                Input::Later => {
+                    input.cleanup();
                     return None;
                 }
-                let mut len = 0;
-                let mut eos = false;
-                if rv == 0 {
-                    eos = sys::rustgi_shim_brigade_has_eos(self.input) != 0;
-                    match take(self.input) {
-                        Ok(n) => len = n,
-                        Err(e) => rv = e,
+                Input::Failed(rv) => rv,
+                Input::Read => 0,
+            };
+            let mut len = 0;
+            let mut eos = false;
+            if rv == 0 {
+                eos = input.has_eos();
+                match &mut take {
+                    Take::Copy(buf) => len = input.flatten_into(buf),
+                    Take::Keep => {
+                        let gathered = self.gathered.get_or_insert_with(|| Brigade::new(request));
+                        // The buckets are set aside in the request's pool
+                        // before they move, so that they outlive the next
+                        // read (a transient one is copied).
+                        match input.length() {
+                            Ok(n) => {
+                                len = n;
+                                rv = gathered.keep(input);
+                            }
+                            Err(e) => rv = e,
+                        }
                     }
                 }
-                sys::apr_brigade_cleanup(self.input.cast());
-                if rv != 0 {
-                    let status = sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int);
-                    self.body_error = Some(status);
-                    log::request(
-                        r,
-                        sys::APLOG_INFO as i32,
-                        rv,
-                        &format!("reading the request body failed (status {status})"),
-                    );
-                    return Some(ERROR);
-                }
-                self.input_done = eos;
-                if len > 0 || eos {
-                    return Some(len as isize);
-                }
-                if !block {
-                    return None;
-                }
+            }
+            input.cleanup();
+            if rv != 0 {
+                let status = Request::body_error_status(rv);
+                self.body_error = Some(status);
+                request.log_status(
+                    sys::APLOG_INFO,
+                    rv,
+                    &format!("reading the request body failed (status {status})"),
+                );
+                return Some(ERROR);
+            }
+            self.input_done = eos;
+            if len > 0 || eos {
+                return Some(len as isize);
+            }
+            if !block {
+                return None;
             }
         }
     }
@@ -167,13 +162,13 @@ impl<'r> ApacheResponse<'r> {
     /// without waiting. The number of bytes, 0 at the end, ERROR, or None
     /// when `wait` is false and nothing has come yet.
     fn gather(&mut self, want: usize, wait: bool) -> Option<isize> {
-        let first = match self.gather_input(want, wait) {
+        let first = match self.next_input(want, wait, Take::Keep) {
             Some(n) if n > 0 => n as usize,
             other => return other,
         };
         let mut gathered = first;
         while gathered < want {
-            match self.gather_input(want - gathered, false) {
+            match self.next_input(want - gathered, false, Take::Keep) {
                 Some(n) if n > 0 => gathered += n as usize,
                 // The end, nothing more yet, or an error (it comes back on the
                 // next read, after the bytes already gathered).
@@ -181,34 +176,6 @@ impl<'r> ApacheResponse<'r> {
             }
         }
         Some(gathered as isize)
-    }
-
-    fn gather_input(&mut self, max: usize, block: bool) -> Option<isize> {
-        let r = self.r;
-        if self.gathered.is_null() {
-            // SAFETY: r is live on this thread; the brigade lives in its pool.
-            self.gathered =
-                unsafe { sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc) };
-        }
-        let gathered = self.gathered;
-        self.next_input(max, block, |input| {
-            let mut len: sys::apr_off_t = 0;
-            // SAFETY: both brigades are live brigades of this request; the
-            // buckets are set aside in r's pool before they move, so they
-            // outlive the next read (a transient one is copied).
-            let rv = unsafe {
-                let rv = sys::apr_brigade_length(input, 1, &mut len);
-                if rv == 0 {
-                    sys::rustgi_shim_brigade_keep(gathered, input, (*r).pool)
-                } else {
-                    rv
-                }
-            };
-            if rv != 0 {
-                return Err(rv);
-            }
-            Ok(usize::try_from(len).unwrap_or(0))
-        })
     }
 
     /// Hands the body bytes gathered by [`gather`](Self::gather)
@@ -219,64 +186,23 @@ impl<'r> ApacheResponse<'r> {
         spill: &mut Vec<u8>,
         send: impl FnOnce(&[IoSlice<'_>]) -> io::Result<()>,
     ) -> io::Result<()> {
-        const MAX_SLICES: usize = 256;
-        if self.gathered.is_null() {
+        let Some(gathered) = self.gathered.as_mut() else {
             return send(&[]);
-        }
-        let mut ptrs = [std::ptr::null::<c_char>(); MAX_SLICES];
-        let mut lens: [sys::apr_size_t; MAX_SLICES] = [0; MAX_SLICES];
-        // SAFETY: gathered is a live brigade of this request; the arrays have
-        // room for MAX_SLICES entries, as the shim is told.
-        let count = unsafe {
-            sys::rustgi_shim_brigade_slices(
-                self.gathered,
-                ptrs.as_mut_ptr(),
-                lens.as_mut_ptr(),
-                MAX_SLICES as c_int,
-            )
         };
-        let sent = match usize::try_from(count) {
-            Ok(count) => {
-                let slices: Vec<IoSlice<'_>> = ptrs[..count]
-                    .iter()
-                    .zip(&lens[..count])
-                    .map(|(&ptr, &len)| {
-                        // SAFETY: the shim read these (pointer, length) pairs
-                        // from the brigade's buckets; they stay valid until
-                        // the brigade is cleaned up below, after send.
-                        IoSlice::new(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
-                    })
-                    .collect();
-                send(&slices)
-            }
-            Err(_) => {
-                let mut len: sys::apr_off_t = 0;
-                // SAFETY: gathered is a live brigade of this request; len is
-                // valid for writing.
-                let rv = unsafe { sys::apr_brigade_length(self.gathered, 1, &mut len) };
-                if rv != 0 {
-                    Err(io::Error::other(format!(
-                        "cannot read the request body (APR status {rv})"
-                    )))
-                } else {
-                    spill.resize(usize::try_from(len).unwrap_or(0), 0);
-                    let mut flat: sys::apr_size_t = spill.len();
-                    // SAFETY: gathered is a live brigade of this request;
-                    // flatten copies at most spill.len() bytes into spill.
-                    unsafe {
-                        sys::apr_brigade_flatten(
-                            self.gathered,
-                            spill.as_mut_ptr().cast(),
-                            &mut flat,
-                        )
-                    };
+        let sent = match gathered.with_slices::<MAX_SLICES, _, _>(send) {
+            Ok(sent) => sent,
+            Err(send) => match gathered.length() {
+                Err(rv) => Err(io::Error::other(format!(
+                    "cannot read the request body (APR status {rv})"
+                ))),
+                Ok(len) => {
+                    spill.resize(len, 0);
+                    let flat = gathered.flatten_into(spill);
                     send(&[IoSlice::new(&spill[..flat])])
                 }
-            }
+            },
         };
-        // SAFETY: gathered is a live brigade of this request; nothing refers
-        // to its buckets any more.
-        unsafe { sys::apr_brigade_cleanup(self.gathered.cast()) };
+        gathered.cleanup();
         sent
     }
 
@@ -287,15 +213,11 @@ impl<'r> ApacheResponse<'r> {
             return true;
         }
         self.client_gone = true;
-        // SAFETY: r is live on this thread.
-        unsafe {
-            log::request(
-                self.r,
-                sys::APLOG_DEBUG as i32,
-                rv,
-                "the client went away while the response was sent",
-            );
-        }
+        self.request.log_status(
+            sys::APLOG_DEBUG,
+            rv,
+            "the client went away while the response was sent",
+        );
         false
     }
 
@@ -303,28 +225,17 @@ impl<'r> ApacheResponse<'r> {
     /// response cut short an error bucket that stops the chunked encoding from
     /// writing its last chunk, so the client sees the response as incomplete.
     fn end_output(&mut self, complete: bool) {
-        let r = self.r;
-        // SAFETY: r is live on this thread; the brigade is its own, made
-        // here if the body never started.
-        unsafe {
-            if self.output.is_null() {
-                self.output = sys::apr_brigade_create((*r).pool, (*(*r).connection).bucket_alloc);
-            }
-            if !complete {
-                sys::rustgi_shim_brigade_append_error(
-                    self.output,
-                    sys::HTTP_BAD_GATEWAY as c_int,
-                    (*r).pool,
-                );
-                (*(*r).connection).keepalive = sys::ap_conn_keepalive_e_AP_CONN_CLOSE;
-            }
-            // FLUSH first: the response goes out now instead of waiting for
-            // the MPM to write it after the handler returns.
-            sys::rustgi_shim_brigade_append_flush(self.output);
-            sys::rustgi_shim_brigade_append_eos(self.output);
-            sys::ap_pass_brigade((*r).output_filters, self.output);
-            sys::apr_brigade_cleanup(self.output.cast());
+        let request = self.request;
+        let output = self.output.get_or_insert_with(|| Brigade::new(request));
+        if !complete {
+            output.append_error(sys::HTTP_BAD_GATEWAY as c_int);
+            request.close_connection();
         }
+        // FLUSH first: the response goes out now instead of waiting for the
+        // MPM to write it after the handler returns.
+        output.append_flush();
+        output.append_eos();
+        output.pass();
     }
 
     /// The handler's return value for a request that ended as `ending`,
@@ -345,6 +256,14 @@ impl<'r> ApacheResponse<'r> {
                 sys::OK as c_int
             }
         }
+    }
+
+    /// The output brigade, once the body started.
+    fn output(&mut self) -> Option<&mut Brigade<'r>> {
+        if self.client_gone {
+            return None;
+        }
+        self.output.as_mut()
     }
 }
 
@@ -380,59 +299,28 @@ impl Transport for ApacheResponse<'_> {
 
     /// Applies the head to the request_rec.
     fn begin_body(&mut self, head: Head) {
-        let r = self.r;
-        // SAFETY: r is live on this thread; every string is copied into r's
-        // pool before Apache keeps it.
-        unsafe {
-            let pool = (*r).pool;
-            (*r).status = c_int::from(head.status);
-            // Apache answers 500 for a status missing from its table of
-            // reason phrases (299, 418, 599...): name the status ourselves.
-            let known = c_bytes(sys::ap_get_status_line((*r).status));
-            if !known.starts_with(head.status.to_string().as_bytes()) {
-                let line = format!("{} Unknown Reason", head.status);
-                (*r).status_line = pool_str(pool, line.as_bytes());
+        let request = self.request;
+        request.set_response_status(head.status);
+        for (name, value, kind) in &head.headers {
+            match kind {
+                HeaderKind::ContentType => request.set_content_type_bytes(value),
+                HeaderKind::ContentLength(n) => request.set_content_length(*n),
+                HeaderKind::HopByHop => {}
+                HeaderKind::Other => request.add_header_out(name, value),
             }
-            for (name, value, kind) in &head.headers {
-                match kind {
-                    HeaderKind::ContentType => sys::ap_set_content_type(r, pool_str(pool, value)),
-                    HeaderKind::ContentLength(n) => {
-                        if let Ok(n) = sys::apr_off_t::try_from(*n) {
-                            sys::ap_set_content_length(r, n);
-                        }
-                    }
-                    HeaderKind::HopByHop => {}
-                    HeaderKind::Other => sys::apr_table_addn(
-                        (*r).headers_out,
-                        pool_str(pool, name),
-                        pool_str(pool, value),
-                    ),
-                }
-            }
-            self.output = sys::apr_brigade_create(pool, (*(*r).connection).bucket_alloc);
         }
+        self.output = Some(Brigade::new(request));
     }
 
     fn write(&mut self, bytes: &[u8]) -> bool {
-        if self.client_gone {
+        let header_only = self.request.header_only();
+        let Some(output) = self.output() else {
             return false;
-        }
-        // SAFETY: r is live on this thread.
-        if bytes.is_empty() || unsafe { (*self.r).header_only } != 0 {
+        };
+        if bytes.is_empty() || header_only {
             return true;
         }
-        // SAFETY: the brigade belongs to this request; apr_brigade_write
-        // copies or passes the bytes before returning, and flushes through
-        // ap_filter_flush to r's output filters.
-        let rv = unsafe {
-            sys::apr_brigade_write(
-                self.output,
-                Some(sys::ap_filter_flush),
-                (*self.r).output_filters.cast(),
-                bytes.as_ptr().cast::<c_char>(),
-                bytes.len(),
-            )
-        };
+        let rv = output.write(bytes);
         self.after_pass(rv)
     }
 
@@ -443,8 +331,7 @@ impl Transport for ApacheResponse<'_> {
         if self.client_gone {
             return false;
         }
-        // SAFETY: r is live on this thread.
-        if unsafe { (*self.r).header_only } != 0 {
+        if self.request.header_only() {
             return true;
         }
         let (Ok(offset), Ok(len)) = (
@@ -465,40 +352,24 @@ impl Transport for ApacheResponse<'_> {
                 return false;
             }
         };
-        // SAFETY: the brigade belongs to this request and r is live; the
-        // descriptor is open and handed over (the pool closes it).
-        let rv = unsafe {
-            let rv = sys::rustgi_shim_brigade_append_file(
-                self.output,
-                file.into_raw_fd(),
-                offset,
-                len,
-                (*self.r).pool,
-            );
-            if rv != 0 {
-                rv
-            } else {
-                // On its way now: the file's bytes need no memory here,
-                // and the client gets them while the app goes on.
-                let rv = sys::ap_pass_brigade((*self.r).output_filters, self.output);
-                sys::apr_brigade_cleanup(self.output.cast());
-                rv
-            }
+        let Some(output) = self.output() else {
+            return false;
         };
+        let mut rv = output.append_file(file, offset, len);
+        if rv == 0 {
+            // On its way now: the file's bytes need no memory here, and the
+            // client gets them while the app goes on.
+            rv = output.pass();
+        }
         self.after_pass(rv)
     }
 
     fn flush(&mut self) -> bool {
-        if self.client_gone {
+        let Some(output) = self.output() else {
             return false;
-        }
-        // SAFETY: the brigade belongs to this request and r is live.
-        let rv = unsafe {
-            sys::rustgi_shim_brigade_append_flush(self.output);
-            let rv = sys::ap_pass_brigade((*self.r).output_filters, self.output);
-            sys::apr_brigade_cleanup(self.output.cast());
-            rv
         };
+        output.append_flush();
+        let rv = output.pass();
         self.after_pass(rv)
     }
 

@@ -1,6 +1,7 @@
 //! Safe views of Apache's structures, in the manner of ngx-rust: a
 //! `#[repr(transparent)]` wrapper over each of `request_rec`, `server_rec`,
-//! an APR pool and an APR table, made once from the raw pointer a hook
+//! an APR pool and an APR table (and a handle on a request's bucket
+//! brigades), made once from the raw pointer a hook
 //! receives (`unsafe fn from_raw`), then used through safe accessors. The
 //! module's request path is safe code on top of these.
 //!
@@ -8,12 +9,14 @@
 //! pool, which outlives every borrow of the wrapper they come from. Strings
 //! given to Apache are copied into a pool first.
 
+mod brigade;
 mod mpm;
 mod pool;
 mod request;
 mod server;
 mod table;
 
+pub use brigade::{Brigade, Input};
 pub use mpm::Mpm;
 pub use pool::Pool;
 pub use request::Request;

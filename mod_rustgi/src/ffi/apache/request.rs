@@ -212,6 +212,60 @@ impl Request {
         unsafe { (*self.as_ptr()).status = c_int::from(status) }
     }
 
+    /// Sets the response's status; one missing from Apache's table of
+    /// reason phrases (299, 418, 599...), for which Apache would answer 500,
+    /// gets a status line of its own.
+    pub fn set_response_status(&self, status: u16) {
+        self.set_status(status);
+        // SAFETY: ap_get_status_line returns a static string.
+        let known = unsafe { c_bytes(sys::ap_get_status_line(c_int::from(status))) };
+        if !known.starts_with(status.to_string().as_bytes()) {
+            let line = self
+                .pool()
+                .copy(format!("{status} Unknown Reason").as_bytes());
+            // SAFETY: as in set_handler; the line lives in the request's pool.
+            unsafe { (*self.as_ptr()).status_line = line }
+        }
+    }
+
+    /// `Content-Type`, copied into the request's pool.
+    pub fn set_content_type_bytes(&self, content_type: &[u8]) {
+        let copy = self.pool().copy(content_type);
+        // SAFETY: the request is live; the copy lives in its pool.
+        unsafe { sys::ap_set_content_type(self.as_ptr(), copy) }
+    }
+
+    pub fn set_content_length(&self, length: u64) {
+        if let Ok(length) = sys::apr_off_t::try_from(length) {
+            // SAFETY: the request is live.
+            unsafe { sys::ap_set_content_length(self.as_ptr(), length) }
+        }
+    }
+
+    /// Adds a response header, both strings copied into the request's pool.
+    pub fn add_header_out(&self, name: &[u8], value: &[u8]) {
+        let pool = self.pool();
+        let (name, value) = (pool.copy(name), pool.copy(value));
+        // SAFETY: headers_out is live; the strings live in the request's
+        // pool, as apr_table_addn requires.
+        unsafe { sys::apr_table_addn(self.raw().headers_out, name, value) }
+    }
+
+    /// Closes the connection after this response (one cut short must not
+    /// be followed by another on the same connection).
+    pub fn close_connection(&self) {
+        // SAFETY: the connection outlives the request; this thread handles
+        // it.
+        unsafe { (*self.raw().connection).keepalive = sys::ap_conn_keepalive_e_AP_CONN_CLOSE }
+    }
+
+    /// The status for a request body that could not be read with APR
+    /// status `rv` (413 for one over `LimitRequestBody`, 400...).
+    pub fn body_error_status(rv: sys::apr_status_t) -> c_int {
+        // SAFETY: a pure mapping of status codes.
+        unsafe { sys::ap_map_http_request_error(rv, sys::HTTP_BAD_REQUEST as c_int) }
+    }
+
     pub fn set_content_type(&self, content_type: &'static CStr) {
         // SAFETY: the request is live; the string is static.
         unsafe { sys::ap_set_content_type(self.as_ptr(), content_type.as_ptr()) }
@@ -230,8 +284,13 @@ impl Request {
     /// Logs `message` at `level` (`APLOG_*`) with the request's client and
     /// request ids.
     pub fn log(&self, level: u32, message: &str) {
+        self.log_status(level, 0, message);
+    }
+
+    /// Logs `message` with the APR status `status` it is about.
+    pub fn log_status(&self, level: u32, status: sys::apr_status_t, message: &str) {
         // SAFETY: the request is live and handled by this thread.
-        unsafe { log::request(self.as_ptr(), level as i32, 0, message) }
+        unsafe { log::request(self.as_ptr(), level as i32, status, message) }
     }
 
     /// Logs `why` as an error and gives `status` to answer with: the one
