@@ -33,6 +33,8 @@
 //! </Directory>
 //! ```
 
+#![deny(unsafe_code)]
+
 mod example;
 mod pages;
 

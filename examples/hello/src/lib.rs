@@ -4,6 +4,8 @@
 //! Build it with `cargo build --release -p hello` and mount
 //! `target/release/libhello.so` with `RustgiScriptAlias`.
 
+#![deny(unsafe_code)]
+
 use app_sdk::http::{self, Method, StatusCode, header};
 use app_sdk::response::ResponseBody;
 use app_sdk::{IntoResponse, Request, Response};

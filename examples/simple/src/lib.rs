@@ -55,6 +55,8 @@
 //! </Directory>
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod bodies;
 pub mod errors;
 mod html;

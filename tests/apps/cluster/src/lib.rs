@@ -19,6 +19,8 @@
 //! exists, `init` aborts the process (a build that crashes at start, for
 //! one host only).
 
+#![deny(unsafe_code)]
+
 use std::time::Duration;
 
 use app_sdk::auth::session::SessionConfig;

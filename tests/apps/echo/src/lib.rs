@@ -31,6 +31,8 @@
 //! If the configuration `init` gets has `fail_init` (or `init_fail`) =
 //! MESSAGE, `init` fails with MESSAGE.
 
+#![deny(unsafe_code)]
+
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -200,11 +202,13 @@ impl Echo {
     }
 }
 
+#[allow(unsafe_code)]
 fn uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
 }
 
+#[allow(unsafe_code)]
 fn gid() -> u32 {
     // SAFETY: getgid has no preconditions and cannot fail.
     unsafe { libc::getgid() }

@@ -23,6 +23,8 @@
 //!
 //! Anything else is a 404.
 
+#![deny(unsafe_code)]
+
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -121,6 +123,7 @@ app_sdk::export_handler!(faults);
 /// Dies of SIGSEGV. The Rust runtime of the host process handles SIGSEGV to
 /// report stack overflows and returns from its handler for any other
 /// SIGSEGV, so the default action is restored before the signal is raised.
+#[allow(unsafe_code)]
 fn segfault() -> ! {
     // SAFETY: restoring the default action of SIGSEGV and raising it have no
     // memory-safety preconditions; the process dies of the signal.
@@ -132,11 +135,13 @@ fn segfault() -> ! {
     std::process::abort()
 }
 
+#[allow(unsafe_code)]
 fn uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
 }
 
+#[allow(unsafe_code)]
 fn gid() -> u32 {
     // SAFETY: getgid has no preconditions and cannot fail.
     unsafe { libc::getgid() }
