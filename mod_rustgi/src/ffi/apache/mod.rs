@@ -10,6 +10,7 @@
 //! given to Apache are copied into a pool first.
 
 mod brigade;
+mod command;
 mod mpm;
 mod pool;
 mod request;
@@ -17,6 +18,7 @@ mod server;
 mod table;
 
 pub use brigade::{Brigade, Input};
+pub use command::Command;
 pub use mpm::Mpm;
 pub use pool::Pool;
 pub use request::Request;
